@@ -1,0 +1,125 @@
+"""Extractive answers with verified citations; the evidence test that decides to abstain.
+
+Everything here is pure: it takes documents, chunks and hits and returns records.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from .records import Chunk, Citation, Document, Hit
+from .text.fold import fold, to_script
+from .text.tokenize import content_terms
+
+_NUMERIC_Q = re.compile(r"多少|几|幾|何时|何時|哪一年|哪年|什么时候|什麼時候|多大|多高|多长|多長|比例|百分之|率")
+_STOP_CHARS = set("的了是在和与與及或也都就而被把对對于於为為以从從到由将將其之这這那吗嗎呢吧啊么麼什多少几幾哪谁誰如何怎样樣请請问問？?，,。")
+
+NO_EVIDENCE = {
+    "simplified": "未能在语料中找到足够的证据回答这个问题。",
+    "traditional": "未能在語料中找到足夠的證據回答這個問題。",
+}
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    score: float
+    coverage: float
+
+
+def bigrams(folded: str) -> set[str]:
+    chars = [c for c in folded if c.isalnum() and c not in _STOP_CHARS]
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def coverage(terms: Sequence[str], idf: Callable[[str], float], folded_text: str) -> float:
+    """Share of the question's idf weight whose terms occur in the text (0 to 1)."""
+    if not terms:
+        return 0.0
+    total = found = 0.0
+    for t in set(terms):
+        w = idf(t)
+        total += w
+        if t in folded_text:
+            found += w
+        elif len(t) > 1:  # partial credit: a paraphrase often keeps some characters
+            found += 0.5 * w * sum(ch in folded_text for ch in t) / len(t)
+    return found / total if total else 0.0
+
+
+def score_sentences(question_folded: str, hits: Sequence[Hit], chunks: dict[str, Chunk],
+                    docs: dict[str, Document], idf: Callable[[str], float], fold_target: str = "simplified") -> list[ScoredSentence]:
+    """Score every sentence of the hit chunks as an answer to the question."""
+    terms = content_terms(question_folded)
+    q_bigrams = bigrams(question_folded)
+    wants_number = bool(_NUMERIC_Q.search(question_folded))
+    seen: set[tuple[str, int, int]] = set()
+    out: list[ScoredSentence] = []
+    for rank, hit in enumerate(hits):
+        chunk = chunks[hit.chunk_id]
+        doc = docs[chunk.doc_id]
+        prior = 1.0 / (1.0 + rank)
+        for a, b in chunk.sentences:
+            if (chunk.doc_id, a, b) in seen:
+                continue
+            seen.add((chunk.doc_id, a, b))
+            s = fold(doc.text[a:b], fold_target)
+            cov = coverage(terms, idf, s)
+            bi = len(q_bigrams & bigrams(s)) / len(q_bigrams) if q_bigrams else 0.0
+            score = 0.5 * cov + 0.3 * bi + 0.2 * prior
+            if wants_number and re.search(r"\d|[一二三四五六七八九十百千萬万億亿兩两]", s):
+                score += 0.05
+            if len(s) < 8:  # fragments ("全球排名") answer nothing
+                score -= 0.2
+            out.append(ScoredSentence(chunk.chunk_id, chunk.doc_id, a, b, score, cov))
+    out.sort(key=lambda x: (-x.score, x.chunk_id, x.start))
+    return out
+
+
+def select_sentences(scored: Sequence[ScoredSentence], max_sentences: int) -> list[ScoredSentence]:
+    """The best sentence and up to ``max_sentences - 1`` close runners-up, in document order per chunk."""
+    if not scored:
+        return []
+    best = scored[0].score
+    chosen = [s for s in scored[:max_sentences] if s.score >= 0.8 * best]
+    return chosen
+
+
+def verify_citation(doc: Document, chunk: Chunk, start: int, end: int, quote: str) -> bool:
+    """True when the quote is exactly the document's text at the offsets and inside the chunk."""
+    return (0 <= chunk.start <= start < end <= chunk.end <= len(doc.text)
+            and doc.text[start:end] == quote
+            and doc.text[chunk.start:chunk.end] == chunk.text
+            and chunk.doc_id == doc.doc_id)
+
+
+def make_citations(sentences: Sequence[ScoredSentence], chunks: dict[str, Chunk],
+                   docs: dict[str, Document]) -> list[Citation]:
+    """Number the cited chunks [1], [2]… in order of first use; drop what does not verify."""
+    markers: dict[str, int] = {}
+    out: list[Citation] = []
+    for s in sentences:
+        chunk, doc = chunks[s.chunk_id], docs[s.doc_id]
+        quote = doc.text[s.start:s.end]
+        if not verify_citation(doc, chunk, s.start, s.end, quote):
+            continue
+        marker = markers.setdefault(s.chunk_id, len(markers) + 1)
+        out.append(Citation(marker, chunk.chunk_id, doc.doc_id, doc.title, chunk.section, s.start, s.end, quote))
+    return out
+
+
+def compose_answer(citations: Sequence[Citation], script: str) -> str:
+    """Each quoted sentence in the asker's script, followed by its marker."""
+    parts = []
+    for c in citations:
+        text = to_script(c.quote, script).strip()
+        parts.append(f"{text}[{c.marker}]")
+    return "".join(parts)
+
+
+def no_evidence_text(script: str) -> str:
+    return NO_EVIDENCE["traditional" if script == "traditional" else "simplified"]

@@ -1,0 +1,169 @@
+"""The Python API: ``open_index(path)`` and the ask/search/cite/support calls on it."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from . import answering
+from .citations import Lookup, lookup
+from .conversation import rewrite_followup
+from .embedding import load_embedder
+from .embedding.base import Embedder
+from .errors import InputError
+from .index_store import LoadedIndex, load_index
+from .records import Answer, Citation, Document, Hit
+from .retrieval import retrieve
+from .settings import Settings
+from .text.fold import detect_script, fold, to_script
+from .text.tokenize import content_terms
+
+
+@dataclass(frozen=True)
+class Support:
+    """A passage that supports a claim: the best matching sentence of a retrieved chunk."""
+
+    rank: int
+    score: float
+    citation: Citation
+
+
+def check_question(question: str, settings: Settings) -> str:
+    q = (question or "").strip()
+    if not q:
+        raise InputError("the question is empty; type a question in Chinese, e.g. 阿里巴巴在铜锣湾买下了几层写字楼？")
+    if len(q) > settings.max_question_chars:
+        raise InputError(f"the question has {len(q)} characters; the limit is {settings.max_question_chars}. "
+                         "Ask about one thing at a time.")
+    if "\x00" in q:
+        raise InputError("the question contains a NUL character")
+    return q
+
+
+class RagIndex:
+    """An opened index with its model: answer questions, search, look citations up."""
+
+    def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
+        self.loaded = loaded
+        self.embedder = embedder
+        self.settings = settings
+        self.chunks = {c.chunk_id: c for c in loaded.chunks}
+
+    @property
+    def documents(self) -> dict[str, Document]:
+        return self.loaded.documents
+
+    @property
+    def manifest(self) -> dict:
+        return self.loaded.manifest
+
+    def search(self, query: str, mode: str | None = None, top_k: int | None = None,
+               doc_ids: Sequence[str] | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
+        query = check_question(query, self.settings)
+        mode = mode or self.settings.mode
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise InputError(f"mode {mode!r} is not one of hybrid, dense, bm25")
+        if doc_ids:
+            unknown = [d for d in doc_ids if d not in self.documents]
+            if unknown:
+                raise InputError(f"unknown document id(s): {', '.join(unknown)}")
+        return retrieve(self.loaded, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
+
+    def ask(self, question: str, mode: str | None = None, top_k: int | None = None, script: str = "auto",
+            doc_ids: Sequence[str] | None = None, previous_question: str = "") -> Answer:
+        """Answer with 1-3 quoted sentences and verified citations, or abstain."""
+        t0 = time.perf_counter()
+        question = check_question(question, self.settings)
+        searched = rewrite_followup(previous_question, question) if previous_question else question
+        if script not in ("auto", "traditional", "simplified"):
+            raise InputError(f"script {script!r} is not one of auto, traditional, simplified")
+        answer_script = detect_script(question) if script == "auto" else script
+        if answer_script == "unknown":
+            answer_script = detect_script(previous_question) if previous_question else "simplified"
+            answer_script = "simplified" if answer_script == "unknown" else answer_script
+        timings: dict[str, float] = {}
+        mode = mode or self.settings.mode
+        hits = self.search(searched, mode, top_k, doc_ids, timings)
+        t = time.perf_counter()
+        folded = fold(searched, self.settings.fold_target)
+        scored = answering.score_sentences(folded, hits, self.chunks, self.documents, self.loaded.bm25.idf,
+                                           self.settings.fold_target)
+        abstain = self._no_evidence(hits, scored, mode)
+        chosen = [] if abstain else answering.select_sentences(scored, self.settings.max_answer_sentences)
+        citations = answering.make_citations(chosen, self.chunks, self.documents)
+        related: list[Citation] = []
+        if not citations:
+            abstain = True
+            # Offer the nearest passages, clearly not as citations.
+            firsts = []
+            for h in hits[:3]:
+                c = self.chunks[h.chunk_id]
+                a, b = c.sentences[0]
+                firsts.append(answering.ScoredSentence(c.chunk_id, c.doc_id, a, b, h.score, 0.0))
+            related = answering.make_citations(firsts, self.chunks, self.documents)
+        text = answering.no_evidence_text(answer_script) if abstain else answering.compose_answer(citations, answer_script)
+        timings["compose"] = (time.perf_counter() - t) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return Answer(question=question, answer=text, abstained=abstain, citations=tuple(citations), hits=tuple(hits),
+                      script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related))
+
+    def _no_evidence(self, hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence], mode: str) -> bool:
+        if not hits or not scored:
+            return True
+        best_cov = max(s.coverage for s in scored[:5])
+        if best_cov < self.settings.min_coverage:
+            return True
+        if mode != "bm25":
+            dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+            if dense < self.settings.min_dense_score:
+                return True
+        return False
+
+    def cite(self, ref: str, context_chars: int = 200) -> Lookup:
+        """A chunk id (``doc#n``) or span (``doc:start-end``) with its context."""
+        return lookup(ref, self.documents, self.chunks, context_chars)
+
+    def support(self, claim: str, top_k: int = 5, mode: str | None = None) -> list[Support]:
+        """Passages that support ``claim``, ranked, each with the best matching sentence."""
+        hits = self.search(claim, mode, top_k)
+        folded = fold(claim, self.settings.fold_target)
+        out = []
+        for h in hits:
+            scored = answering.score_sentences(folded, [h], self.chunks, self.documents, self.loaded.bm25.idf,
+                                               self.settings.fold_target)
+            if not scored:
+                continue
+            cit = answering.make_citations([scored[0]], self.chunks, self.documents)
+            if cit:
+                out.append(Support(len(out) + 1, round(0.5 * h.score + 0.5 * scored[0].score, 4), cit[0]))
+        out.sort(key=lambda s: -s.score)
+        return [Support(i + 1, s.score, s.citation) for i, s in enumerate(out)]
+
+
+def open_index(path: str | Path = "index", settings: Settings | None = None, embedder: Embedder | None = None) -> RagIndex:
+    """Open the index at ``path`` with its model (loaded from the settings unless given)."""
+    settings = (settings or Settings()).validate()
+    embedder = embedder or load_embedder(settings)
+    loaded = load_index(Path(path), settings, embedder)
+    return RagIndex(loaded, embedder, settings)
+
+
+def answer_to_json(a: Answer) -> dict:
+    """The JSON form of an answer (the schema of ``rag ask --json``)."""
+    def cit(c: Citation) -> dict:
+        return {"marker": c.marker, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title,
+                "section": c.section, "start": c.start, "end": c.end, "quote": c.quote}
+
+    return {
+        "question": a.question,
+        "searched_question": a.searched_question,
+        "answer": a.answer,
+        "abstained": a.abstained,
+        "script": a.script,
+        "citations": [cit(c) for c in a.citations],
+        "related": [cit(c) for c in a.related],
+        "hits": [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "score": round(h.score, 6),
+                  "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank} for h in a.hits],
+        "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
+    }

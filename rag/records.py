@@ -1,0 +1,115 @@
+"""Typed records that cross module boundaries."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source link found in a document (for example a Markdown footnote)."""
+
+    label: str
+    url: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of kept text of a document, between two headings.
+
+    ``spans`` are (start, end) character offsets into the original text; text
+    between spans (markup, footnote markers, boilerplate) was dropped by cleaning.
+    """
+
+    title: str
+    spans: tuple[tuple[int, int], ...]
+    kind: str = "article"  # "article" or "related" (a teaser of another article)
+    truncated: bool = False  # a teaser that the page cut off ("[…]")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One corpus file: its original text, metadata and cleaned sections."""
+
+    doc_id: str
+    path: str
+    text: str
+    title: str
+    sections: tuple[Section, ...]
+    date: str = ""
+    sources: tuple[Source, ...] = ()
+    authors: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()  # other key/value facts (tags, photo credits…)
+    sha256: str = ""
+
+    def meta(self, key: str) -> str:
+        return dict(self.metadata).get(key, "")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: whole sentences of one section of one document.
+
+    ``text == document.text[start:end]`` always holds; ``sentences`` are the
+    exact spans of the sentences in it (markup between them is not part of any).
+    """
+
+    chunk_id: str
+    doc_id: str
+    section: str
+    start: int
+    end: int
+    text: str
+    sentences: tuple[tuple[int, int], ...]
+    kind: str = "article"
+    truncated: bool = False
+
+    @property
+    def n(self) -> int:
+        return int(self.chunk_id.rsplit("#", 1)[1])
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and its rank in each leg (1-based, None if absent)."""
+
+    chunk_id: str
+    doc_id: str
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A verified quote: ``quote == document.text[start:end]`` and lies inside the chunk."""
+
+    marker: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: str
+    start: int
+    end: int
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    script: str  # script of the answer text: "traditional" or "simplified"
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    searched_question: str = ""  # the question actually searched (after a follow-up rewrite)
+    related: tuple[Citation, ...] = ()  # nearest passages offered when abstaining (not citations)

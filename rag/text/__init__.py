@@ -1,0 +1,1 @@
+"""Pure text functions: script folding, tokenizing, sentence splitting, chunking."""
