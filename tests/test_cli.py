@@ -1,0 +1,102 @@
+"""The rag command end to end: fake model for the plumbing, the real model on the seeds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SEEDS
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None, env_cache: Path | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = dict(os.environ)
+    if env_cache:
+        env["RAG_CACHE_DIR"] = str(env_cache)
+    return subprocess.run([sys.executable, "-m", "rag", *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=600)
+
+
+def test_fake_model_pipeline(small_corpus, tmp_path):
+    idx = tmp_path / "idx"
+    r = run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
+    assert r.returncode == 0, r.stderr
+    assert "indexed 2 documents" in r.stdout
+    r = run("ask", "前海合作区去年吸引外资多少？", "--index", str(idx), "--model", "fake", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"answer", "abstained", "citations", "hits", "timings_ms"}
+    assert set(out["citations"][0]) >= {"marker", "chunk_id", "doc_id", "title", "start", "end", "quote"}
+    assert set(out["hits"][0]) == {"chunk_id", "doc_id", "score", "dense_rank", "bm25_rank"}
+    r = run("ask", "-", "--index", str(idx), "--model", "fake", "--json", stdin="前海有多少企業？\n\n" + "長" * 900 + "\n")
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(lines) == 2 and "answer" in lines[0] and "limit" in lines[1]["error"]
+    assert r.returncode == 1
+    r = run("cite", "b#0", "--index", str(idx), "--model", "fake", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["doc_id"] == "b"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("ask", "問題", "--index", "/nonexistent/idx", "--model", "fake"), "no index at"),
+    (("ask", "", "--index", "IDX", "--model", "fake"), "empty"),
+    (("index", "--corpus", "/nonexistent/corpus", "--out", "OUT", "--model", "fake"), "does not exist"),
+    (("cite", "nonsense", "--index", "IDX", "--model", "fake"), "neither a chunk id"),
+])
+def test_errors_are_messages_not_tracebacks(small_corpus, tmp_path, args, message):
+    idx = tmp_path / "idx"
+    run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
+    args = tuple(str(idx) if a == "IDX" else str(tmp_path / "out") if a == "OUT" else a for a in args)
+    r = run(*args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_skipped_files_are_reported(small_corpus, tmp_path):
+    (small_corpus / "broken.txt").write_bytes(b"ok\xc3")
+    r = run("index", "--corpus", str(small_corpus), "--out", str(tmp_path / "idx"), "--model", "fake")
+    assert r.returncode == 0 and "broken.txt" in r.stderr and "byte 2" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory, model_cache_dir):
+    out = tmp_path_factory.mktemp("seedidx") / "index"
+    r = run("index", "--corpus", str(SEEDS), "--out", str(out), env_cache=model_cache_dir)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.mark.model
+def test_real_model_answers_alibaba_question(seed_index, model_cache_dir):
+    r = run("ask", "阿里巴巴在铜锣湾买下了几层写字楼？", "--index", str(seed_index), "--json", env_cache=model_cache_dir)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert not out["abstained"] and "13层" in out["answer"]
+    cit = next(c for c in out["citations"] if "13層" in c["quote"])
+    assert cit["doc_id"].startswith("000_")
+    text = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8")
+    assert text[cit["start"]:cit["end"]] == cit["quote"]
+
+
+@pytest.mark.model
+def test_real_model_abstains_on_metro_fares(seed_index, model_cache_dir):
+    r = run("ask", "香港地鐵的車費是多少？", "--index", str(seed_index), "--json", env_cache=model_cache_dir)
+    out = json.loads(r.stdout)
+    assert out["abstained"] and out["citations"] == [] and "證據" in out["answer"]
+
+
+@pytest.mark.model
+def test_real_model_second_index_run_is_quick(seed_index, model_cache_dir):
+    r = run("index", "--corpus", str(SEEDS), "--out", str(seed_index), env_cache=model_cache_dir)
+    assert r.returncode == 0 and "up to date" in r.stdout
+
+
+@pytest.mark.model
+def test_real_model_claim_support(seed_index, model_cache_dir):
+    r = run("cite", "--claim", "阿里和螞蟻斥資66億元買下銅鑼灣寫字樓", "--index", str(seed_index), "--json",
+            env_cache=model_cache_dir)
+    out = json.loads(r.stdout)
+    assert out[0]["doc_id"].startswith("000_") and "66億元" in out[0]["quote"]

