@@ -1,0 +1,77 @@
+"""UI handlers without a browser: formatting, markers, abstention, escaping."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.api import open_index
+from rag.embedding.fake import HashingEmbedder
+from rag.index_store import build_index
+from webapp import view
+
+EVIL = ('<script>window.pwned=1</script>惡意標題\n\n這是一段正文<img src=x onerror="window.pwned=1">，'
+        '還有圖片![x](http://127.0.0.1:9/evil.png)和連結。前海合作區吸引外資八十億元<b>粗體</b>。\n')
+
+
+@pytest.fixture()
+def idx(small_corpus, tmp_path, fake_settings):
+    (small_corpus / "evil.txt").write_text(EVIL, encoding="utf-8")
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    return open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+
+
+def test_answer_message_has_clickable_markers_and_escaped_text(idx):
+    a = idx.ask("前海合作區吸引外資多少？")
+    msg = view.answer_message(a, 3)
+    assert 'href="#src-3-1"' in msg
+    assert re.search(r"\[\d\]</a>", msg)
+    assert "<img" not in msg and "<script" not in msg and "<b>" not in msg
+    assert "![" not in msg  # a Markdown image cannot form
+
+
+def test_marker_maps_to_source_item(idx):
+    a = idx.ask("前海合作區吸引外資多少？")
+    panel = view.sources_panel(idx, [a], 0)
+    for c in a.citations:
+        assert f'id="src-0-{c.marker}"' in panel
+        assert f"<mark>{view.escape_text(c.quote)}</mark>" in panel
+
+
+def test_scraped_html_is_rendered_as_text(idx):
+    a = idx.ask("惡意標題的正文說了什麼圖片連結？", doc_ids=["evil"])
+    panel = view.sources_panel(idx, [a], 0)
+    assert "<script" not in panel and "<img" not in panel and "<b>" not in panel
+    assert "&lt;script&gt;" in panel or "&lt;img" in panel
+    looked = view.lookup_html(idx, "evil#0")
+    assert "<img" not in looked and "&lt;img" in looked
+
+
+def test_abstention_shows_related_not_citations(idx):
+    a = idx.ask("東京奧運會的門票價格是多少？")
+    assert a.abstained
+    msg = view.answer_message(a, 0)
+    assert "cite-marker" not in msg and "未能" in msg
+    panel = view.sources_panel(idx, [a], 0)
+    assert "可能相關" in panel and 'class="src-item"' not in panel
+
+
+def test_only_selected_turn_visible(idx):
+    a1, a2 = idx.ask("前海合作區吸引外資多少？"), idx.ask("高端人才通行證計劃收到多少申請？")
+    panel = view.sources_panel(idx, [a1, a2], 1)
+    assert 'id="src-group-0" data-turn="0" style="display:none"' in panel
+    assert 'id="src-group-1" data-turn="1">' in panel
+
+
+def test_stream_pieces_never_split_tags():
+    msg = "前文" * 10 + view.marker_link(0, 1) + "後文&amp;" + "\\[x"
+    pieces = view.stream_pieces(msg, step=5)
+    assert pieces[-1] == msg
+    for p in pieces:
+        assert p.count("<") == p.count(">")
+        assert not p.endswith("\\")
+
+
+def test_interface_text_follows_toggle():
+    assert view.t("ask", "simplified") == "提问"
+    assert view.t("ask") == "提問"

@@ -1,0 +1,175 @@
+"""The Gradio page. Handlers call the library and the pure view functions; no
+retrieval or answering logic lives here."""
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from rag.api import RagIndex
+from rag.errors import RagError
+
+from . import view
+
+log = logging.getLogger(__name__)
+
+CSS = """
+.gradio-container {max-width: 1400px !important}
+#sources-panel {max-height: 75vh; overflow-y: auto}
+.src-group .src-question {font-weight: 600; margin-bottom: .5em; color: #444}
+.src-item {border: 1px solid #ddd; border-radius: 8px; padding: .6em .8em; margin-bottom: .7em; background: #fff}
+.src-item.selected {border-color: #d97706; box-shadow: 0 0 0 2px #fcd34d}
+.src-head {font-weight: 600}
+.src-marker {color: #b45309}
+.src-meta, .src-ids, .src-section {font-size: .85em; color: #666}
+.src-flag {font-size: .8em; color: #92400e; background: #fef3c7; display: inline-block; padding: 0 .4em; border-radius: 4px}
+.src-passage {margin: .4em 0; line-height: 1.7}
+.src-passage mark, .ctx mark {background: #fde68a; padding: 0 .1em}
+.ctx {font-size: .92em; line-height: 1.7; color: #333; white-space: pre-wrap}
+.ctx-passage {background: #f3f4f6}
+a.cite-marker {color: #b45309; font-weight: 600; text-decoration: none; cursor: pointer; margin: 0 .1em}
+small.searched {color: #777}
+.related-head {font-weight: 600; color: #555}
+.rel-quote {color: #555; font-size: .9em}
+.sources-empty {color: #777}
+"""
+
+JS = """
+() => {
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest('a.cite-marker, a[href^="#src-"]');
+    if (!a) return;
+    e.preventDefault(); e.stopPropagation();
+    const m = (a.getAttribute('href') || '').match(/#src-(\\d+)-(\\d+)/);
+    if (!m) return;
+    document.querySelectorAll('.src-group').forEach((g) => { g.style.display = g.dataset.turn === m[1] ? '' : 'none'; });
+    document.querySelectorAll('.src-item.selected').forEach((x) => x.classList.remove('selected'));
+    const el = document.getElementById('src-' + m[1] + '-' + m[2]);
+    if (el) { el.classList.add('selected'); el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }
+  }, true);
+}
+"""
+
+MODES = {"混合（推薦）": "hybrid", "語義": "dense", "關鍵詞": "bm25"}
+SCRIPTS = {"跟隨提問": "auto", "繁體": "traditional", "简体": "simplified"}
+LANGS = {"繁體": "traditional", "简体": "simplified"}
+
+
+def build_page(idx: RagIndex) -> gr.Blocks:
+    """The chat page over an opened index."""
+    choices = [(c.label, c.doc_id) for c in view.document_choices(idx)]
+
+    def respond(message, history, turns, lang_label, mode_label, top_k, script_label, doc_ids):
+        lang = LANGS.get(lang_label, "traditional")
+        history = list(history or [])
+        turns = list(turns or [])
+        question = (message or "").strip()
+        if not question:
+            gr.Info(view.t("empty", lang))
+            yield history, gr.skip(), turns, message
+            return
+        history.append({"role": "user", "content": view.escape_markdown(question)})
+        previous = next((a.searched_question for a in reversed(turns) if a is not None), "")
+        try:
+            answer = idx.ask(question, mode=MODES.get(mode_label, "hybrid"), top_k=int(top_k),
+                             script=SCRIPTS.get(script_label, "auto"), doc_ids=doc_ids or None,
+                             previous_question=previous)
+        except RagError as exc:
+            msg = str(exc)
+            if "limit is" in msg:
+                msg = view.t("too_long", lang, n=len(question), limit=idx.settings.max_question_chars)
+            else:
+                msg = view.t("error", lang, msg=msg)
+            history.append({"role": "assistant", "content": view.escape_markdown(msg)})
+            turns.append(None)
+            yield history, gr.skip(), turns, ""
+            return
+        turns.append(answer)
+        turn = len(turns) - 1
+        full = view.answer_message(answer, turn, lang)
+        history.append({"role": "assistant", "content": ""})
+        for piece in view.stream_pieces(full):
+            history[-1] = {"role": "assistant", "content": piece}
+            yield history, gr.skip(), turns, ""
+        real = [a for a in turns]
+        yield history, view.sources_panel(idx, _answers(real), _index_of(real, turn), lang), turns, ""
+
+    def select_turn(turns, lang_label, evt: gr.SelectData):
+        lang = LANGS.get(lang_label, "traditional")
+        turns = list(turns or [])
+        turn = evt.index // 2 if isinstance(evt.index, int) else evt.index[0] // 2
+        if turn >= len(turns) or turns[turn] is None:
+            return gr.skip()
+        return view.sources_panel(idx, _answers(turns), _index_of(turns, turn), lang)
+
+    def lookup(query, lang_label):
+        lang = LANGS.get(lang_label, "traditional")
+        try:
+            return view.lookup_html(idx, query or "", lang)
+        except RagError as exc:
+            return f"<div>{view.escape_text(view.t('error', lang, msg=str(exc)))}</div>"
+
+    def relabel(lang_label):
+        lang = LANGS.get(lang_label, "traditional")
+        return (gr.update(placeholder=view.t("placeholder", lang)), gr.update(value=view.t("ask", lang)),
+                f"## {view.t('title', lang)}\n{view.t('subtitle', lang)}", gr.update(label=view.t("docs", lang)))
+
+    with gr.Blocks(title=view.STRINGS["title"]) as page:
+        turns = gr.State([])
+        header = gr.Markdown(f"## {view.t('title')}\n{view.t('subtitle')}")
+        with gr.Tab(view.t("ask")):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label=view.t("ask"), show_label=False, height=520, elem_id="chat", sanitize_html=True,
+                                      render_markdown=True, feedback_options=None, buttons=["copy"])
+                    with gr.Row():
+                        box = gr.Textbox(placeholder=view.t("placeholder"), show_label=False, scale=5,
+                                         max_lines=3, elem_id="question")
+                        send = gr.Button(view.t("ask"), variant="primary", scale=1, elem_id="send")
+                    gr.Examples(view.EXAMPLES, inputs=box, label=view.t("examples"))
+                    clear = gr.Button(view.t("clear"), size="sm")
+                with gr.Column(scale=2):
+                    gr.Markdown(f"### {view.t('sources')}")
+                    panel = gr.HTML(view.sources_panel(idx, [], 0), elem_id="sources-panel")
+            with gr.Accordion(view.t("settings"), open=False):
+                with gr.Row():
+                    mode = gr.Radio(list(MODES), value="混合（推薦）", label=view.t("mode"))
+                    top_k = gr.Slider(1, 10, value=idx.settings.top_k, step=1, label=view.t("top_k"))
+                    script = gr.Radio(list(SCRIPTS), value="跟隨提問", label=view.t("script"))
+                    lang = gr.Radio(list(LANGS), value="繁體", label=view.t("ui_lang"))
+                docs = gr.Dropdown(choices, multiselect=True, label=view.t("docs"))
+        with gr.Tab(view.t("lookup")):
+            gr.Markdown(view.t("lookup_hint"))
+            with gr.Row():
+                lookup_box = gr.Textbox(show_label=False, scale=5, elem_id="lookup-box")
+                lookup_btn = gr.Button(view.t("lookup_button"), scale=1, elem_id="lookup-send")
+            lookup_out = gr.HTML(elem_id="lookup-result")
+
+        inputs = [box, chat, turns, lang, mode, top_k, script, docs]
+        outputs = [chat, panel, turns, box]
+        box.submit(respond, inputs, outputs, api_name="chat")
+        send.click(respond, inputs, outputs, api_name=False)
+        chat.select(select_turn, [turns, lang], panel, api_name=False)
+        clear.click(lambda: ([], view.sources_panel(idx, [], 0), []), None, [chat, panel, turns], api_name=False)
+        lookup_btn.click(lookup, [lookup_box, lang], lookup_out, api_name="lookup")
+        lookup_box.submit(lookup, [lookup_box, lang], lookup_out, api_name=False)
+        lang.change(relabel, lang, [box, send, header, docs], api_name=False)
+    return page
+
+
+def _answers(turns: list) -> list:
+    """Turns without the failed ones (None), for the panel."""
+    return [a for a in turns if a is not None]
+
+
+def _index_of(turns: list, turn: int) -> int:
+    return sum(1 for a in turns[:turn] if a is not None)
+
+
+def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           prevent_thread_lock: bool = False) -> None:
+    """Launch with safe defaults: local only, no share link, bounded queue, no extra file access."""
+    page.queue(default_concurrency_limit=2, max_size=32)
+    page.launch(server_name=host, server_port=port, share=False, auth=auth, max_file_size="1mb",
+                prevent_thread_lock=prevent_thread_lock, footer_links=[], css=CSS, js=JS,
+                theme=gr.themes.Soft(), show_error=False, mcp_server=False)

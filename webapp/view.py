@@ -1,0 +1,208 @@
+"""Pure functions that turn library records into the page's HTML and Markdown.
+
+No Gradio here, so every piece is unit-testable. Everything that comes from a
+scraped page (passages, titles, sources) is escaped: it renders as text.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from rag.api import RagIndex
+from rag.records import Answer, Citation, Document
+from rag.text.fold import to_script
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+# Interface text, written in Traditional Chinese; Simplified is derived with OpenCC.
+STRINGS = {
+    "title": "香港創科新聞問答",
+    "subtitle": "以新聞原文回答問題，每句答案都附出處，可點擊核對。",
+    "ask": "提問",
+    "placeholder": "輸入問題，例如：阿里巴巴在銅鑼灣買下了幾層寫字樓？",
+    "sources": "出處",
+    "no_sources": "提問後，這裏會列出答案引用的原文段落。",
+    "related": "可能相關（並非答案的證據）",
+    "searched": "已搜尋",
+    "context": "展開原文上下文",
+    "lookup": "出處查詢",
+    "lookup_hint": "貼上段落編號（如 000_0f407bbef8b93a09#3）、範圍（doc:120-180）或一句話，查看支持它的原文。",
+    "lookup_button": "查詢",
+    "settings": "設定",
+    "mode": "檢索方式",
+    "top_k": "來源數目",
+    "script": "答案字體",
+    "docs": "搜尋的文章（不選即全部）",
+    "empty": "請先輸入問題。",
+    "too_long": "問題太長了（{n} 字），請精簡到 {limit} 字以內。",
+    "error": "無法處理這個問題：{msg}",
+    "section": "章節",
+    "offsets": "位置",
+    "score": "相關度",
+    "no_support": "找不到支持這句話的段落。",
+    "ui_lang": "介面文字",
+    "examples": "試試這些問題",
+    "related_flag": "相關文章摘錄（原網頁已截斷）",
+    "clear": "清除對話",
+}
+
+
+def t(key: str, lang: str = "traditional", **kw: object) -> str:
+    s = STRINGS[key].format(**kw) if kw else STRINGS[key]
+    return to_script(s, "simplified") if lang == "simplified" else s
+
+
+def escape_text(text: str) -> str:
+    """Plain text for HTML: tags and entities shown as text."""
+    return html.escape(text, quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """Plain text for a Markdown message: no tag, link or image can form."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def marker_link(turn: int, marker: int) -> str:
+    return f'<a class="cite-marker" href="#src-{turn}-{marker}" data-turn="{turn}" data-marker="{marker}">[{marker}]</a>'
+
+
+def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
+    """The chat message for an answer: escaped text with clickable [n] markers."""
+    parts: list[str] = []
+    if answer.abstained:
+        parts.append(escape_markdown(answer.answer))
+    else:
+        # The library composed "sentence[1]sentence[2]"; rebuild it from the citations
+        # so each marker becomes a link and each sentence is escaped.
+        for piece in re.split(r"(\[\d+\])", answer.answer):
+            m = re.fullmatch(r"\[(\d+)\]", piece)
+            parts.append(marker_link(turn, int(m.group(1))) if m else escape_markdown(piece))
+    if answer.searched_question and answer.searched_question != answer.question:
+        parts.append(f'\n\n<small class="searched">{t("searched", lang)}：{escape_markdown(answer.searched_question)}</small>')
+    return "".join(parts)
+
+
+def stream_pieces(message: str, step: int = 12) -> list[str]:
+    """Growing prefixes of a message for streaming, never cutting inside a tag or escape."""
+    cuts = []
+    i, n = 0, len(message)
+    while i < n:
+        j = min(n, i + step)
+        while j < n and (message.count("<", 0, j) > message.count(">", 0, j) or message[j - 1] == "\\"
+                         or (message.rfind("&", 0, j) > message.rfind(";", 0, j))):
+            j += 1
+        cuts.append(message[:j])
+        i = j
+    return cuts or [message]
+
+
+def _doc_meta(doc: Document) -> str:
+    bits = [b for b in (doc.date[:10], "、".join(doc.authors)) if b]
+    src = doc.sources[0].label if doc.sources else ""
+    if src:
+        bits.append(src)
+    return " · ".join(bits)
+
+
+def _passage_html(idx: RagIndex, c: Citation) -> str:
+    chunk = idx.chunks[c.chunk_id]
+    doc = idx.documents[c.doc_id]
+    text = doc.text
+    lk = idx.cite(f"{doc.doc_id}:{chunk.start}-{chunk.end}", context_chars=300)
+    body = (escape_text(text[chunk.start:c.start]) + f"<mark>{escape_text(c.quote)}</mark>"
+            + escape_text(text[c.end:chunk.end]))
+    context = (escape_text(lk.before) + '<span class="ctx-passage">' + body + "</span>" + escape_text(lk.after))
+    return body, context
+
+
+def sources_panel(idx: RagIndex, turns: list[Answer], selected: int, lang: str = "traditional") -> str:
+    """HTML of every turn's sources; only the selected turn's group is shown."""
+    if not turns:
+        return f'<div class="sources-empty">{escape_text(t("no_sources", lang))}</div>'
+    groups = []
+    for turn, answer in enumerate(turns):
+        hidden = "" if turn == selected else ' style="display:none"'
+        items = []
+        cited = {}
+        for c in answer.citations:
+            cited.setdefault(c.marker, []).append(c)
+        for marker, cits in cited.items():
+            first = cits[0]
+            doc = idx.documents[first.doc_id]
+            section = f'<div class="src-section">{escape_text(t("section", lang))}：{escape_text(first.section)}</div>' \
+                if first.section and first.section != doc.title else ""
+            chunk = idx.chunks[first.chunk_id]
+            flag = f'<div class="src-flag">{escape_text(t("related_flag", lang))}</div>' if chunk.kind == "related" else ""
+            passages = []
+            for c in cits:
+                body, context = _passage_html(idx, c)
+                passages.append(
+                    f'<div class="src-passage">{body}</div>'
+                    f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
+                    f'<div class="ctx">{context}</div></details>'
+                    f'<div class="src-ids">{escape_text(c.chunk_id)} · {escape_text(t("offsets", lang))} {c.start}–{c.end}</div>')
+            items.append(
+                f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
+                f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
+                f'<span class="src-title">{escape_text(doc.title)}</span></div>'
+                f'<div class="src-meta">{escape_text(_doc_meta(doc))}</div>{section}{flag}{"".join(passages)}</div>')
+        if answer.abstained and answer.related:
+            rel = "".join(
+                f'<li><span class="src-title">{escape_text(c.title)}</span> · {escape_text(c.chunk_id)}<br>'
+                f'<span class="rel-quote">{escape_text(c.quote)}</span></li>' for c in answer.related)
+            items.append(f'<div class="related"><div class="related-head">{escape_text(t("related", lang))}</div>'
+                         f'<ul>{rel}</ul></div>')
+        q = escape_text(answer.question)
+        groups.append(f'<div class="src-group" id="src-group-{turn}" data-turn="{turn}"{hidden}>'
+                      f'<div class="src-question">{q}</div>{"".join(items)}</div>')
+    return "".join(groups)
+
+
+def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
+    """The citation-lookup view: a chunk id or span with context, or passages supporting a sentence."""
+    from rag.citations import _CHUNK_REF, _SPAN_REF
+
+    q = query.strip()
+    if not q:
+        return f"<div>{escape_text(t('lookup_hint', lang))}</div>"
+    if _CHUNK_REF.match(q) or _SPAN_REF.match(q):
+        lk = idx.cite(q)
+        d = lk.doc
+        return (f'<div class="lookup-result"><div class="src-title">{escape_text(d.title)}</div>'
+                f'<div class="src-meta">{escape_text(_doc_meta(d))}</div>'
+                f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {lk.start}–{lk.end}</div>'
+                f'<div class="ctx">{escape_text(lk.before)}<mark>{escape_text(lk.quote)}</mark>{escape_text(lk.after)}</div></div>')
+    supports = idx.support(q)
+    if not supports:
+        return f"<div>{escape_text(t('no_support', lang))}</div>"
+    rows = []
+    for s in supports:
+        c = s.citation
+        rows.append(f'<div class="src-item"><div class="src-head">{s.rank}. <span class="src-title">{escape_text(c.title)}</span>'
+                    f' <span class="src-score">{escape_text(t("score", lang))} {s.score:.2f}</span></div>'
+                    f'<div class="src-passage"><mark>{escape_text(c.quote)}</mark></div>'
+                    f'<div class="src-ids">{escape_text(c.chunk_id)} · {c.start}–{c.end}</div></div>')
+    return "".join(rows)
+
+
+@dataclass(frozen=True)
+class DocChoice:
+    label: str
+    doc_id: str
+
+
+def document_choices(idx: RagIndex) -> list[DocChoice]:
+    out = []
+    for d in sorted(idx.documents.values(), key=lambda d: d.doc_id):
+        meta = _doc_meta(d)
+        out.append(DocChoice(f"{d.title}" + (f"（{meta}）" if meta else ""), d.doc_id))
+    return out
+
+
+EXAMPLES = [
+    "阿里巴巴在铜锣湾买下了几层写字楼？",
+    "河套香港園區有多少家機構落戶？",
+    "香港预计到2028年创科人才缺口有多大？",
+    "小紅書的香港辦公室在哪裏？",
+]
