@@ -36,6 +36,14 @@ def bigrams(folded: str) -> set[str]:
     return {a + b for a, b in zip(chars, chars[1:])}
 
 
+def _longest_shared_run(term: str, text: str) -> int:
+    """Length of the longest run of 2+ characters of ``term`` that occurs in ``text`` (else 0)."""
+    for n in range(len(term) - 1, 1, -1):
+        if any(term[i : i + n] in text for i in range(len(term) - n + 1)):
+            return n
+    return 0
+
+
 def coverage(terms: Sequence[str], idf: Callable[[str], float], folded_text: str) -> float:
     """Share of the question's idf weight whose terms occur in the text (0 to 1)."""
     if not terms:
@@ -46,8 +54,8 @@ def coverage(terms: Sequence[str], idf: Callable[[str], float], folded_text: str
         total += w
         if t in folded_text:
             found += w
-        elif len(t) > 1:  # partial credit: a paraphrase often keeps some characters
-            found += 0.5 * w * sum(ch in folded_text for ch in t) / len(t)
+        elif len(t) > 2:  # partial credit for a shortened name: 阿里 for 阿里巴巴
+            found += w * _longest_shared_run(t, folded_text) / len(t)
     return found / total if total else 0.0
 
 

@@ -87,9 +87,10 @@ class RagIndex:
         hits = self.search(searched, mode, top_k, doc_ids, timings)
         t = time.perf_counter()
         folded = fold(searched, self.settings.fold_target)
-        scored = answering.score_sentences(folded, hits, self.chunks, self.documents, self.loaded.bm25.idf,
+        scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], self.chunks, self.documents, self.loaded.bm25.idf,
                                            self.settings.fold_target)
-        abstain = self._no_evidence(hits, scored, mode)
+        evidence = self._evidence(hits, scored)
+        abstain = self._no_evidence(evidence, mode)
         chosen = [] if abstain else answering.select_sentences(scored, self.settings.max_answer_sentences)
         citations = answering.make_citations(chosen, self.chunks, self.documents)
         related: list[Citation] = []
@@ -106,19 +107,22 @@ class RagIndex:
         timings["compose"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, answer=text, abstained=abstain, citations=tuple(citations), hits=tuple(hits),
-                      script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related))
+                      script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related),
+                      evidence={k: round(v, 4) for k, v in evidence.items()})
 
-    def _no_evidence(self, hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence], mode: str) -> bool:
-        if not hits or not scored:
+    @staticmethod
+    def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence]) -> dict[str, float]:
+        return {
+            "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
+            "coverage": max((s.coverage for s in scored[:5]), default=0.0),
+        }
+
+    def _no_evidence(self, evidence: dict[str, float], mode: str) -> bool:
+        """Abstain when the best sentence covers too little of the question, or (with a
+        dense leg) when even the closest passage is far from it."""
+        if evidence["coverage"] < self.settings.min_coverage:
             return True
-        best_cov = max(s.coverage for s in scored[:5])
-        if best_cov < self.settings.min_coverage:
-            return True
-        if mode != "bm25":
-            dense = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
-            if dense < self.settings.dense_threshold():
-                return True
-        return False
+        return mode != "bm25" and evidence["dense"] < self.settings.dense_threshold()
 
     def cite(self, ref: str, context_chars: int = 200) -> Lookup:
         """A chunk id (``doc#n``) or span (``doc:start-end``) with its context."""
@@ -165,5 +169,6 @@ def answer_to_json(a: Answer) -> dict:
         "related": [cit(c) for c in a.related],
         "hits": [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "score": round(h.score, 6),
                   "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank} for h in a.hits],
+        "evidence": a.evidence,
         "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
     }

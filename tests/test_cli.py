@@ -100,3 +100,21 @@ def test_real_model_claim_support(seed_index, model_cache_dir):
             env_cache=model_cache_dir)
     out = json.loads(r.stdout)
     assert out[0]["doc_id"].startswith("000_") and "66億元" in out[0]["quote"]
+
+
+def test_eval_command_writes_reports(small_corpus, tmp_path):
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text('{"id":"1","question":"前海合作區去年吸引外資多少？","answers":["八十亿元"],"doc_ids":["b"]}\n'
+                  '{"id":"2","question":"東京奧運門票多少錢？","answers":[],"doc_ids":[]}\n', encoding="utf-8")
+    out = tmp_path / "report"
+    r = run("eval", "--dataset", str(qa), "--corpus", str(small_corpus), "--index", str(tmp_path / "idx"),
+            "--model", "fake", "--mode", "bm25", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "hit@1" in r.stdout and "bm25" in r.stdout
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["modes"]["bm25"]["retrieval"]["hit@1"] == 1.0
+    assert (out / "report.md").is_file() and (out / "hit_at_k.png").is_file()
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops", encoding="utf-8")
+    r = run("eval", "--dataset", str(bad), "--corpus", str(small_corpus), "--model", "fake")
+    assert r.returncode == 2 and "bad.jsonl:1" in r.stderr

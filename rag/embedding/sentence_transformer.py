@@ -93,6 +93,8 @@ class SentenceTransformerEmbedder:
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dimension), np.float32)
         step = self.batch_size * 4
+        if progress:
+            progress(0, len(order))
         for a in range(0, len(order), step):
             idx = order[a : a + step]
             out[idx] = self._encode([texts[i] for i in idx], "passage")

@@ -28,7 +28,7 @@ _NAME = r"[\u4e00-\u9fff·]{2,4}"
 _CREDIT_KEY = r"(?:图片来源|圖片來源|图片|圖片|图源|圖源|图/|圖/|配图|配圖|题图|題圖|Photo|Image|Credit)"
 # One byline or credit at the start of a line, followed by space or the line end.
 _LEAD = re.compile(
-    rf"(?:(?P<org>[\w·]{{0,12}}?){_ROLE}\s*(?:[|｜:：/]\s*|\s+)(?P<names>{_NAME}(?:\s*[、,，/]\s*{_NAME})*)"
+    rf"(?:(?P<org>[\w·]{{0,12}}?)(?P<role>{_ROLE})\s*(?:[|｜:：/]\s*|\s+)(?P<names>{_NAME}(?:\s*[、,，/]\s*{_NAME})*)"
     rf"|(?P<credit>{_CREDIT_KEY}\s*[:：]\s*[^\s]+))(?:\s+|$)"
 )
 _CAPTION_CREDIT = re.compile(r"^\S{0,12}(?:製圖|制图|攝|摄|供圖|供图|資料圖片|资料图片)$")
@@ -124,8 +124,12 @@ def strip_site_names(line: str) -> tuple[str, list[str]]:
     return parts[-1].strip(), [p.strip() for p in parts[:-1]]
 
 
-def strip_leading_credits(line: str) -> tuple[int, list[str], list[str]]:
-    """Length of the byline/credit prefix of ``line``, with the names and credits found."""
+_WRITER_ROLES = ("记者", "記者", "撰文", "撰稿", "通讯员", "通訊員", "实习生", "實習生", "撰写", "撰寫")
+
+
+def strip_leading_credits(line: str) -> tuple[int, list[tuple[str, str]], list[str]]:
+    """Length of the byline/credit prefix of ``line``, with the (role, name) pairs and
+    credits found. Role is "author" for reporters and writers, else "editor"/"proofreader"/"photographer"."""
     pos, names, credits = 0, [], []
     while True:
         m = _LEAD.match(line, pos)
@@ -134,7 +138,10 @@ def strip_leading_credits(line: str) -> tuple[int, list[str], list[str]]:
         if m.group("credit"):
             credits.append(m.group("credit"))
         else:
-            names.extend(n for n in re.split(r"\s*[、,，/]\s*", m.group("names")) if n)
+            role = m.group("role")
+            kind = ("author" if role in _WRITER_ROLES else "proofreader" if role in ("校对", "校對")
+                    else "photographer" if role in ("摄影", "攝影") else "editor")
+            names.extend((kind, n) for n in re.split(r"\s*[、,，/]\s*", m.group("names")) if n)
         pos = m.end()
 
 
@@ -233,9 +240,14 @@ def clean(text: str) -> Cleaned:
             continue
         cut, names, credits = strip_leading_credits(t)
         if related:  # a teaser's byline belongs to the other article
-            result.metadata.extend(("related_byline", n) for n in names)
+            result.metadata.extend((f"related_{kind}", n) for kind, n in names)
         else:
-            result.authors.extend(n for n in names if n not in result.authors)
+            for kind, n in names:
+                if kind == "author":
+                    if n not in result.authors:
+                        result.authors.append(n)
+                else:
+                    result.metadata.append((kind, n))
         result.metadata.extend(("photo_credit", c) for c in credits)
         if cut >= len(t):
             ln.kind = "drop"

@@ -14,7 +14,7 @@ _KEEP = re.compile(r"[\w]", re.UNICODE)
 STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 也 都 就 而 被 把 对 于 为 以 从 到 由 将 其 之 这 那 这个 那个 "
     "什么 多少 几 哪 哪个 哪些 哪里 谁 如何 怎么 怎样 为什么 吗 呢 吧 啊 么 有 有没有 是否 "
-    "请问 一个 一些 该 此 等 个 上 中 下 之后 之前 多 少 年 月 日".split()
+    "请问 一个 一些 该 此 等 个 上 中 下 之后 之前 多 少 年 月 日 叫 称为 文章 报道 提到 说".split()
 )
 
 
@@ -30,7 +30,7 @@ def tokenize(folded: str) -> list[str]:
     return [t for t in _tokenizer().lcut(folded) if _KEEP.search(t)]
 
 
-_ASKING = re.compile(r"几|多少|多大|多长|多高|多久|哪|什么|啥|谁|怎")
+_ASKING = re.compile(r"几|多少|多大|多长|多高|多久|哪|什么|啥|谁|怎|名字|情况|如何")
 
 
 def content_terms(folded: str) -> list[str]:

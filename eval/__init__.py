@@ -1,0 +1,1 @@
+"""Evaluation data and entry points; the harness code lives in rag.evaluation."""

@@ -1,0 +1,1 @@
+"""The evaluation harness: QA sets, metrics, the runner and the benchmarks."""

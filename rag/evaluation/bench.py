@@ -1,0 +1,202 @@
+"""``rag bench``: index build speed, query latency per mode and per stage, memory,
+index size, cold start, keyword-leg folding, and the vector-leg scale benchmark.
+
+Prints a summary and writes every figure as JSON. Timings are wall clock on
+whatever machine runs it; run it on an otherwise idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..api import open_index
+from ..bm25 import BM25Index
+from ..embedding import load_embedder
+from ..index_store import build_index
+from ..settings import Settings
+from ..text.fold import fold
+from ..text.tokenize import tokenize
+from . import metrics as M
+from .datasets import load_cmrc, load_jsonl, write_corpus
+from .runner import ROOT, find_cmrc
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def dir_size_mb(path: Path, skip: tuple[str, ...] = ("embed_cache",)) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.name.startswith(skip)) / 2**20
+
+
+def bench_build(corpus: Path, settings: Settings, embedder) -> dict:
+    """A cold build (no vectors to reuse) into a temporary folder, then a warm rebuild."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "index"
+        r = build_index(corpus, out, settings, embedder, force=True)
+        again = time.perf_counter()
+        build_index(corpus, out, settings, embedder)
+        warm = time.perf_counter() - again
+        size = dir_size_mb(out)
+    rest = r.seconds["total"] - r.seconds["embed"]
+    return {"documents": r.documents, "chunks": r.chunks, "seconds_total": round(r.seconds["total"], 2),
+            "seconds_embedding": round(r.seconds["embed"], 2), "seconds_other": round(rest, 2),
+            "chunks_per_second_embedding": round(r.chunks / max(r.seconds["embed"], 1e-9), 1),
+            "chunks_per_second_other": round(r.chunks / max(rest, 1e-9), 1),
+            "seconds_rebuild_unchanged": round(warm, 3), "index_mb_without_cache": round(size, 2)}
+
+
+def bench_queries(index_dir: Path, settings: Settings, embedder, questions: list[str]) -> dict:
+    idx = open_index(index_dir, settings, embedder)
+    for q in questions[:3]:  # warm the caches (jieba dictionary, model, OpenCC)
+        idx.ask(q)
+    out = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        totals, stages = [], {}
+        for q in questions:
+            a = idx.ask(q, mode=mode)
+            totals.append(a.timings_ms["total"])
+            for k, v in a.timings_ms.items():
+                stages.setdefault(k, []).append(v)
+        out[mode] = {"p50_ms": round(M.percentile(totals, 50), 2), "p95_ms": round(M.percentile(totals, 95), 2),
+                     "stage_mean_ms": {k: round(float(np.mean(v)), 3) for k, v in sorted(stages.items()) if k != "total"}}
+    return out
+
+
+def bench_cold_start(index_dir: Path, question: str, cache_dir: Path) -> dict:
+    env = dict(os.environ, RAG_CACHE_DIR=str(cache_dir))
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "rag", "ask", question, "--index", str(index_dir), "--json"],
+                       capture_output=True, text=True, env=env, timeout=600)
+    return {"seconds_to_first_answer": round(time.perf_counter() - t, 2), "ok": r.returncode == 0}
+
+
+def bench_keyword_folding(cmrc_file: Path) -> dict:
+    """BM25 over whole CMRC passages converted to Traditional, Simplified questions:
+    jieba on the raw Traditional text versus on text folded to Simplified."""
+    corpus, items = load_cmrc(cmrc_file, traditional=True)
+    ids = list(corpus)
+    row = {pid: i for i, pid in enumerate(ids)}
+    out = {}
+    for name, prep in (("raw", lambda s: s.lower()), ("folded", fold)):
+        bm = BM25Index.build([tokenize(prep(corpus[p])) for p in ids])
+        h1 = h5 = 0
+        for it in items:
+            top = [r for r, _ in bm.top_k(tokenize(prep(it.question)), 5)]
+            gold = row[it.doc_ids[0]]
+            h1 += bool(top[:1] == [gold])
+            h5 += gold in top
+        out[name] = {"hit@1": round(h1 / len(items), 4), "hit@5": round(h5 / len(items), 4)}
+    sample = "香港創新科技發展藍圖明確將生命健康科技列為戰略型產業"
+    out["example"] = {"raw": tokenize(sample.lower()), "folded": tokenize(fold(sample))}
+    return out
+
+
+def _synthetic(n: int, d: int, rng: np.random.Generator) -> np.ndarray:
+    v = rng.standard_normal((n, d), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+def bench_scale(sizes: list[int], dim: int, settings: Settings, n_queries: int = 200) -> list[dict]:
+    """Exact inner product versus the approximate index the library picks past its
+    threshold, on random unit vectors (the hardest case for a graph index)."""
+    import faiss
+
+    from .. import vectors as vec
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in sizes:
+        data = _synthetic(n, dim, rng)
+        # Queries near stored vectors, as real questions are near their passages.
+        picks = rng.choice(n, n_queries, replace=False)
+        queries = data[picks] + 0.5 * _synthetic(n_queries, dim, rng) / np.sqrt(dim) * 8
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        result = {"vectors": n, "dim": dim}
+        truth = None
+        for kind, threshold in (("exact", n + 1), ("approximate", 0)):
+            t = time.perf_counter()
+            index, chosen = vec.build_vector_index(data, threshold, settings.hnsw_m, settings.hnsw_ef_search)
+            build = time.perf_counter() - t
+            size = faiss.serialize_index(index).nbytes / 2**20
+            t = time.perf_counter()
+            found = [[r for r, _ in hits] for hits in (vec.search(index, queries[i:i + 1], 10)[0] for i in range(n_queries))]
+            per_query = (time.perf_counter() - t) / n_queries * 1000
+            if truth is None:
+                truth = found
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+            result[kind] = {"index": chosen, "build_s": round(build, 2), "memory_mb": round(size, 1),
+                            "query_ms": round(per_query, 3), "recall@10_vs_exact": round(recall, 4)}
+            del index
+        rows.append(result)
+        print(f"  scale {n:>9,}: exact {result['exact']['query_ms']:.2f} ms/q, "
+              f"{result['approximate']['index']} {result['approximate']['query_ms']:.2f} ms/q, "
+              f"build {result['approximate']['build_s']:.0f}s, recall@10 {result['approximate']['recall@10_vs_exact']:.3f}",
+              file=sys.stderr)
+    return rows
+
+
+def main_bench(args: argparse.Namespace, settings: Settings) -> int:
+    results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                 "platform": platform.platform()}, "model": settings.model}
+    embedder = load_embedder(settings)
+    seeds = ROOT / "seeds"
+    print("building the seed index (cold) ...", file=sys.stderr)
+    results["build_seeds"] = bench_build(seeds, settings, embedder)
+    with tempfile.TemporaryDirectory() as tmp:
+        index_dir = Path(tmp) / "index"
+        build_index(seeds, index_dir, settings, embedder)
+        questions = [i.question for i in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
+        print("timing queries ...", file=sys.stderr)
+        results["queries_seeds"] = bench_queries(index_dir, settings, embedder, questions)
+        results["index_size_mb_seeds"] = round(dir_size_mb(index_dir), 3)
+        results["cold_start"] = bench_cold_start(index_dir, questions[0], settings.cache_dir())
+    if not args.skip_cmrc:
+        cmrc = find_cmrc(None)
+        corpus, _ = load_cmrc(cmrc)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "cmrc"
+            write_corpus(corpus, folder)
+            print("building the CMRC index (cold, 848 passages) ...", file=sys.stderr)
+            results["build_cmrc"] = bench_build(folder, settings, embedder)
+        results["keyword_folding_cmrc_trad"] = bench_keyword_folding(cmrc)
+    sizes = [int(s) for s in str(args.scale).split(",") if s.strip()]
+    if sizes:
+        print("scale benchmark of the vector leg ...", file=sys.stderr)
+        results["scale"] = bench_scale(sizes, 384, settings)
+    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    b = results["build_seeds"]
+    print(f"seeds build: {b['chunks']} chunks in {b['seconds_total']}s (embedding {b['seconds_embedding']}s, "
+          f"{b['chunks_per_second_embedding']} chunks/s; rest {b['seconds_other']}s); unchanged rebuild "
+          f"{b['seconds_rebuild_unchanged']}s")
+    if "build_cmrc" in results:
+        c = results["build_cmrc"]
+        print(f"cmrc build:  {c['chunks']} chunks in {c['seconds_total']}s (embedding {c['seconds_embedding']}s, "
+              f"{c['chunks_per_second_embedding']} chunks/s)")
+        kf = results["keyword_folding_cmrc_trad"]
+        print(f"bm25 on Traditional CMRC: raw hit@1 {kf['raw']['hit@1']}, folded hit@1 {kf['folded']['hit@1']}")
+    for mode, q in results["queries_seeds"].items():
+        print(f"query {mode:6}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, stages {q['stage_mean_ms']}")
+    print(f"cold start to first answer: {results['cold_start']['seconds_to_first_answer']}s; "
+          f"peak memory {results['peak_rss_mb']} MB; seed index {results['index_size_mb_seeds']} MB")
+    for row in results.get("scale", []):
+        e, a = row["exact"], row["approximate"]
+        print(f"scale {row['vectors']:>9,}: exact build {e['build_s']}s {e['memory_mb']}MB {e['query_ms']}ms/q | "
+              f"{a['index']} build {a['build_s']}s {a['memory_mb']}MB {a['query_ms']}ms/q recall@10 {a['recall@10_vs_exact']}")
+    print(f"written: {out}")
+    return 0

@@ -1,0 +1,306 @@
+"""``rag eval``: ask every question through RagIndex.ask (the code path of ``rag ask``)
+and report retrieval, answer, citation, abstention and latency figures."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..api import RagIndex, open_index
+from ..embedding import load_embedder
+from ..errors import InputError
+from ..index_store import build_index
+from ..settings import Settings
+from ..text.fold import detect_script
+from . import metrics as M
+from .datasets import QAItem, load_cmrc, load_jsonl, write_corpus
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[2]
+MODES = ("dense", "bm25", "hybrid")
+KS = (1, 3, 5, 10)
+
+
+def ask_one(idx: RagIndex, item: QAItem, mode: str) -> dict:
+    """One question through the same call as ``rag ask``, with everything needed to inspect it."""
+    a = idx.ask(item.question, mode=mode, top_k=10)
+    ranked = M.dedupe(h.doc_id for h in a.hits)
+    docs = idx.documents
+    verified = all(docs[c.doc_id].text[c.start:c.end] == c.quote for c in a.citations)
+    cited = [c.doc_id for c in {c.marker: c for c in a.citations}.values()]
+    return {
+        "id": item.id, "question": item.question, "script": detect_script(item.question),
+        "answerable": item.answerable, "gold_docs": list(item.doc_ids), "gold_answers": list(item.answers),
+        "ranked_docs": ranked,
+        "hits": [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "score": round(h.score, 5),
+                  "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank} for h in a.hits],
+        "answer": a.answer, "abstained": a.abstained, "evidence": a.evidence,
+        "citations": [{"marker": c.marker, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start,
+                       "end": c.end, "quote": c.quote} for c in a.citations],
+        "citations_verified": verified, "cited_docs": cited,
+        "answer_contains": M.answer_contains(a.answer, item.answers) if item.answerable and not a.abstained else 0.0,
+        "latency_ms": a.timings_ms.get("total", 0.0), "timings_ms": a.timings_ms,
+    }
+
+
+def summarize(results: Sequence[dict]) -> dict:
+    """The figures of one mode from its per-question results."""
+    ans = [r for r in results if r["answerable"]]
+    unans = [r for r in results if not r["answerable"]]
+    answered = [r for r in results if not r["abstained"]]
+
+    def retrieval(rs: Sequence[dict]) -> dict:
+        out = {f"hit@{k}": M.mean(M.hit_at_k(r["ranked_docs"], r["gold_docs"], k) for r in rs) for k in KS}
+        out["mrr@10"] = M.mean(M.reciprocal_rank(r["ranked_docs"], r["gold_docs"], 10) for r in rs)
+        out["ndcg@10"] = M.mean(M.ndcg_at_k(r["ranked_docs"], r["gold_docs"], 10) for r in rs)
+        for k in (1, 5, 10):
+            out[f"recall@{k}"] = M.mean(M.recall_at_k(r["ranked_docs"], r["gold_docs"], k) for r in rs)
+        out["n"] = len(rs)
+        return out
+
+    by_script: dict[str, list] = defaultdict(list)
+    by_doc: dict[str, list] = defaultdict(list)
+    for r in ans:
+        by_script[r["script"]].append(r)
+        for d in r["gold_docs"]:
+            by_doc[d].append(r)
+    lat = [r["latency_ms"] for r in results]
+    stage = defaultdict(list)
+    for r in results:
+        for k, v in r["timings_ms"].items():
+            stage[k].append(v)
+    return {
+        "questions": len(results), "answerable": len(ans), "unanswerable": len(unans),
+        "retrieval": retrieval(ans),
+        "answers": {
+            "contains_gold": M.mean(r["answer_contains"] for r in ans),
+            "contains_gold_when_answered": M.mean(r["answer_contains"] for r in ans if not r["abstained"]),
+            "mean_length_chars": M.mean(len(r["answer"]) for r in answered),
+        },
+        "citations": {
+            "all_verified": M.mean(1.0 if r["citations_verified"] else 0.0 for r in answered),
+            "precision": M.mean(M.citation_precision(r["cited_docs"], r["gold_docs"]) for r in ans if not r["abstained"]),
+        },
+        "abstention": {
+            "unanswerable_abstained": M.mean(1.0 if r["abstained"] else 0.0 for r in unans),
+            "answerable_abstained": M.mean(1.0 if r["abstained"] else 0.0 for r in ans),
+        },
+        "by_script": {s: retrieval(rs) for s, rs in sorted(by_script.items())},
+        "by_document": {d: retrieval(rs) for d, rs in sorted(by_doc.items())},
+        "latency_ms": {"p50": M.percentile(lat, 50), "p95": M.percentile(lat, 95), "mean": M.mean(lat)},
+        "stage_ms_mean": {k: M.mean(v) for k, v in sorted(stage.items())},
+    }
+
+
+def calibrate(results: Sequence[dict]) -> dict:
+    """Thresholds (dense cosine, coverage) that minimise wrong decisions on this set:
+    abstaining on an answerable question, or answering an unanswerable one."""
+    best = None
+    dense_grid = [round(0.80 + 0.005 * i, 3) for i in range(25)]
+    cov_grid = [round(0.05 * i, 2) for i in range(15)]
+    for dt in dense_grid:
+        for ct in cov_grid:
+            errors = 0
+            for r in results:
+                ev = r["evidence"]
+                abstain = ev.get("dense", 0) < dt or ev.get("coverage", 0) < ct
+                errors += abstain if r["answerable"] else (not abstain)
+            key = (errors, -ct, -dt)
+            if best is None or key < best[0]:
+                best = (key, dt, ct, errors)
+    assert best is not None
+    return {"min_dense_score": best[1], "min_coverage": best[2], "errors": best[3], "questions": len(results)}
+
+
+def evaluate(idx: RagIndex, items: Sequence[QAItem], modes: Sequence[str],
+             progress: Callable[[str, int], Callable] | None = None) -> dict:
+    report: dict = {"modes": {}, "questions": {}}
+    for mode in modes:
+        results = []
+        tick = progress(mode, len(items)) if progress else None
+        for item in items:
+            results.append(ask_one(idx, item, mode))
+            if tick:
+                tick()
+        report["modes"][mode] = summarize(results)
+        report["questions"][mode] = results
+    if "hybrid" in modes and any(not i.answerable for i in items):
+        report["abstention_calibration"] = calibrate(report["questions"]["hybrid"])
+    return report
+
+
+def _fmt(v: float | None, pct: bool = True) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.3f}" if pct else f"{v:.0f}"
+
+
+def markdown_report(report: dict, title: str) -> str:
+    lines = [f"# {title}", "", f"Index: `{report['meta']['index']}` · model `{report['meta']['model']}` · "
+             f"chunk size {report['meta']['chunk_size']} · fusion {report['meta']['fusion']} · "
+             f"{report['meta']['questions']} questions", ""]
+    modes = list(report["modes"])
+    lines += ["## Retrieval (document level, answerable questions)", "",
+              "| mode | hit@1 | hit@3 | hit@5 | hit@10 | MRR@10 | nDCG@10 | recall@5 |", "|---|---|---|---|---|---|---|---|"]
+    for m in modes:
+        r = report["modes"][m]["retrieval"]
+        lines.append(f"| {m} | {_fmt(r['hit@1'])} | {_fmt(r['hit@3'])} | {_fmt(r['hit@5'])} | {_fmt(r['hit@10'])} | "
+                     f"{_fmt(r['mrr@10'])} | {_fmt(r['ndcg@10'])} | {_fmt(r['recall@5'])} |")
+    lines += ["", "## Answers, citations, abstention", "",
+              "| mode | answer has gold | …when answered | mean length | citations verified | citation precision | "
+              "unanswerable abstained | answerable abstained | p50 ms | p95 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in modes:
+        s = report["modes"][m]
+        lines.append(f"| {m} | {_fmt(s['answers']['contains_gold'])} | {_fmt(s['answers']['contains_gold_when_answered'])} | "
+                     f"{_fmt(s['answers']['mean_length_chars'], False)} | {_fmt(s['citations']['all_verified'])} | "
+                     f"{_fmt(s['citations']['precision'])} | {_fmt(s['abstention']['unanswerable_abstained'])} | "
+                     f"{_fmt(s['abstention']['answerable_abstained'])} | {s['latency_ms']['p50']:.0f} | {s['latency_ms']['p95']:.0f} |")
+    lines += ["", "## By question script (hit@1 / hit@5 / n)", "", "| mode | " + " | ".join(
+        sorted({k for m in modes for k in report["modes"][m]["by_script"]})) + " |"]
+    scripts = sorted({k for m in modes for k in report["modes"][m]["by_script"]})
+    lines.append("|---|" + "---|" * len(scripts))
+    for m in modes:
+        bs = report["modes"][m]["by_script"]
+        lines.append(f"| {m} | " + " | ".join(
+            f"{_fmt(bs[s]['hit@1'])} / {_fmt(bs[s]['hit@5'])} / {bs[s]['n']}" if s in bs else "–" for s in scripts) + " |")
+    docs = sorted({k for m in modes for k in report["modes"][m]["by_document"]})
+    if len(docs) <= 30:
+        lines += ["", "## By document (hit@1 / hit@5 / n)", "", "| mode | " + " | ".join(d[:12] for d in docs) + " |",
+                  "|---|" + "---|" * len(docs)]
+        for m in modes:
+            bd = report["modes"][m]["by_document"]
+            lines.append(f"| {m} | " + " | ".join(
+                f"{_fmt(bd[d]['hit@1'])} / {_fmt(bd[d]['hit@5'])} / {bd[d]['n']}" if d in bd else "–" for d in docs) + " |")
+    lines += ["", "## Where a query's time goes (mean ms per stage)", "", "| mode | " + " | ".join(
+        sorted({k for m in modes for k in report["modes"][m]["stage_ms_mean"]})) + " |"]
+    stages = sorted({k for m in modes for k in report["modes"][m]["stage_ms_mean"]})
+    lines.append("|---|" + "---|" * len(stages))
+    for m in modes:
+        st = report["modes"][m]["stage_ms_mean"]
+        lines.append(f"| {m} | " + " | ".join(f"{st[s]:.1f}" if s in st else "–" for s in stages) + " |")
+    if "abstention_calibration" in report:
+        c = report["abstention_calibration"]
+        lines += ["", f"Abstention thresholds that minimise wrong decisions on this set (hybrid): dense ≥ "
+                      f"{c['min_dense_score']}, coverage ≥ {c['min_coverage']} ({c['errors']} errors in {c['questions']})."]
+    lines += ["", "Every question's hits, answer and citations are in `report.json`."]
+    return "\n".join(lines) + "\n"
+
+
+def plots(report: dict, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    modes = list(report["modes"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in modes:
+        rs = [r for r in report["questions"][m] if r["answerable"]]
+        ys = [M.mean(M.hit_at_k(r["ranked_docs"], r["gold_docs"], k) for r in rs) or 0 for k in range(1, 11)]
+        ax.plot(range(1, 11), ys, marker="o", label=m)
+    ax.set_xlabel("k"), ax.set_ylabel("hit@k"), ax.set_title("hit@k by retrieval mode"), ax.grid(alpha=.3), ax.legend()
+    fig.tight_layout(), fig.savefig(out / "hit_at_k.png", dpi=110), plt.close(fig)
+    names.append("hit_at_k.png")
+
+    scripts = sorted({s for m in modes for s in report["modes"][m]["by_script"]})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    width = 0.8 / max(1, len(modes))
+    for i, m in enumerate(modes):
+        bs = report["modes"][m]["by_script"]
+        ax.bar([j + i * width for j in range(len(scripts))], [bs.get(s, {}).get("hit@1") or 0 for s in scripts], width, label=m)
+    ax.set_xticks([j + width * (len(modes) - 1) / 2 for j in range(len(scripts))], scripts)
+    ax.set_ylabel("hit@1"), ax.set_title("hit@1 by question script"), ax.set_ylim(0, 1), ax.legend()
+    fig.tight_layout(), fig.savefig(out / "by_script.png", dpi=110), plt.close(fig)
+    names.append("by_script.png")
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for m in modes:
+        ax.hist([r["latency_ms"] for r in report["questions"][m]], bins=30, alpha=.5, label=m)
+    ax.set_xlabel("ms per question"), ax.set_ylabel("questions"), ax.set_title("latency"), ax.legend()
+    fig.tight_layout(), fig.savefig(out / "latency.png", dpi=110), plt.close(fig)
+    names.append("latency.png")
+    return names
+
+
+def find_cmrc(explicit: str | None) -> Path:
+    for p in ([Path(explicit)] if explicit else []) + [ROOT / "eval" / "data" / "cmrc2018_dev.json",
+                                                       ROOT.parent / "shared" / "benchmarks" / "cmrc2018_dev.json"]:
+        if p.is_file():
+            return p
+    raise InputError("cmrc2018_dev.json not found; pass --cmrc-file PATH")
+
+
+def prepare(args: argparse.Namespace, settings: Settings) -> tuple[list[QAItem], Path, str]:
+    """The QA items and corpus folder named by the arguments."""
+    cache = ROOT / "eval" / "results" / "cache"
+    if args.dataset in ("cmrc", "cmrc-trad"):
+        corpus, items = load_cmrc(find_cmrc(args.cmrc_file), traditional=args.dataset == "cmrc-trad")
+        folder = cache / args.dataset / "corpus"
+        write_corpus(corpus, folder)
+        return items, folder, args.dataset
+    items = load_jsonl(Path(args.dataset))
+    folder = Path(args.corpus or ROOT / "seeds")
+    return items, folder, Path(args.dataset).stem
+
+
+def main_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    items, corpus, name = prepare(args, settings)
+    if args.limit:
+        items = items[: args.limit]
+    index_dir = Path(args.index) if args.index else (
+        ROOT / "eval" / "results" / "cache" / f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}" / "index")
+    embedder = load_embedder(settings)
+    bar = None
+
+    def build_progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="embedding", unit="chunk", file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+
+    report_build = build_index(corpus, index_dir, settings, embedder, progress=build_progress)
+    if bar is not None:
+        bar.close()
+    idx = open_index(index_dir, settings, embedder)
+    modes = MODES if args.mode == "all" else (args.mode,)
+    bars: list = []
+
+    def progress(mode: str, total: int):
+        b = tqdm(total=total, desc=f"{name} {mode}", unit="q", file=sys.stderr)
+        bars.append(b)
+        return lambda: b.update(1)
+
+    report = evaluate(idx, items, modes, progress)
+    for b in bars:
+        b.close()
+    report["meta"] = {"dataset": name, "index": str(index_dir), "model": settings.model, "chunk_size": settings.chunk_size,
+                      "fusion": settings.fusion, "questions": len(items), "chunks": report_build.chunks,
+                      "documents": report_build.documents}
+    out = Path(args.out) if args.out else ROOT / "eval" / "results" / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "report.md").write_text(markdown_report(report, f"Evaluation: {name}"), encoding="utf-8")
+    plots(report, out)
+    if args.json:
+        print(json.dumps({"meta": report["meta"], "modes": {m: {k: v for k, v in s.items() if k not in ("by_document",)}
+                                                            for m, s in report["modes"].items()}},
+                         ensure_ascii=False))
+    else:
+        print(f"{name}: {len(items)} questions, {report_build.documents} documents, {report_build.chunks} chunks")
+        print(f"{'mode':8} {'hit@1':>6} {'hit@5':>6} {'hit@10':>6} {'MRR':>6} {'ans':>6} {'cite':>6} {'abst-u':>6} {'abst-a':>6} {'p50ms':>6}")
+        for m, s in report["modes"].items():
+            r = s["retrieval"]
+            print(f"{m:8} {_fmt(r['hit@1']):>6} {_fmt(r['hit@5']):>6} {_fmt(r['hit@10']):>6} {_fmt(r['mrr@10']):>6} "
+                  f"{_fmt(s['answers']['contains_gold']):>6} {_fmt(s['citations']['all_verified']):>6} "
+                  f"{_fmt(s['abstention']['unanswerable_abstained']):>6} {_fmt(s['abstention']['answerable_abstained']):>6} "
+                  f"{s['latency_ms']['p50']:>6.0f}")
+        print(f"report: {out / 'report.md'}")
+    return 0

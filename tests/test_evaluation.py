@@ -1,0 +1,118 @@
+"""Metrics on hand-made cases, the QA set formats, and the runner on a tiny corpus."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.api import open_index
+from rag.embedding.fake import HashingEmbedder
+from rag.errors import InputError
+from rag.evaluation import metrics as M
+from rag.evaluation.datasets import QAItem, load_cmrc, load_jsonl
+from rag.evaluation.runner import calibrate, evaluate, markdown_report, plots
+from rag.index_store import build_index
+
+from conftest import ROOT
+
+
+def test_hit_mrr_recall_ndcg():
+    ranked = ["b", "a", "c"]
+    assert M.hit_at_k(ranked, ["a"], 1) == 0.0 and M.hit_at_k(ranked, ["a"], 2) == 1.0
+    assert M.reciprocal_rank(ranked, ["a"]) == 0.5
+    assert M.reciprocal_rank(ranked, ["z"]) == 0.0
+    assert M.recall_at_k(ranked, ["a", "c", "z"], 3) == pytest.approx(2 / 3)
+    assert M.ndcg_at_k(["a"], ["a"], 10) == 1.0
+    assert M.ndcg_at_k(["x", "a"], ["a"], 10) == pytest.approx(1 / __import__("math").log2(3))
+
+
+def test_empty_lists_and_unanswerable():
+    assert M.hit_at_k([], ["a"], 5) == 0.0
+    assert M.reciprocal_rank([], ["a"]) == 0.0
+    assert M.hit_at_k(["a"], [], 5) == 0.0  # nothing to find: never a hit
+    assert M.recall_at_k(["a"], [], 5) == 0.0 and M.ndcg_at_k(["a"], [], 5) == 0.0
+    assert M.citation_precision([], ["a"]) is None
+    assert M.mean([None, None]) is None and M.mean([1.0, None, 0.0]) == 0.5
+
+
+def test_ties_are_broken_by_first_occurrence():
+    assert M.dedupe(["a", "b", "a", "c", "b"]) == ["a", "b", "c"]
+
+
+def test_answer_contains_folds_script_and_width():
+    assert M.answer_contains("共13層商業寫字樓", ["13层"]) == 1.0
+    assert M.answer_contains("ＲＩＳＣ－Ｖ架構", ["RISC-V"]) == 1.0
+    assert M.answer_contains("沒有", ["13层"]) == 0.0
+    assert M.answer_contains("anything", []) == 0.0
+
+
+def test_percentile():
+    assert M.percentile([], 50) == 0.0
+    assert M.percentile([1, 2, 3, 4], 50) == 2.5
+    assert M.percentile([5], 95) == 5
+
+
+def test_load_jsonl_reports_bad_lines(tmp_path):
+    good = tmp_path / "ok.jsonl"
+    good.write_text('{"id":"1","question":"q","answers":["a"],"doc_ids":["d"],"note":"x"}\n'
+                    '{"id":"2","question":"q2","answers":[],"doc_ids":[]}\n', encoding="utf-8")
+    items = load_jsonl(good)
+    assert items[0].extra == {"note": "x"} and not items[1].answerable
+    for body, msg in (('{"id":"1"}', "question"), ("not json", "not valid JSON"),
+                      ('{"id":"1","question":"q","answers":["a"],"doc_ids":[]}', "both"),
+                      ('{"id":"1","question":"q","answers":[],"doc_ids":[]}\n{"id":"1","question":"q","answers":[],"doc_ids":[]}', "duplicate")):
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text(body, encoding="utf-8")
+        with pytest.raises(InputError, match=msg):
+            load_jsonl(bad)
+
+
+def test_seed_gold_set_is_well_formed():
+    items = load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")
+    assert len(items) >= 60
+    assert sum(not i.answerable for i in items) >= 10
+    seeds = {p.stem for p in (ROOT / "seeds").glob("*.txt")}
+    assert {d for i in items for d in i.doc_ids} == seeds
+
+
+def test_cmrc_loader(tmp_path):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [{"id": "P1", "context": "这是简体的段落。",
+                 "qas": [{"id": "Q1", "question": "问题？", "answers": [{"text": "段落", "answer_start": 4},
+                                                                    {"text": "段落", "answer_start": 4}]}]}]}]}),
+                 encoding="utf-8")
+    corpus, items = load_cmrc(f)
+    assert corpus == {"P1": "这是简体的段落。"} and items[0].answers == ("段落",) and items[0].doc_ids == ("P1",)
+    trad, items = load_cmrc(f, traditional=True)
+    assert trad["P1"] == "這是簡體的段落。" and items[0].question == "问题？"
+
+
+def test_runner_end_to_end_with_fake_model(small_corpus, tmp_path, fake_settings):
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    items = [QAItem("1", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
+             QAItem("2", "高端人才通行證計劃收到多少申請？", ("兩萬份",), ("a",)),
+             QAItem("3", "東京奧運會門票多少錢？", (), ())]
+    report = evaluate(idx, items, ["bm25", "hybrid"])
+    s = report["modes"]["bm25"]
+    assert s["retrieval"]["hit@1"] == 1.0 and s["retrieval"]["n"] == 2
+    assert s["citations"]["all_verified"] == 1.0
+    assert s["abstention"]["unanswerable_abstained"] == 1.0
+    assert set(s["by_script"]) == {"traditional"}
+    q = report["questions"]["hybrid"][0]
+    assert q["citations"] and q["hits"] and "dense_rank" in q["hits"][0]
+    report["meta"] = {"index": "x", "model": "fake", "chunk_size": 300, "fusion": "convex", "questions": 3}
+    md = markdown_report(report, "t")
+    assert "| bm25 | 1.000 |" in md
+    assert sorted(plots(report, tmp_path)) == ["by_script.png", "hit_at_k.png", "latency.png"]
+    assert (tmp_path / "hit_at_k.png").stat().st_size > 1000
+
+
+def test_calibrate_separates_cases():
+    rs = [{"answerable": True, "evidence": {"dense": 0.92, "coverage": 0.8}},
+          {"answerable": True, "evidence": {"dense": 0.90, "coverage": 0.6}},
+          {"answerable": False, "evidence": {"dense": 0.85, "coverage": 0.7}},
+          {"answerable": False, "evidence": {"dense": 0.95, "coverage": 0.2}}]
+    c = calibrate(rs)
+    assert c["errors"] == 0 and 0.85 < c["min_dense_score"] <= 0.90 and 0.2 < c["min_coverage"] <= 0.6
