@@ -130,19 +130,22 @@ class RagIndex:
 
     def support(self, claim: str, top_k: int = 5, mode: str | None = None) -> list[Support]:
         """Passages that support ``claim``, ranked, each with the best matching sentence."""
-        hits = self.search(claim, mode, top_k)
+        hits = self.search(claim, mode, top_k * 2)
         folded = fold(claim, self.settings.fold_target)
         out = []
+        seen: set[tuple[str, int, int]] = set()
         for h in hits:
             scored = answering.score_sentences(folded, [h], self.chunks, self.documents, self.loaded.bm25.idf,
                                                self.settings.fold_target)
             if not scored:
                 continue
             cit = answering.make_citations([scored[0]], self.chunks, self.documents)
-            if cit:
+            # Overlapping chunks share sentences: list each supporting sentence once.
+            if cit and (cit[0].doc_id, cit[0].start, cit[0].end) not in seen:
+                seen.add((cit[0].doc_id, cit[0].start, cit[0].end))
                 out.append(Support(len(out) + 1, round(0.5 * h.score + 0.5 * scored[0].score, 4), cit[0]))
         out.sort(key=lambda s: -s.score)
-        return [Support(i + 1, s.score, s.citation) for i, s in enumerate(out)]
+        return [Support(i + 1, s.score, s.citation) for i, s in enumerate(out[:top_k])]
 
 
 def open_index(path: str | Path = "index", settings: Settings | None = None, embedder: Embedder | None = None) -> RagIndex:

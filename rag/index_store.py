@@ -27,6 +27,7 @@ from . import vectors as vec
 from .bm25 import BM25Index
 from .corpus import Skipped, document_from_json, document_to_json, read_corpus
 from .embedding.base import Embedder
+from .checksums import sha256_file
 from .errors import IndexLoadError, InputError
 from .records import Chunk, Document
 from .settings import Settings
@@ -39,14 +40,6 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 CLEANER_VERSION = 2  # bump when cleaning or splitting rules change what chunks contain
 NORMALIZATION = {"width": "NFKC+lower", "script": "opencc t2s", "tokenizer": "jieba 0.42.1 (default dict)"}
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _cache_key(fingerprint: str, text: str) -> str:
@@ -189,7 +182,7 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
             "corpus": {"path": str(corpus), "documents": corpus_sums},
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
-            "files": {name: _sha256_file(tmp / name) for name in files},
+            "files": {name: sha256_file(tmp / name) for name in files},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         _swap_in(tmp, out)
@@ -223,7 +216,7 @@ def verify_files(folder: Path, manifest: dict) -> None:
         path = folder / name
         if not path.is_file():
             raise IndexLoadError(f"index file {path} is missing; rebuild with: rag index --out {folder}")
-        if _sha256_file(path) != digest:
+        if sha256_file(path) != digest:
             raise IndexLoadError(f"index file {path} does not match its checksum in manifest.json (damaged or "
                                  f"edited); rebuild with: rag index --out {folder}")
 

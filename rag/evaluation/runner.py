@@ -159,29 +159,19 @@ def markdown_report(report: dict, title: str) -> str:
                      f"{_fmt(s['answers']['mean_length_chars'], False)} | {_fmt(s['citations']['all_verified'])} | "
                      f"{_fmt(s['citations']['precision'])} | {_fmt(s['abstention']['unanswerable_abstained'])} | "
                      f"{_fmt(s['abstention']['answerable_abstained'])} | {s['latency_ms']['p50']:.0f} | {s['latency_ms']['p95']:.0f} |")
-    lines += ["", "## By question script (hit@1 / hit@5 / n)", "", "| mode | " + " | ".join(
-        sorted({k for m in modes for k in report["modes"][m]["by_script"]})) + " |"]
-    scripts = sorted({k for m in modes for k in report["modes"][m]["by_script"]})
-    lines.append("|---|" + "---|" * len(scripts))
-    for m in modes:
-        bs = report["modes"][m]["by_script"]
-        lines.append(f"| {m} | " + " | ".join(
-            f"{_fmt(bs[s]['hit@1'])} / {_fmt(bs[s]['hit@5'])} / {bs[s]['n']}" if s in bs else "–" for s in scripts) + " |")
-    docs = sorted({k for m in modes for k in report["modes"][m]["by_document"]})
-    if len(docs) <= 30:
-        lines += ["", "## By document (hit@1 / hit@5 / n)", "", "| mode | " + " | ".join(d[:12] for d in docs) + " |",
-                  "|---|" + "---|" * len(docs)]
+    def table(heading: str, key: str, cell: Callable[[dict], str], label: Callable[[str], str] = str) -> list[str]:
+        cols = sorted({k for m in modes for k in report["modes"][m][key]})
+        rows = ["", f"## {heading}", "", "| mode | " + " | ".join(label(c) for c in cols) + " |", "|---|" + "---|" * len(cols)]
         for m in modes:
-            bd = report["modes"][m]["by_document"]
-            lines.append(f"| {m} | " + " | ".join(
-                f"{_fmt(bd[d]['hit@1'])} / {_fmt(bd[d]['hit@5'])} / {bd[d]['n']}" if d in bd else "–" for d in docs) + " |")
-    lines += ["", "## Where a query's time goes (mean ms per stage)", "", "| mode | " + " | ".join(
-        sorted({k for m in modes for k in report["modes"][m]["stage_ms_mean"]})) + " |"]
-    stages = sorted({k for m in modes for k in report["modes"][m]["stage_ms_mean"]})
-    lines.append("|---|" + "---|" * len(stages))
-    for m in modes:
-        st = report["modes"][m]["stage_ms_mean"]
-        lines.append(f"| {m} | " + " | ".join(f"{st[s]:.1f}" if s in st else "–" for s in stages) + " |")
+            got = report["modes"][m][key]
+            rows.append(f"| {m} | " + " | ".join(cell(got[c]) if c in got else "–" for c in cols) + " |")
+        return rows
+
+    hits = lambda r: f"{_fmt(r['hit@1'])} / {_fmt(r['hit@5'])} / {r['n']}"  # noqa: E731
+    lines += table("By question script (hit@1 / hit@5 / n)", "by_script", hits)
+    if len({d for m in modes for d in report["modes"][m]["by_document"]}) <= 30:
+        lines += table("By document (hit@1 / hit@5 / n)", "by_document", hits, lambda d: d[:12])
+    lines += table("Where a query's time goes (mean ms per stage)", "stage_ms_mean", lambda v: f"{v:.1f}")
     if "abstention_calibration" in report:
         c = report["abstention_calibration"]
         lines += ["", f"Abstention thresholds that minimise wrong decisions on this set (hybrid): dense ≥ "

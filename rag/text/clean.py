@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..records import Section, Source
+from .sentences import trim_span
 
 _ROLE = (r"(?:责任编辑|責任編輯|记者|記者|编辑|編輯|责编|責編|校对|校對|撰文|撰稿|通讯员|通訊員|"
          r"主编|主編|编审|編審|审校|審校|实习生|實習生|摄影|攝影|撰写|撰寫)")
@@ -106,11 +107,7 @@ def _lines(text: str) -> list[_Line]:
     pos = 0
     for raw in text.split("\n"):
         end = pos + len(raw)
-        a, b = pos, end
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
+        a, b = trim_span(text, pos, end)
         out.append(_Line(a, b, text[a:b], content_start=a, content_end=b))
         pos = end + 1
     return out
@@ -161,15 +158,8 @@ def inline_spans(text: str, a: int, b: int) -> list[tuple[int, int]]:
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, b))
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            out.append((s, e))
-    return out
+    trimmed = (trim_span(text, s, e) for s, e in spans)
+    return [(s, e) for s, e in trimmed if s < e]
 
 
 def _parse_front_matter(lines: list[_Line], result: Cleaned) -> int:

@@ -25,10 +25,16 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
     return spans
 
 
-def _add(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
+def trim_span(text: str, a: int, b: int) -> tuple[int, int]:
+    """``(a, b)`` narrowed past surrounding whitespace (empty when ``a == b``)."""
     while a < b and text[a].isspace():
         a += 1
     while b > a and text[b - 1].isspace():
         b -= 1
+    return a, b
+
+
+def _add(text: str, a: int, b: int, spans: list[tuple[int, int]]) -> None:
+    a, b = trim_span(text, a, b)
     if a < b:
         spans.append((a, b))
