@@ -38,6 +38,10 @@ def check_question(question: str, settings: Settings) -> str:
                          "Ask about one thing at a time.")
     if "\x00" in q:
         raise InputError("the question contains a NUL character")
+    try:
+        q.encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes that were not UTF-8 (surrogate-escaped by Python)
+        raise InputError(f"the question is not valid UTF-8 (at character {exc.start}); type it again as UTF-8 text") from exc
     return q
 
 

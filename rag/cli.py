@@ -105,8 +105,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     kwargs = dict(mode=args.mode, top_k=args.top_k, script=args.script, doc_ids=args.doc or None)
     if args.question == "-":
         failures = 0
-        for line in sys.stdin:
-            q = line.strip()
+        for n, raw in enumerate(sys.stdin.buffer, start=1):
+            try:
+                q = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                failures += 1
+                msg = f"line {n} of standard input is not valid UTF-8 at byte {exc.start}"
+                print(json.dumps({"line": n, "error": msg}) if args.json else f"error: {msg}")
+                continue
             if not q:
                 continue
             try:

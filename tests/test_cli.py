@@ -32,10 +32,14 @@ def test_fake_model_pipeline(small_corpus, tmp_path):
     assert set(out) >= {"answer", "abstained", "citations", "hits", "timings_ms"}
     assert set(out["citations"][0]) >= {"marker", "chunk_id", "doc_id", "title", "start", "end", "quote"}
     assert set(out["hits"][0]) == {"chunk_id", "doc_id", "score", "dense_rank", "bm25_rank"}
-    r = run("ask", "-", "--index", str(idx), "--model", "fake", "--json", stdin="前海有多少企業？\n\n" + "長" * 900 + "\n")
-    lines = [json.loads(x) for x in r.stdout.splitlines()]
-    assert len(lines) == 2 and "answer" in lines[0] and "limit" in lines[1]["error"]
-    assert r.returncode == 1
+    import os
+    stdin = ("前海有多少企業？\n\n" + "長" * 900 + "\n").encode("utf-8") + b"\xff\xfe bad\n"
+    r = subprocess.run([sys.executable, "-m", "rag", "ask", "-", "--index", str(idx), "--model", "fake", "--json"],
+                       input=stdin, capture_output=True, cwd=ROOT, env=dict(os.environ), timeout=600)
+    lines = [json.loads(x) for x in r.stdout.decode("utf-8").splitlines()]
+    assert len(lines) == 3 and "answer" in lines[0] and "limit" in lines[1]["error"]
+    assert "not valid UTF-8" in lines[2]["error"] and lines[2]["line"] == 4
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
     r = run("cite", "b#0", "--index", str(idx), "--model", "fake", "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["doc_id"] == "b"
 
@@ -118,3 +122,13 @@ def test_eval_command_writes_reports(small_corpus, tmp_path):
     bad.write_text("{oops", encoding="utf-8")
     r = run("eval", "--dataset", str(bad), "--corpus", str(small_corpus), "--model", "fake")
     assert r.returncode == 2 and "bad.jsonl:1" in r.stderr
+
+
+def test_question_bytes_that_are_not_utf8(small_corpus, tmp_path):
+    import os
+
+    idx = tmp_path / "idx"
+    run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
+    r = subprocess.run([sys.executable, "-m", "rag", "ask", b"\xff\xfe\xe4\xb8", "--index", str(idx), "--model", "fake"],
+                       capture_output=True, cwd=ROOT, env=dict(os.environ), timeout=600)
+    assert r.returncode == 2 and b"not valid UTF-8" in r.stderr and b"Traceback" not in r.stderr

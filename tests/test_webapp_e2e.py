@@ -84,29 +84,55 @@ def test_browser_ask_click_marker_shows_source(server, tmp_path):
                                           "--disable-component-update", "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("request", lambda r: requests.append(r.url))
-        page.goto(server, wait_until="domcontentloaded")
-        page.locator("#question textarea").fill("阿里巴巴在铜锣湾买下了几层写字楼？")
-        page.locator("#question textarea").press("Enter")
-        marker = page.locator("#chat a.cite-marker").first
-        marker.wait_for(timeout=120_000)
-        page.locator("#sources-panel .src-item").first.wait_for(timeout=60_000)
-        marker.click()
-        selected = page.locator("#sources-panel .src-item.selected")
-        selected.wait_for(timeout=10_000)
-        assert "13層" in selected.locator("mark").first.inner_text()
-        assert "走在香港銅鑼灣" in selected.inner_text()
-        page.screenshot(path=str(tmp_path / "answer.png"))
+        try:
+            _drive(page, server, requests, tmp_path)
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)  # for whoever debugs it
+            raise
+        finally:
+            browser.close()
 
-        # Scraped HTML in a passage renders as text, and nothing is fetched from it.
-        page.locator("#question textarea").fill("惡意頁面講述前海的什麼新聞？")
-        page.locator("#question textarea").press("Enter")
-        page.wait_for_function("document.querySelectorAll('#chat .message').length >= 4", timeout=120_000)
-        time.sleep(3)
-        page.get_by_role("tab", name="出處查詢").click()
-        page.locator("#lookup-box textarea").fill("evil#0")
-        page.locator("#lookup-send").click()
-        page.locator("#lookup-result .ctx").wait_for(timeout=30_000)
-        assert "<img" in page.locator("#lookup-result").inner_text()
-        assert page.evaluate("window.pwned") is None
-        assert not [u for u in requests if ":9/" in u]
-        browser.close()
+
+def _drive(page, url: str, requests: list, tmp_path: Path) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.locator("#question textarea").fill("阿里巴巴在铜锣湾买下了几层写字楼？")
+    page.locator("#question textarea").press("Enter")
+    marker = page.locator("#chat a.cite-marker").first
+    marker.wait_for(timeout=120_000)
+    page.locator("#sources-panel .src-item").first.wait_for(timeout=60_000)
+    marker.click()
+    selected = page.locator("#sources-panel .src-item.selected")
+    selected.wait_for(timeout=10_000)
+    assert "13層" in selected.locator("mark").first.inner_text()
+    assert "走在香港銅鑼灣" in selected.inner_text()
+    page.screenshot(path=str(tmp_path / "answer.png"))
+
+    # A follow-up is rewritten with the previous question, and says what it searched.
+    page.locator("#question textarea").fill("河套香港園區有多少家機構落戶？")
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('79家')", timeout=120_000)
+    page.locator("#question textarea").fill("那深圳分園呢？")
+    page.locator("#question textarea").press("Enter")
+    page.locator("#chat small.searched").wait_for(timeout=120_000)
+    assert "深圳分園" in page.locator("#chat small.searched").inner_text()
+
+    # No evidence: said plainly, nearest passages offered as "possibly related" only.
+    page.locator("#question textarea").fill("香港地鐵的車費是多少？")
+    page.locator("#question textarea").press("Enter")
+    page.locator("#chat small.related-hint").wait_for(timeout=120_000)
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('未能在語料中找到足夠的證據')",
+                           timeout=10_000)
+    page.locator("#sources-panel .related").wait_for(timeout=30_000)
+
+    # Scraped HTML in a passage renders as text, and nothing is fetched from it.
+    page.locator("#question textarea").fill("惡意頁面講述前海的什麼新聞？")
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('講述前海的新聞')", timeout=120_000)
+    time.sleep(3)
+    page.get_by_role("tab", name="出處查詢").click()
+    page.locator("#lookup-box textarea").fill("evil#0")
+    page.locator("#lookup-send").click()
+    page.locator("#lookup-result .ctx").wait_for(timeout=30_000)
+    assert "<img" in page.locator("#lookup-result").inner_text()
+    assert page.evaluate("window.pwned") is None
+    assert not [u for u in requests if ":9/" in u]

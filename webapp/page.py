@@ -69,6 +69,9 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             yield history, gr.skip(), turns, message
             return
         history.append({"role": "user", "content": view.escape_markdown(question)})
+        # Clear the box once, now: clearing it on later yields would wipe what the
+        # reader has started typing while the answer streams.
+        yield history, gr.skip(), turns, ""
         previous = next((a.searched_question for a in reversed(turns) if a is not None), "")
         try:
             answer = idx.ask(question, mode=MODES.get(mode_label, "hybrid"), top_k=int(top_k),
@@ -82,7 +85,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 msg = view.t("error", lang, msg=msg)
             history.append({"role": "assistant", "content": view.escape_markdown(msg)})
             turns.append(None)
-            yield history, gr.skip(), turns, ""
+            yield history, gr.skip(), turns, gr.skip()
             return
         turns.append(answer)
         turn = len(turns) - 1
@@ -90,9 +93,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         history.append({"role": "assistant", "content": ""})
         for piece in view.stream_pieces(full):
             history[-1] = {"role": "assistant", "content": piece}
-            yield history, gr.skip(), turns, ""
-        real = [a for a in turns]
-        yield history, view.sources_panel(idx, _answers(real), _index_of(real, turn), lang), turns, ""
+            yield history, gr.skip(), turns, gr.skip()
+        yield history, view.sources_panel(idx, _answers(turns), _index_of(turns, turn), lang), turns, gr.skip()
 
     def select_turn(turns, lang_label, evt: gr.SelectData):
         lang = LANGS.get(lang_label, "traditional")

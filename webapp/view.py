@@ -45,6 +45,7 @@ STRINGS = {
     "examples": "試試這些問題",
     "related_flag": "相關文章摘錄（原網頁已截斷）",
     "clear": "清除對話",
+    "related_hint": "右側「出處」列出了最接近的段落，僅供參考，並非答案的證據。",
 }
 
 
@@ -72,6 +73,8 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
     parts: list[str] = []
     if answer.abstained:
         parts.append(escape_markdown(answer.answer))
+        if answer.related:
+            parts.append(f'\n\n<small class="related-hint">{t("related_hint", lang)}</small>')
     else:
         # The library composed "sentence[1]sentence[2]"; rebuild it from the citations
         # so each marker becomes a link and each sentence is escaped.
