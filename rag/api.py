@@ -16,8 +16,7 @@ from .index_store import LoadedIndex, load_index
 from .records import Answer, Citation, Document, Hit
 from .retrieval import retrieve
 from .settings import Settings
-from .text.fold import detect_script, fold, to_script
-from .text.tokenize import content_terms
+from .text.fold import detect_script, fold
 
 
 @dataclass(frozen=True)

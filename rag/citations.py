@@ -50,6 +50,12 @@ def context_bounds(text: str, start: int, end: int, chars: int = 200) -> tuple[i
     return a, b
 
 
+def is_ref(text: str) -> bool:
+    """True for a chunk id (``doc#n``) or a span (``doc:start-end``)."""
+    t = text.strip()
+    return bool(_CHUNK_REF.match(t) or _SPAN_REF.match(t))
+
+
 def parse_ref(ref: str) -> tuple[str, int | None, tuple[int, int] | None]:
     """'<doc>#<n>' -> (doc, n, None); '<doc>:<start>-<end>' -> (doc, None, (start, end))."""
     ref = ref.strip()

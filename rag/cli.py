@@ -242,7 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", parents=[common], help="speed, memory and scale benchmarks")
     s.add_argument("--out", default="eval/results/bench.json")
-    s.add_argument("--scale", default="10000,100000", help="vector counts for the scale benchmark")
+    s.add_argument("--scale", default="10000,100000,1000000",
+                   help="vector counts for the scale benchmark on uniform random vectors ('' to skip)")
+    s.add_argument("--scale-clustered", default="10000,100000",
+                   help="vector counts for the scale benchmark on clustered vectors ('' to skip)")
+    s.add_argument("--only-scale", action="store_true", help="run only the scale benchmarks (no model)")
     s.add_argument("--skip-cmrc", action="store_true")
     s.set_defaults(func=cmd_bench)
     return p

