@@ -113,13 +113,14 @@ def _drive(page, url: str, requests: list, tmp_path: Path) -> None:
     page.wait_for_function("document.querySelector('#chat').innerText.includes('79家')", timeout=120_000)
     page.locator("#question textarea").fill("那深圳分園呢？")
     page.locator("#question textarea").press("Enter")
-    page.locator("#chat small.searched").wait_for(timeout=120_000)
-    assert "深圳分園" in page.locator("#chat small.searched").inner_text()
+    page.wait_for_function("document.querySelector('#chat').innerText.includes('已搜尋：河套深圳分園')",
+                           timeout=120_000)
+    assert page.locator("#chat small.searched").count() == 1
 
     # No evidence: said plainly, nearest passages offered as "possibly related" only.
     page.locator("#question textarea").fill("香港地鐵的車費是多少？")
     page.locator("#question textarea").press("Enter")
-    page.locator("#chat small.related-hint").wait_for(timeout=120_000)
+    page.locator("#chat small.related-hint").first.wait_for(timeout=120_000)
     page.wait_for_function("document.querySelector('#chat').innerText.includes('未能在語料中找到足夠的證據')",
                            timeout=10_000)
     page.locator("#sources-panel .related").wait_for(timeout=30_000)

@@ -63,13 +63,14 @@ def test_only_selected_turn_visible(idx):
     assert 'id="src-group-1" data-turn="1">' in panel
 
 
-def test_stream_pieces_never_split_tags():
-    msg = "前文" * 10 + view.marker_link(0, 1) + "後文&amp;" + "\\[x"
+def test_stream_pieces_never_split_elements():
+    msg = "前文" * 10 + view.marker_link(0, 1) + "後文&amp;" + "\\[x" + '\n\n<small class="searched">已搜尋：某某</small>'
     pieces = view.stream_pieces(msg, step=5)
-    assert pieces[-1] == msg
+    assert pieces[-1] == msg and len(pieces) > 3
     for p in pieces:
         assert p.count("<") == p.count(">")
-        assert not p.endswith("\\")
+        assert p.count("<a ") == p.count("</a>") and p.count("<small") == p.count("</small>")
+        assert not p.endswith("\\") and not re.search(r"&\w*$", p)
 
 
 def test_interface_text_follows_toggle():

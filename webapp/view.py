@@ -87,18 +87,23 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
     return "".join(parts)
 
 
+_ATOM = re.compile(r"<(\w+)\b[^>]*>.*?</\1>|<[^>]*>|&\w+;|&#\d+;|\\.|.", re.DOTALL)
+
+
 def stream_pieces(message: str, step: int = 12) -> list[str]:
-    """Growing prefixes of a message for streaming, never cutting inside a tag or escape."""
-    cuts = []
-    i, n = 0, len(message)
-    while i < n:
-        j = min(n, i + step)
-        while j < n and (message.count("<", 0, j) > message.count(">", 0, j) or message[j - 1] == "\\"
-                         or (message.rfind("&", 0, j) > message.rfind(";", 0, j))):
-            j += 1
-        cuts.append(message[:j])
-        i = j
-    return cuts or [message]
+    """Growing prefixes of a message for streaming. An element (``<a …>[1]</a>``), an
+    entity or a backslash escape is never cut, so every prefix renders cleanly."""
+    pieces: list[str] = []
+    pos = 0
+    last = 0
+    for m in _ATOM.finditer(message):
+        pos = m.end()
+        if pos - last >= step:
+            pieces.append(message[:pos])
+            last = pos
+    if not pieces or pieces[-1] != message:
+        pieces.append(message)
+    return pieces
 
 
 def _doc_meta(doc: Document) -> str:
