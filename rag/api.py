@@ -99,13 +99,16 @@ class RagIndex:
         related: list[Citation] = []
         if not citations:
             abstain = True
-            # Offer the nearest passages, clearly not as citations.
-            firsts = []
+            # Offer the nearest passages, clearly not as citations: the best sentence of
+            # each of the top three chunks.
+            nearest = []
             for h in hits[:3]:
-                c = self.chunks[h.chunk_id]
-                a, b = c.sentences[0]
-                firsts.append(answering.ScoredSentence(c.chunk_id, c.doc_id, a, b, h.score, 0.0))
-            related = answering.make_citations(firsts, self.chunks, self.documents)
+                best = next((s for s in scored if s.chunk_id == h.chunk_id), None)
+                if best is None:
+                    a, b = self.chunks[h.chunk_id].sentences[0]
+                    best = answering.ScoredSentence(h.chunk_id, h.doc_id, a, b, h.score, 0.0)
+                nearest.append(best)
+            related = answering.make_citations(nearest, self.chunks, self.documents)
         text = answering.no_evidence_text(answer_script) if abstain else answering.compose_answer(citations, answer_script)
         timings["compose"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000

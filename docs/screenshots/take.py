@@ -1,20 +1,35 @@
-"""Take README screenshots of the running page: python scripts_screenshot.py URL OUTDIR."""
+"""Re-take the README screenshots from a running page: python docs/screenshots/take.py URL [OUTDIR]."""
 import sys
+
 from playwright.sync_api import sync_playwright
 
-url, out = sys.argv[1], sys.argv[2]
+url = sys.argv[1]
+out = sys.argv[2] if len(sys.argv) > 2 else "docs/screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def ask(page, question: str, wait: str) -> None:
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function(f"document.querySelector('#chat').innerText.includes({wait!r})", timeout=120000)
+    page.wait_for_timeout(1500)
+
+
 with sync_playwright() as p:
-    b = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                          args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-    for name, q in (("answer-simplified", "阿里巴巴在铜锣湾买下了几层写字楼？"), ("answer-traditional", "河套香港園區有多少家機構落戶？")):
-        page = b.new_page(viewport={"width": 1400, "height": 900})
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+    for name, question, wait in (("answer-simplified", "阿里巴巴在铜锣湾买下了几层写字楼？", "13层"),
+                                 ("answer-traditional", "香港科技園有多少家獨角獸企業？", "14家")):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url, wait_until="domcontentloaded")
-        page.locator("#question textarea").fill(q)
-        page.locator("#question textarea").press("Enter")
-        page.locator("#chat a.cite-marker").first.wait_for(timeout=120000)
-        page.locator("#sources-panel .src-item").first.wait_for(timeout=60000)
+        ask(page, question, wait)
         page.locator("#chat a.cite-marker").first.click()
         page.wait_for_timeout(800)
         page.screenshot(path=f"{out}/{name}.png")
         page.close()
-    b.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(url, wait_until="domcontentloaded")
+    ask(page, "河套香港園區有多少家機構落戶？", "79家")
+    ask(page, "那深圳分園呢？", "已搜尋")
+    ask(page, "香港地鐵的車費是多少？", "未能")
+    page.screenshot(path=f"{out}/follow-up-and-no-evidence.png")
+    browser.close()
