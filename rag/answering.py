@@ -15,6 +15,19 @@ from .text.tokenize import content_terms
 _NUMERIC_Q = re.compile(r"多少|几|幾|何时|何時|哪一年|哪年|什么时候|什麼時候|多大|多高|多长|多長|比例|百分之|率")
 _STOP_CHARS = set("的了是在和与與及或也都就而被把对對于於为為以从從到由将將其之这這那吗嗎呢吧啊么麼什多少几幾哪谁誰如何怎样樣请請问問？?，,。")
 
+# What kind of phrase answers a kind of question (both sides folded to Simplified):
+# a sentence holding such a phrase is a better answer than one that only repeats the question.
+_N = r"[\d.,]+|[一二三四五六七八九十百千万亿两几数]+"
+_EXPECTED = [(re.compile(q), re.compile(a)) for q, a in (
+    (r"多大|面积|多少平方", rf"(?:{_N})\s*(?:平方米|平方尺|平方公里|平方英尺|呎|亩)"),
+    (r"多少钱|金额|花了多少|斥资|融资|营收|收入|规模|拨款|投资", rf"(?:{_N})\s*(?:万|亿|万亿)?\s*(?:元|港元|美元|人民币|港币)"),
+    (r"多少人|人数|几名|多少名|多少位", rf"(?:{_N})\s*(?:万|亿)?\s*(?:人|名|位)"),
+    (r"哪一年|哪年|何时|什么时候|几月|哪个月|哪天", r"\d{4}\s*年|\d{1,2}\s*月|[一二三四五六七八九十]+月|月底|年底|年初"),
+    (r"多少家|几家", rf"(?:{_N})\s*(?:万)?\s*家"),
+    (r"比例|占比|百分之|多少成|率", r"%|％|百分之|[一二三四五六七八九]成"),
+    (r"几层|多少层", rf"(?:{_N})\s*层"),
+)]
+
 NO_EVIDENCE = {
     "simplified": "未能在语料中找到足够的证据回答这个问题。",
     "traditional": "未能在語料中找到足夠的證據回答這個問題。",
@@ -81,6 +94,7 @@ def score_sentences(question_folded: str, hits: Sequence[Hit], chunks: dict[str,
             score = 0.5 * cov + 0.3 * bi + 0.2 * prior
             if wants_number and re.search(r"\d|[一二三四五六七八九十百千萬万億亿兩两]", s):
                 score += 0.05
+            score += 0.1 * any(q.search(question_folded) and a.search(s) for q, a in _EXPECTED)
             if len(s) < 8:  # fragments ("全球排名") answer nothing
                 score -= 0.2
             out.append(ScoredSentence(chunk.chunk_id, chunk.doc_id, a, b, score, cov))
