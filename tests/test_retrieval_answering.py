@@ -85,3 +85,18 @@ def test_cite_lookup_and_support(idx):
             idx.cite(bad)
     sup = idx.support("政府推出人才通行證計劃")
     assert sup and sup[0].citation.doc_id == "a" and sup[0].rank == 1
+
+
+def test_sentence_with_the_asked_kind_of_phrase_ranks_first():
+    from rag.answering import score_sentences
+    from rag.corpus import document_from_text
+    from rag.records import Hit
+    from rag.text.chunking import chunk_document
+    from rag.text.fold import fold
+
+    text = "小紅書香港辦公室的核心業務聚焦海外拓展。小紅書的香港辦公室面積約有五六百平方米。"
+    doc = document_from_text("d", "d", text)
+    chunk = chunk_document(doc, 300, 1)[0]
+    scored = score_sentences(fold("小紅書香港辦公室有多大？"), [Hit(chunk.chunk_id, "d", 1.0)],
+                             {chunk.chunk_id: chunk}, {"d": doc}, lambda t: 1.0)
+    assert "平方米" in text[scored[0].start:scored[0].end]
