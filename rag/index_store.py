@@ -68,7 +68,18 @@ def _normalization(settings: Settings) -> dict:
             "fold_target": settings.fold_target}
 
 
+def _recover_swap(folder: Path) -> None:
+    """Put back the previous index if a crash fell between the two renames of a swap."""
+    if folder.exists():
+        return
+    old = sorted(folder.resolve().parent.glob(f".{folder.name}.old-*"))
+    if len(old) == 1 and (old[0] / "manifest.json").is_file():
+        log.warning("restoring the previous index %s from %s (an index swap was interrupted)", folder, old[0])
+        os.rename(old[0], folder)
+
+
 def read_manifest(folder: Path) -> dict:
+    _recover_swap(folder)
     path = folder / "manifest.json"
     if not path.is_file():
         raise IndexLoadError(f"no index at {folder} (manifest.json is missing); build one with: rag index --out {folder}")
@@ -99,6 +110,7 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
     """
     settings.validate()
     t0 = time.perf_counter()
+    _recover_swap(out)
     docs, skipped = read_corpus(corpus)
     if not docs:
         reasons = "; ".join(s.reason for s in skipped)

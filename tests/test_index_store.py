@@ -108,3 +108,13 @@ def test_bm25_save_load(tmp_path):
     bm.save(tmp_path)
     again = BM25Index.load(tmp_path)
     assert np.allclose(again.scores(["香港"]), bm.scores(["香港"]))
+
+
+def test_swap_interrupted_between_renames_is_recovered(small_corpus, tmp_path, fake_settings):
+    import os
+
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    os.rename(out, tmp_path / ".idx.old-abc123")  # the crash: old moved away, new not yet in place
+    loaded = load_index(out, fake_settings)
+    assert out.is_dir() and len(loaded.chunks) > 0

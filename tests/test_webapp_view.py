@@ -76,3 +76,12 @@ def test_stream_pieces_never_split_elements():
 def test_interface_text_follows_toggle():
     assert view.t("ask", "simplified") == "提问"
     assert view.t("ask") == "提問"
+
+
+def test_choice_labels_work_in_either_script():
+    from webapp.page import MODES, SCRIPTS, _choices, _pick
+
+    assert _pick(MODES, "语义", "hybrid") == "dense" and _pick(MODES, "語義", "hybrid") == "dense"
+    assert _pick(SCRIPTS, "跟随提问", "x") == "auto" and _pick(MODES, None, "hybrid") == "hybrid"
+    assert _choices(MODES, "simplified") == ["混合（推荐）", "语义", "关键词"]
+    assert _choices(SCRIPTS, "simplified") == ["跟随提问", "繁體", "简体"]

@@ -55,6 +55,20 @@ SCRIPTS = {"跟隨提問": "auto", "繁體": "traditional", "简体": "simplifie
 LANGS = {"繁體": "traditional", "简体": "simplified"}
 
 
+def _pick(options: dict[str, str], label: str | None, default: str) -> str:
+    """The value of a choice label shown in either script ("語義" or "语义")."""
+    if label in options:
+        return options[label]
+    for key, value in options.items():
+        if view.to_script(key, "simplified") == label:
+            return value
+    return default
+
+
+def _choices(options: dict[str, str], lang: str) -> list[str]:
+    return [k if k in LANGS else view.to_script(k, lang) for k in options]
+
+
 def build_page(idx: RagIndex) -> gr.Blocks:
     """The chat page over an opened index."""
     choices = [(c.label, c.doc_id) for c in view.document_choices(idx)]
@@ -74,8 +88,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         yield history, gr.skip(), turns, ""
         previous = next((a.searched_question for a in reversed(turns) if a is not None), "")
         try:
-            answer = idx.ask(question, mode=MODES.get(mode_label, "hybrid"), top_k=int(top_k),
-                             script=SCRIPTS.get(script_label, "auto"), doc_ids=doc_ids or None,
+            answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=int(top_k),
+                             script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
                              previous_question=previous)
         except RagError as exc:
             msg = str(exc)
@@ -111,15 +125,29 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         except RagError as exc:
             return f"<div>{view.escape_text(view.t('error', lang, msg=str(exc)))}</div>"
 
-    def relabel(lang_label):
+    def relabel(lang_label, mode_label, script_label, turns):
         lang = LANGS.get(lang_label, "traditional")
-        return (gr.update(placeholder=view.t("placeholder", lang)), gr.update(value=view.t("ask", lang)),
-                f"## {view.t('title', lang)}\n{view.t('subtitle', lang)}", gr.update(label=view.t("docs", lang)))
+        t = lambda key: view.t(key, lang)  # noqa: E731
+        mode_value, script_value = _pick(MODES, mode_label, "hybrid"), _pick(SCRIPTS, script_label, "auto")
+        mode_choices, script_choices = _choices(MODES, lang), _choices(SCRIPTS, lang)
+        turns = list(turns or [])
+        answers = _answers(turns)
+        return (gr.update(placeholder=t("placeholder")), gr.update(value=t("ask")),
+                f"## {t('title')}\n{t('subtitle')}", gr.update(label=t("docs")),
+                gr.update(label=t("mode"), choices=mode_choices, value=mode_choices[list(MODES.values()).index(mode_value)]),
+                gr.update(label=t("top_k")),
+                gr.update(label=t("script"), choices=script_choices,
+                          value=script_choices[list(SCRIPTS.values()).index(script_value)]),
+                gr.update(label=t("ui_lang")),
+                gr.update(value=t("clear")), f"### {t('sources')}", gr.update(label=t("ask")),
+                gr.update(label=t("lookup")), gr.update(label=t("settings")), t("lookup_hint"),
+                gr.update(value=t("lookup_button")), gr.update(label=t("examples")),
+                view.sources_panel(idx, answers, max(0, len(answers) - 1), lang))
 
     with gr.Blocks(title=view.STRINGS["title"]) as page:
         turns = gr.State([])
         header = gr.Markdown(f"## {view.t('title')}\n{view.t('subtitle')}")
-        with gr.Tab(view.t("ask")):
+        with gr.Tab(view.t("ask")) as ask_tab:
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label=view.t("ask"), show_label=False, height=520, elem_id="chat", sanitize_html=True,
@@ -128,20 +156,20 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                         box = gr.Textbox(placeholder=view.t("placeholder"), show_label=False, scale=5,
                                          max_lines=3, elem_id="question")
                         send = gr.Button(view.t("ask"), variant="primary", scale=1, elem_id="send")
-                    gr.Examples(view.EXAMPLES, inputs=box, label=view.t("examples"))
+                    examples = gr.Examples(view.EXAMPLES, inputs=box, label=view.t("examples"))
                     clear = gr.Button(view.t("clear"), size="sm")
                 with gr.Column(scale=2):
-                    gr.Markdown(f"### {view.t('sources')}")
+                    sources_head = gr.Markdown(f"### {view.t('sources')}")
                     panel = gr.HTML(view.sources_panel(idx, [], 0), elem_id="sources-panel")
-            with gr.Accordion(view.t("settings"), open=False):
+            with gr.Accordion(view.t("settings"), open=False) as settings_box:
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value="混合（推薦）", label=view.t("mode"))
                     top_k = gr.Slider(1, 10, value=idx.settings.top_k, step=1, label=view.t("top_k"))
                     script = gr.Radio(list(SCRIPTS), value="跟隨提問", label=view.t("script"))
                     lang = gr.Radio(list(LANGS), value="繁體", label=view.t("ui_lang"))
                 docs = gr.Dropdown(choices, multiselect=True, label=view.t("docs"))
-        with gr.Tab(view.t("lookup")):
-            gr.Markdown(view.t("lookup_hint"))
+        with gr.Tab(view.t("lookup")) as lookup_tab:
+            lookup_hint = gr.Markdown(view.t("lookup_hint"))
             with gr.Row():
                 lookup_box = gr.Textbox(show_label=False, scale=5, elem_id="lookup-box")
                 lookup_btn = gr.Button(view.t("lookup_button"), scale=1, elem_id="lookup-send")
@@ -155,7 +183,9 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         clear.click(lambda: ([], view.sources_panel(idx, [], 0), []), None, [chat, panel, turns], api_name=False)
         lookup_btn.click(lookup, [lookup_box, lang], lookup_out, api_name="lookup")
         lookup_box.submit(lookup, [lookup_box, lang], lookup_out, api_name=False)
-        lang.change(relabel, lang, [box, send, header, docs], api_name=False)
+        lang.change(relabel, [lang, mode, script, turns],
+                    [box, send, header, docs, mode, top_k, script, lang, clear, sources_head, ask_tab, lookup_tab,
+                     settings_box, lookup_hint, lookup_btn, examples.dataset, panel], api_name=False)
     return page
 
 
