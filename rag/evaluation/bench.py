@@ -39,15 +39,14 @@ def dir_size_mb(path: Path, skip: tuple[str, ...] = ("embed_cache",)) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.name.startswith(skip)) / 2**20
 
 
-def bench_build(corpus: Path, settings: Settings, embedder) -> dict:
-    """A cold build (no vectors to reuse) into a temporary folder, then a warm rebuild."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "index"
-        r = build_index(corpus, out, settings, embedder, force=True)
-        again = time.perf_counter()
-        build_index(corpus, out, settings, embedder)
-        warm = time.perf_counter() - again
-        size = dir_size_mb(out)
+def bench_build(corpus: Path, out: Path, settings: Settings, embedder) -> dict:
+    """A cold build into ``out`` (which must hold no index, so no vector is reused), then
+    a rebuild with nothing changed. The index is left in ``out`` for the caller."""
+    r = build_index(corpus, out, settings, embedder, force=True)
+    again = time.perf_counter()
+    build_index(corpus, out, settings, embedder)
+    warm = time.perf_counter() - again
+    size = dir_size_mb(out)
     rest = r.seconds["total"] - r.seconds["embed"]
     return {"documents": r.documents, "chunks": r.chunks, "seconds_total": round(r.seconds["total"], 2),
             "seconds_embedding": round(r.seconds["embed"], 2), "seconds_other": round(rest, 2),
@@ -156,31 +155,34 @@ def bench_scale(sizes: list[int], dim: int, settings: Settings, n_queries: int =
     return rows
 
 
-def _scale_only(args: argparse.Namespace, settings: Settings, results: dict) -> int:
-    """Only the vector-leg scale benchmark (no model needed)."""
+def _run_scale(args: argparse.Namespace, settings: Settings, results: dict) -> None:
+    """The vector-leg scale benchmarks named by --scale and --scale-clustered."""
     for key, spec, clusters in (("scale", args.scale, 0), ("scale_clustered", args.scale_clustered, 1000)):
         sizes = [int(s) for s in str(spec).split(",") if s.strip()]
         if sizes:
+            print(f"scale benchmark of the vector leg ({'clustered' if clusters else 'uniform'}) ...", file=sys.stderr)
             results[key] = bench_scale(sizes, 384, settings, clusters=clusters)
-    out = Path(args.out)
+
+
+def _write(results: dict, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(f"written: {out}")
-    return 0
 
 
 def main_bench(args: argparse.Namespace, settings: Settings) -> int:
     results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "platform": platform.platform()}, "model": settings.model}
     if args.only_scale:
-        return _scale_only(args, settings, results)
+        _run_scale(args, settings, results)
+        _write(results, Path(args.out))
+        print(f"written: {args.out}")
+        return 0
     embedder = load_embedder(settings)
     seeds = ROOT / "seeds"
-    print("building the seed index (cold) ...", file=sys.stderr)
-    results["build_seeds"] = bench_build(seeds, settings, embedder)
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
-        build_index(seeds, index_dir, settings, embedder)
+        print("building the seed index (cold) ...", file=sys.stderr)
+        results["build_seeds"] = bench_build(seeds, index_dir, settings, embedder)
         questions = [i.question for i in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
         print("timing queries ...", file=sys.stderr)
         results["queries_seeds"] = bench_queries(index_dir, settings, embedder, questions)
@@ -193,20 +195,12 @@ def main_bench(args: argparse.Namespace, settings: Settings) -> int:
             folder = Path(tmp) / "cmrc"
             write_corpus(corpus, folder)
             print("building the CMRC index (cold, 848 passages) ...", file=sys.stderr)
-            results["build_cmrc"] = bench_build(folder, settings, embedder)
+            results["build_cmrc"] = bench_build(folder, Path(tmp) / "index", settings, embedder)
         results["keyword_folding_cmrc_trad"] = bench_keyword_folding(cmrc)
-    sizes = [int(s) for s in str(args.scale).split(",") if s.strip()]
-    if sizes:
-        print("scale benchmark of the vector leg ...", file=sys.stderr)
-        results["scale"] = bench_scale(sizes, 384, settings)
-    clustered = [int(s) for s in str(args.scale_clustered).split(",") if s.strip()]
-    if clustered:
-        print("scale benchmark on clustered vectors ...", file=sys.stderr)
-        results["scale_clustered"] = bench_scale(clustered, 384, settings, clusters=1000)
+    _run_scale(args, settings, results)
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
+    _write(results, out)
     b = results["build_seeds"]
     print(f"seeds build: {b['chunks']} chunks in {b['seconds_total']}s (embedding {b['seconds_embedding']}s, "
           f"{b['chunks_per_second_embedding']} chunks/s; rest {b['seconds_other']}s); unchanged rebuild "
