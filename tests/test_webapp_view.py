@@ -85,3 +85,14 @@ def test_choice_labels_work_in_either_script():
     assert _pick(SCRIPTS, "跟随提问", "x") == "auto" and _pick(MODES, None, "hybrid") == "hybrid"
     assert _choices(MODES, "simplified") == ["混合（推荐）", "语义", "关键词"]
     assert _choices(SCRIPTS, "simplified") == ["跟随提问", "繁體", "简体"]
+
+
+def test_markers_still_find_their_source_after_a_failed_turn(idx):
+    a = idx.ask("前海合作區吸引外資多少？")
+    turns = [None, a]  # the first question failed (e.g. too long), the second was answered
+    msg = view.answer_message(a, 1)
+    panel = view.sources_panel(idx, turns, 1)
+    marker = re.search(r'href="#src-(\d+)-(\d+)"', msg)
+    assert f'id="src-{marker.group(1)}-{marker.group(2)}"' in panel
+    assert 'id="src-group-1" data-turn="1">' in panel
+    assert view.sources_panel(idx, [None], 0) == view.sources_panel(idx, [], 0)

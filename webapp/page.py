@@ -82,6 +82,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             gr.Info(view.t("empty", lang))
             yield history, gr.skip(), turns, message
             return
+        limit = idx.settings.max_question_chars
         history.append({"role": "user", "content": view.escape_markdown(question)})
         # Clear the box once, now: clearing it on later yields would wipe what the
         # reader has started typing while the answer streams.
@@ -92,11 +93,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                              script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
                              previous_question=previous)
         except RagError as exc:
-            msg = str(exc)
-            if "limit is" in msg:
-                msg = view.t("too_long", lang, n=len(question), limit=idx.settings.max_question_chars)
-            else:
-                msg = view.t("error", lang, msg=msg)
+            msg = (view.t("too_long", lang, n=len(question), limit=limit) if len(question) > limit
+                   else view.t("error", lang, msg=str(exc)))
             history.append({"role": "assistant", "content": view.escape_markdown(msg)})
             turns.append(None)
             yield history, gr.skip(), turns, gr.skip()
@@ -108,7 +106,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         for piece in view.stream_pieces(full):
             history[-1] = {"role": "assistant", "content": piece}
             yield history, gr.skip(), turns, gr.skip()
-        yield history, view.sources_panel(idx, _answers(turns), _index_of(turns, turn), lang), turns, gr.skip()
+        yield history, view.sources_panel(idx, turns, turn, lang), turns, gr.skip()
 
     def select_turn(turns, lang_label, evt: gr.SelectData):
         lang = LANGS.get(lang_label, "traditional")
@@ -116,7 +114,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         turn = evt.index // 2 if isinstance(evt.index, int) else evt.index[0] // 2
         if turn >= len(turns) or turns[turn] is None:
             return gr.skip()
-        return view.sources_panel(idx, _answers(turns), _index_of(turns, turn), lang)
+        return view.sources_panel(idx, turns, turn, lang)
 
     def lookup(query, lang_label):
         lang = LANGS.get(lang_label, "traditional")
@@ -131,7 +129,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         mode_value, script_value = _pick(MODES, mode_label, "hybrid"), _pick(SCRIPTS, script_label, "auto")
         mode_choices, script_choices = _choices(MODES, lang), _choices(SCRIPTS, lang)
         turns = list(turns or [])
-        answers = _answers(turns)
+        last = max((i for i, a in enumerate(turns) if a is not None), default=0)
         return (gr.update(placeholder=t("placeholder")), gr.update(value=t("ask")),
                 f"## {t('title')}\n{t('subtitle')}", gr.update(label=t("docs")),
                 gr.update(label=t("mode"), choices=mode_choices, value=mode_choices[list(MODES.values()).index(mode_value)]),
@@ -142,7 +140,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 gr.update(value=t("clear")), f"### {t('sources')}", gr.update(label=t("ask")),
                 gr.update(label=t("lookup")), gr.update(label=t("settings")), t("lookup_hint"),
                 gr.update(value=t("lookup_button")), gr.update(label=t("examples")),
-                view.sources_panel(idx, answers, max(0, len(answers) - 1), lang))
+                view.sources_panel(idx, turns, last, lang))
 
     with gr.Blocks(title=view.STRINGS["title"]) as page:
         turns = gr.State([])
@@ -187,15 +185,6 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                     [box, send, header, docs, mode, top_k, script, lang, clear, sources_head, ask_tab, lookup_tab,
                      settings_box, lookup_hint, lookup_btn, examples.dataset, panel], api_name=False)
     return page
-
-
-def _answers(turns: list) -> list:
-    """Turns without the failed ones (None), for the panel."""
-    return [a for a in turns if a is not None]
-
-
-def _index_of(turns: list, turn: int) -> int:
-    return sum(1 for a in turns[:turn] if a is not None)
 
 
 def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from typing import Sequence
 
 from rag.api import RagIndex
 from rag.citations import is_ref
@@ -114,23 +115,28 @@ def _doc_meta(doc: Document) -> str:
     return " · ".join(bits)
 
 
-def _passage_html(idx: RagIndex, c: Citation) -> str:
+def _passage_html(idx: RagIndex, c: Citation) -> tuple[str, str]:
+    """The cited chunk with the quote marked, and the same inside its surrounding context."""
     chunk = idx.chunks[c.chunk_id]
-    doc = idx.documents[c.doc_id]
-    text = doc.text
-    lk = idx.cite(f"{doc.doc_id}:{chunk.start}-{chunk.end}", context_chars=300)
+    text = idx.documents[c.doc_id].text
+    lk = idx.cite(c.chunk_id, context_chars=300)
     body = (escape_text(text[chunk.start:c.start]) + f"<mark>{escape_text(c.quote)}</mark>"
             + escape_text(text[c.end:chunk.end]))
     context = (escape_text(lk.before) + '<span class="ctx-passage">' + body + "</span>" + escape_text(lk.after))
     return body, context
 
 
-def sources_panel(idx: RagIndex, turns: list[Answer], selected: int, lang: str = "traditional") -> str:
-    """HTML of every turn's sources; only the selected turn's group is shown."""
-    if not turns:
+def sources_panel(idx: RagIndex, turns: Sequence[Answer | None], selected: int, lang: str = "traditional") -> str:
+    """HTML of every turn's sources; only the selected turn's group is shown.
+
+    ``turns`` is indexed like the chat's turns (None for a turn that failed), so a
+    group's id matches the markers ``answer_message`` wrote for that turn."""
+    if not any(turns):
         return f'<div class="sources-empty">{escape_text(t("no_sources", lang))}</div>'
     groups = []
     for turn, answer in enumerate(turns):
+        if answer is None:
+            continue
         hidden = "" if turn == selected else ' style="display:none"'
         items = []
         cited = {}
