@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from rag.api import open_index
-from rag.cli import _progress_bar
 from rag.embedding import load_embedder
 from rag.errors import RagError
 from rag.index_store import build_index
+from rag.progress import terminal_progress
 from rag.settings import Settings
 
 
@@ -28,7 +28,7 @@ def main() -> int:
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)
-            build_index(Path(args.corpus), Path(args.index), settings, embedder, progress=_progress_bar("embedding"))
+            build_index(Path(args.corpus), Path(args.index), settings, embedder, progress=terminal_progress("embedding"))
         idx = open_index(args.index, settings, embedder)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)

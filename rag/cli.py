@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .errors import RagError
+from .progress import terminal_progress
 from .settings import Settings
 
 log = logging.getLogger("rag")
@@ -28,23 +29,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**changes).validate()
 
 
-def _progress_bar(desc: str):
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr, disable=None)
-        bar.n = done
-        bar.refresh()
-        if done >= total:
-            bar.close()
-
-    return update
-
-
 def cmd_index(args: argparse.Namespace) -> int:
     from .embedding import load_embedder
     from .index_store import build_index
@@ -52,7 +36,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     embedder = load_embedder(settings)
     report = build_index(Path(args.corpus), Path(args.out), settings, embedder,
-                         progress=_progress_bar("embedding"), force=args.force)
+                         progress=terminal_progress("embedding"), force=args.force)
     for s in report.skipped:
         print(f"skipped: {s.reason}", file=sys.stderr)
     if report.up_to_date:

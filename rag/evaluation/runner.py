@@ -14,6 +14,7 @@ from ..api import RagIndex, open_index
 from ..embedding import load_embedder
 from ..errors import InputError
 from ..index_store import build_index
+from ..progress import terminal_progress
 from ..settings import Settings
 from ..text.fold import detect_script
 from . import metrics as M
@@ -225,7 +226,7 @@ def find_cmrc(explicit: str | None) -> Path:
     raise InputError("cmrc2018_dev.json not found; pass --cmrc-file PATH")
 
 
-def prepare(args: argparse.Namespace, settings: Settings) -> tuple[list[QAItem], Path, str]:
+def prepare(args: argparse.Namespace) -> tuple[list[QAItem], Path, str]:
     """The QA items and corpus folder named by the arguments."""
     cache = ROOT / "eval" / "results" / "cache"
     if args.dataset in ("cmrc", "cmrc-trad"):
@@ -241,24 +242,13 @@ def prepare(args: argparse.Namespace, settings: Settings) -> tuple[list[QAItem],
 def main_eval(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    items, corpus, name = prepare(args, settings)
+    items, corpus, name = prepare(args)
     if args.limit:
         items = items[: args.limit]
     index_dir = Path(args.index) if args.index else (
         ROOT / "eval" / "results" / "cache" / f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}" / "index")
     embedder = load_embedder(settings)
-    bar = None
-
-    def build_progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc="embedding", unit="chunk", file=sys.stderr)
-        bar.n = done
-        bar.refresh()
-
-    report_build = build_index(corpus, index_dir, settings, embedder, progress=build_progress)
-    if bar is not None:
-        bar.close()
+    report_build = build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
     idx = open_index(index_dir, settings, embedder)
     modes = MODES if args.mode == "all" else (args.mode,)
     bars: list = []

@@ -69,13 +69,8 @@ _SURNAMES = frozenset(
 _NAME_LINE = re.compile(r"^[\u4e00-\u9fff]{2,3}$")
 
 
-class _AuthorLine:
-    @staticmethod
-    def match(line: str) -> bool:
-        return bool(_NAME_LINE.match(line)) and line[0] in _SURNAMES
-
-
-_AUTHOR_LINE = _AuthorLine()
+def _is_name_line(line: str) -> bool:
+    return bool(_NAME_LINE.match(line)) and line[0] in _SURNAMES
 _TITLE_MAX = 40
 
 
@@ -266,9 +261,10 @@ def clean(text: str) -> Cleaned:
                 ln.title = title
                 result.metadata.extend(("site_name", s) for s in sites)
             continue
-        if cut == 0 and is_heading_like(strip_site_names(content)[0]) and not _BULLET.match(t):
+        title, sites = strip_site_names(content)
+        if cut == 0 and is_heading_like(title) and not _BULLET.match(t):
             ln.kind = "heading"
-            ln.title, sites = strip_site_names(content)
+            ln.title = title
             result.metadata.extend(("site_name", s) for s in sites)
 
     kept = [ln for ln in lines[body_from:] if ln.kind != "drop"]
@@ -280,7 +276,7 @@ def clean(text: str) -> Cleaned:
             break
         block.append(ln)
     # The block's last heading heads the first paragraph, unless it is a bare name.
-    if len(block) > 1 and not _AUTHOR_LINE.match(block[-1].title) and not block[-1].text.startswith("#"):
+    if len(block) > 1 and not _is_name_line(block[-1].title) and not block[-1].text.startswith("#"):
         block.pop()
     if block and not result.title:
         h1 = [ln for ln in block if ln.text.startswith("# ")]
@@ -288,7 +284,7 @@ def clean(text: str) -> Cleaned:
     for ln in block:
         if ln.title == result.title:
             pass
-        elif _AUTHOR_LINE.match(ln.title):
+        elif _is_name_line(ln.title):
             result.authors.append(ln.title)
         else:
             result.metadata.append(("subtitle", ln.title))
@@ -298,7 +294,7 @@ def clean(text: str) -> Cleaned:
     for ln in kept:
         if ln.kind == "drop":
             continue
-        if ln.kind == "heading" and previous is not None and previous.kind == "heading" and _AUTHOR_LINE.match(ln.title):
+        if ln.kind == "heading" and previous is not None and previous.kind == "heading" and _is_name_line(ln.title):
             result.authors.append(ln.title)
             ln.kind = "drop"
             continue
@@ -329,10 +325,8 @@ def clean(text: str) -> Cleaned:
             flush(Section(title=ln.title, spans=(), kind="related"))
         else:
             if ln.kind == "para-truncated":
-                if current.kind != "related":
-                    current = Section(current.title, (), "related")
                 current = Section(current.title, (), "related", truncated=True)
-            spans.extend(inline_spans(text, ln.content_start, ln.content_end if ln.kind == "para-truncated" else ln.end))
+            spans.extend(inline_spans(text, ln.content_start, ln.content_end))
     flush(Section(title="", spans=()))
 
     if not result.title and result.sections:
