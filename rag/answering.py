@@ -134,13 +134,20 @@ def make_citations(sentences: Sequence[ScoredSentence], chunks: dict[str, Chunk]
     return out
 
 
-def compose_answer(citations: Sequence[Citation], script: str) -> str:
-    """Each quoted sentence in the asker's script, followed by its marker."""
-    parts = []
-    for c in citations:
-        text = to_script(c.quote, script).strip()
-        parts.append(f"{text}[{c.marker}]")
-    return "".join(parts)
+# Square brackets in a quoted sentence are shown full width, so that in an answer's
+# text "[n]" is only ever a marker the library wrote (a source may contain "[1]").
+_BRACKETS = str.maketrans({"[": "［", "]": "］"})
+
+
+def answer_segments(citations: Sequence[Citation], script: str) -> list[tuple[str, int]]:
+    """Each quoted sentence as displayed (the asker's script, no hidden characters,
+    brackets full width) with its marker."""
+    return [(to_script(c.quote, script).strip().translate(_BRACKETS), c.marker) for c in citations]
+
+
+def compose_answer(segments: Sequence[tuple[str, int]]) -> str:
+    """The answer text: each sentence followed by its marker, "sentence[1]sentence[2]"."""
+    return "".join(f"{text}[{marker}]" for text, marker in segments)
 
 
 def no_evidence_text(script: str) -> str:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,9 @@ from .text.clean import clean
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md")
+# One article is a few KB to a few hundred KB; a file past this is not an article
+# (a dump, a log, a mistake) and would stall cleaning and embedding.
+MAX_DOCUMENT_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -54,16 +59,54 @@ def document_from_text(doc_id: str, path: str, text: str) -> Document:
 
 
 def corpus_files(folder: Path) -> list[Path]:
+    """The .txt/.md entries of ``folder`` (not yet checked: see ``read_corpus``)."""
     if not folder.is_dir():
         raise InputError(f"corpus folder {folder} does not exist; pass --corpus DIR with .txt/.md files")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
     if not files:
         raise InputError(f"corpus folder {folder} has no .txt or .md files")
     return files
 
 
-def read_corpus(folder: Path) -> tuple[list[Document], list[Skipped]]:
-    """Every readable article in ``folder``; unreadable ones are reported, not fatal."""
+def read_article(path: Path, root: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """The bytes of one corpus file, or InputError saying why it cannot be an article.
+
+    Refused: symlinks that lead outside ``root`` (a corpus must not pull in other
+    files of the machine), anything but a regular file (a FIFO would block the
+    read forever), files over ``max_bytes`` and files with NUL bytes (binary)."""
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise InputError(f"{path}: a broken symlink") from None
+        if not target.is_relative_to(root.resolve()):
+            raise InputError(f"{path}: a symlink to {target}, outside the corpus folder; copy the file in instead")
+    try:
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise InputError(f"{path}: not a regular file")
+            if info.st_size > max_bytes:
+                raise InputError(f"{path}: {info.st_size:,} bytes, over the {max_bytes:,}-byte limit for one "
+                                 "article; split it or raise max_document_bytes")
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:  # grew while being read
+        raise InputError(f"{path}: over the {max_bytes:,}-byte limit for one article")
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise InputError(f"{path}: a binary file (NUL byte at {nul}), not article text")
+    return data
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[list[Document], list[Skipped]]:
+    """Every readable article in ``folder``; the others are reported, not fatal."""
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen: dict[str, Path] = {}
@@ -73,14 +116,14 @@ def read_corpus(folder: Path) -> tuple[list[Document], list[Skipped]]:
             skipped.append(Skipped(str(path), f"duplicate document id {doc_id!r} (also {seen[doc_id].name})"))
             continue
         try:
-            text = decode_strict(path.read_bytes(), str(path))
+            if path.is_dir():
+                raise InputError(f"{path}: a folder, not a file")
+            text = decode_strict(read_article(path, folder, max_bytes), str(path))
             docs.append(document_from_text(doc_id, str(path), text))
             seen[doc_id] = path
         except InputError as exc:
             skipped.append(Skipped(str(path), str(exc)))
             log.warning("skipped %s", exc)
-        except OSError as exc:
-            skipped.append(Skipped(str(path), f"{path}: cannot be read ({exc.strerror})"))
     return docs, skipped
 
 

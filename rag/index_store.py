@@ -111,7 +111,7 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
     settings.validate()
     t0 = time.perf_counter()
     _recover_swap(out)
-    docs, skipped = read_corpus(corpus)
+    docs, skipped = read_corpus(corpus, settings.max_document_bytes)
     if not docs:
         reasons = "; ".join(s.reason for s in skipped)
         raise InputError(f"no readable document in {corpus}: {reasons}")

@@ -115,3 +115,7 @@ class Answer:
     related: tuple[Citation, ...] = ()  # nearest passages offered when abstaining (not citations)
     # What the abstention test saw: best dense cosine and best question coverage.
     evidence: dict[str, float] = field(default_factory=dict)
+    # The answer as (sentence as displayed, marker) pairs; ``answer`` is their join.
+    # Renderers use these, never a parse of ``answer``, so a "[1]" inside a source
+    # can never pose as a marker.
+    segments: tuple[tuple[str, int], ...] = ()

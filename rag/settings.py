@@ -51,6 +51,8 @@ class Settings:
     min_dense_score: float | None = None
     min_coverage: float = 0.40
     max_question_chars: int = 500
+    # Corpus files larger than this are skipped and reported (see rag.corpus).
+    max_document_bytes: int = 5_000_000
 
     def dense_threshold(self) -> float:
         if self.min_dense_score is not None:

@@ -56,7 +56,7 @@ def test_abstains_without_evidence(idx):
     assert "證據" in a.answer  # traditional question, traditional refusal
 
 
-@pytest.mark.parametrize("q", ["", "   ", "問" * 600, "壞\udcff字", "a\x00b"])
+@pytest.mark.parametrize("q", ["", "   ", "問" * 600, "壞\udcff字", "，。？"])
 def test_bad_questions(idx, q):
     with pytest.raises(InputError):
         idx.ask(q)

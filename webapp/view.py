@@ -14,6 +14,7 @@ from rag.api import RagIndex
 from rag.citations import is_ref
 from rag.records import Answer, Citation, Document
 from rag.text.fold import to_script
+from rag.text.sanitize import sanitize
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
@@ -57,13 +58,14 @@ def t(key: str, lang: str = "traditional", **kw: object) -> str:
 
 
 def escape_text(text: str) -> str:
-    """Plain text for HTML: tags and entities shown as text."""
-    return html.escape(text, quote=True)
+    """Plain text for HTML: tags and entities shown as text; invisible and bidi
+    control characters dropped (they could hide or reorder what is shown)."""
+    return html.escape(sanitize(text), quote=True)
 
 
 def escape_markdown(text: str) -> str:
     """Plain text for a Markdown message: no tag, link or image can form."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(sanitize(text), quote=False))
 
 
 def marker_link(turn: int, marker: int) -> str:
@@ -78,11 +80,10 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
         if answer.related:
             parts.append(f'\n\n<small class="related-hint">{t("related_hint", lang)}</small>')
     else:
-        # The library composed "sentence[1]sentence[2]"; rebuild it from the citations
-        # so each marker becomes a link and each sentence is escaped.
-        for piece in re.split(r"(\[\d+\])", answer.answer):
-            m = re.fullmatch(r"\[(\d+)\]", piece)
-            parts.append(marker_link(turn, int(m.group(1))) if m else escape_markdown(piece))
+        # Built from the library's segments, never by parsing the text: a "[1]"
+        # inside a source stays text and cannot pose as a marker.
+        for text, marker in answer.segments:
+            parts.append(escape_markdown(text) + marker_link(turn, marker))
     if answer.searched_question and answer.searched_question != answer.question:
         parts.append(f'\n\n<small class="searched">{t("searched", lang)}：{escape_markdown(answer.searched_question)}</small>')
     return "".join(parts)

@@ -10,6 +10,8 @@ from functools import lru_cache
 
 import opencc
 
+from .sanitize import sanitize
+
 
 @lru_cache(maxsize=None)
 def _converter(config: str) -> opencc.OpenCC:
@@ -22,13 +24,15 @@ def fold_width(text: str) -> str:
 
 
 def fold(text: str, target: str = "simplified") -> str:
-    """Text for matching: width-folded, lower-cased, converted to one script."""
-    text = fold_width(text)
+    """Text for matching: sanitized, width-folded, lower-cased, converted to one script."""
+    text = fold_width(sanitize(text))
     return _converter("t2s" if target == "simplified" else "s2t").convert(text)
 
 
 def to_script(text: str, script: str) -> str:
-    """Convert display text to the asker's script ("traditional": OpenCC s2t)."""
+    """Convert display text to the asker's script ("traditional": OpenCC s2t).
+    Invisible and control characters are dropped: they are never shown."""
+    text = sanitize(text)
     if script == "simplified":
         return _converter("t2s").convert(text)
     if script == "traditional":
