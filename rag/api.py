@@ -1,6 +1,9 @@
 """The Python API: ``open_index(path)`` and the ask/search/cite/support calls on it."""
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,13 +14,15 @@ from .citations import Lookup, lookup
 from .conversation import rewrite_followup
 from .embedding import load_embedder
 from .embedding.base import Embedder
-from .errors import InputError
+from .errors import IndexLoadError, InputError
 from .index_store import LoadedIndex, load_index
-from .records import Answer, Citation, Document, Hit
+from .records import Answer, Chunk, Citation, Document, Hit
 from .retrieval import retrieve
 from .settings import Settings
 from .text.fold import detect_script, fold
 from .text.sanitize import has_surrogates, has_words, sanitize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,39 +63,90 @@ def check_question(question: str, settings: Settings) -> str:
 
 
 class RagIndex:
-    """An opened index with its model: answer questions, search, look citations up."""
+    """An opened index with its model: answer questions, search, look citations up.
+
+    ``refresh()`` picks up a rebuilt index. Each call works on the build that was
+    current when it started, so a swap in the middle of an answer cannot mix two
+    builds; ``Answer.index_id`` says which build answered."""
 
     def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
-        self.loaded = loaded
+        self._loaded = loaded
         self.embedder = embedder
         self.settings = settings
-        self.chunks = {c.chunk_id: c for c in loaded.chunks}
+        self._refresh_lock = threading.Lock()
+        self._stamp = _manifest_stamp(loaded.path)
+
+    @property
+    def loaded(self) -> LoadedIndex:
+        return self._loaded
+
+    @property
+    def chunks(self) -> dict[str, Chunk]:
+        return self._loaded.chunk_by_id
 
     @property
     def documents(self) -> dict[str, Document]:
-        return self.loaded.documents
+        return self._loaded.documents
 
     @property
     def manifest(self) -> dict:
-        return self.loaded.manifest
+        return self._loaded.manifest
+
+    @property
+    def build_id(self) -> str:
+        return self._loaded.build_id
+
+    def refresh(self) -> bool:
+        """Load the index again if its folder now holds another build (one stat when
+        it does not). True when a new build was swapped in. If the new build cannot
+        be loaded (damaged, or made with another model), the current one stays in
+        use and the reason is logged."""
+        stamp = _manifest_stamp(self._loaded.path)
+        if stamp == self._stamp or stamp is None:
+            return False
+        with self._refresh_lock:
+            if stamp == self._stamp:
+                return False
+            try:
+                fresh = load_index(self._loaded.path, self.settings, self.embedder)
+            except IndexLoadError as exc:
+                log.warning("keeping the index already loaded; the new one at %s cannot be used: %s",
+                            self._loaded.path, exc)
+                self._stamp = stamp  # do not retry on every question; a later build changes the stamp
+                return False
+            self._stamp = stamp
+            if fresh.build_id == self._loaded.build_id:
+                return False
+            self._loaded = fresh
+            log.info("now answering from the rebuilt index %s (%d chunks)", fresh.path, len(fresh.chunks))
+            return True
 
     def search(self, query: str, mode: str | None = None, top_k: int | None = None,
                doc_ids: Sequence[str] | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
+        return self._search(self._loaded, query, mode, top_k, doc_ids, timings)
+
+    def _search(self, ix: LoadedIndex, query: str, mode: str | None, top_k: int | None,
+                doc_ids: Sequence[str] | None, timings: dict[str, float] | None = None) -> list[Hit]:
         query = check_question(query, self.settings)
         mode = mode or self.settings.mode
         if mode not in ("hybrid", "dense", "bm25"):
             raise InputError(f"mode {mode!r} is not one of hybrid, dense, bm25")
         if doc_ids:
-            unknown = [d for d in doc_ids if d not in self.documents]
+            unknown = [d for d in doc_ids if d not in ix.documents]
             if unknown:
                 raise InputError(f"unknown document id(s): {', '.join(unknown)}")
-        return retrieve(self.loaded, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
+        return retrieve(ix, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
 
     def ask(self, question: str, mode: str | None = None, top_k: int | None = None, script: str = "auto",
             doc_ids: Sequence[str] | None = None, previous_question: str = "") -> Answer:
         """Answer with 1-3 quoted sentences and verified citations, or abstain."""
         t0 = time.perf_counter()
+        ix = self._loaded  # one build for the whole answer
+        chunks, documents = ix.chunk_by_id, ix.documents
         question = check_question(question, self.settings)
+        if previous_question:
+            ok = isinstance(previous_question, str) and not has_surrogates(previous_question)
+            previous_question = sanitize(previous_question[: 4 * self.settings.max_question_chars]) if ok else ""
         searched = rewrite_followup(previous_question, question) if previous_question else question
         if script not in ("auto", "traditional", "simplified"):
             raise InputError(f"script {script!r} is not one of auto, traditional, simplified")
@@ -100,15 +156,15 @@ class RagIndex:
             answer_script = "simplified" if answer_script == "unknown" else answer_script
         timings: dict[str, float] = {}
         mode = mode or self.settings.mode
-        hits = self.search(searched, mode, top_k, doc_ids, timings)
+        hits = self._search(ix, searched, mode, top_k, doc_ids, timings)
         t = time.perf_counter()
         folded = fold(searched, self.settings.fold_target)
-        scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], self.chunks, self.documents, self.loaded.bm25.idf,
+        scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
                                            self.settings.fold_target)
         evidence = self._evidence(hits, scored)
         abstain = self._no_evidence(evidence, mode)
         chosen = [] if abstain else answering.select_sentences(scored, self.settings.max_answer_sentences)
-        citations = answering.make_citations(chosen, self.chunks, self.documents)
+        citations = answering.make_citations(chosen, chunks, documents)
         related: list[Citation] = []
         if not citations:
             abstain = True
@@ -118,17 +174,18 @@ class RagIndex:
             for h in hits[:3]:
                 best = next((s for s in scored if s.chunk_id == h.chunk_id), None)
                 if best is None:
-                    a, b = self.chunks[h.chunk_id].sentences[0]
+                    a, b = chunks[h.chunk_id].sentences[0]
                     best = answering.ScoredSentence(h.chunk_id, h.doc_id, a, b, h.score, 0.0)
                 nearest.append(best)
-            related = answering.make_citations(nearest, self.chunks, self.documents)
+            related = answering.make_citations(nearest, chunks, documents)
         segments = [] if abstain else answering.answer_segments(citations, answer_script)
         text = answering.no_evidence_text(answer_script) if abstain else answering.compose_answer(segments)
         timings["compose"] = (time.perf_counter() - t) * 1000
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, answer=text, abstained=abstain, citations=tuple(citations), hits=tuple(hits),
                       script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related),
-                      evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments))
+                      evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments),
+                      index_id=ix.build_id)
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence]) -> dict[str, float]:
@@ -146,26 +203,37 @@ class RagIndex:
 
     def cite(self, ref: str, context_chars: int = 200) -> Lookup:
         """A chunk id (``doc#n``) or span (``doc:start-end``) with its context."""
-        return lookup(ref, self.documents, self.chunks, context_chars)
+        ix = self._loaded
+        return lookup(ref, ix.documents, ix.chunk_by_id, context_chars)
 
     def support(self, claim: str, top_k: int = 5, mode: str | None = None) -> list[Support]:
         """Passages that support ``claim``, ranked, each with the best matching sentence."""
-        hits = self.search(claim, mode, top_k * 2)
+        ix = self._loaded
+        hits = self._search(ix, claim, mode, top_k * 2, None)
         folded = fold(claim, self.settings.fold_target)
         out = []
         seen: set[tuple[str, int, int]] = set()
         for h in hits:
-            scored = answering.score_sentences(folded, [h], self.chunks, self.documents, self.loaded.bm25.idf,
+            scored = answering.score_sentences(folded, [h], ix.chunk_by_id, ix.documents, ix.bm25.idf,
                                                self.settings.fold_target)
             if not scored:
                 continue
-            cit = answering.make_citations([scored[0]], self.chunks, self.documents)
+            cit = answering.make_citations([scored[0]], ix.chunk_by_id, ix.documents)
             # Overlapping chunks share sentences: list each supporting sentence once.
             if cit and (cit[0].doc_id, cit[0].start, cit[0].end) not in seen:
                 seen.add((cit[0].doc_id, cit[0].start, cit[0].end))
                 out.append(Support(len(out) + 1, round(0.5 * h.score + 0.5 * scored[0].score, 4), cit[0]))
         out.sort(key=lambda s: -s.score)
         return [Support(i + 1, s.score, s.citation) for i, s in enumerate(out[:top_k])]
+
+
+def _manifest_stamp(folder: Path) -> tuple[int, int, int] | None:
+    """What changes when a build is swapped in: the manifest's inode, size and mtime."""
+    try:
+        st = os.stat(Path(folder) / "manifest.json")
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def open_index(path: str | Path = "index", settings: Settings | None = None, embedder: Embedder | None = None) -> RagIndex:

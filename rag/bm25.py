@@ -1,6 +1,7 @@
 """BM25 over token lists, stored as plain arrays (no pickle) and scored with numpy."""
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
@@ -90,10 +91,21 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path) -> "BM25Index":
-        meta = json.loads((folder / "bm25_terms.json").read_text(encoding="utf-8"))
-        with np.load(folder / "bm25.npz", allow_pickle=False) as z:
+        return cls.from_bytes((folder / "bm25.npz").read_bytes(), (folder / "bm25_terms.json").read_bytes())
+
+    @classmethod
+    def from_bytes(cls, npz: bytes, terms_json: bytes) -> "BM25Index":
+        """Parse the two saved files (already read and checked); ValueError if they do not fit."""
+        meta = json.loads(terms_json.decode("utf-8"))
+        with np.load(io.BytesIO(npz), allow_pickle=False) as z:
             arrays = {k: z[k] for k in ("ptr", "doc_ids", "tfs", "doc_len")}
         vocab = {t: i for i, t in enumerate(meta["terms"])}
-        if len(arrays["ptr"]) != len(vocab) + 1:
-            raise ValueError(f"bm25 arrays hold {len(arrays['ptr']) - 1} terms but the term list has {len(vocab)}")
+        ptr, ids = arrays["ptr"], arrays["doc_ids"]
+        if len(ptr) != len(vocab) + 1:
+            raise ValueError(f"bm25 arrays hold {len(ptr) - 1} terms but the term list has {len(vocab)}")
+        # Bounds that scoring relies on: checked so that edited arrays fail here, not as
+        # an IndexError in the middle of a question.
+        if (ptr[0] != 0 or ptr[-1] != len(ids) or np.any(np.diff(ptr) < 0) or len(arrays["tfs"]) != len(ids)
+                or (len(ids) and (ids.min() < 0 or ids.max() >= len(arrays["doc_len"])))):
+            raise ValueError("bm25 posting arrays are inconsistent")
         return cls(vocab, **arrays, k1=meta["k1"], b=meta["b"])

@@ -53,8 +53,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _open(args: argparse.Namespace):
     from .api import open_index
+    from .errors import IndexLoadError
+    from .index_store import read_manifest
 
-    return open_index(args.index, _settings(args))
+    settings = _settings(args)
+    # ask and cite take no chunking flags: chunking only matters when building, so
+    # use the index's own (open_index still checks everything else).
+    try:
+        chunking = read_manifest(Path(args.index)).get("chunking", {})
+    except IndexLoadError:
+        chunking = {}  # open_index reports what is wrong
+    if isinstance(chunking.get("size"), int) and isinstance(chunking.get("overlap_sentences"), int):
+        settings = settings.with_(chunk_size=chunking["size"], chunk_overlap_sentences=chunking["overlap_sentences"])
+    return open_index(args.index, settings)
 
 
 def _print_answer(a, as_json: bool) -> None:

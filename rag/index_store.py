@@ -10,13 +10,19 @@ Layout of an index folder (all readable; no pickle anywhere):
 """
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import hashlib
+import io
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
+import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -37,7 +43,7 @@ from .text.tokenize import tokenize
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest carries its own checksum
 CLEANER_VERSION = 2  # bump when cleaning or splitting rules change what chunks contain
 NORMALIZATION = {"width": "NFKC+lower", "script": "opencc t2s", "tokenizer": "jieba 0.42.1 (default dict)"}
 
@@ -69,7 +75,8 @@ def _normalization(settings: Settings) -> dict:
 
 
 def _recover_swap(folder: Path) -> None:
-    """Put back the previous index if a crash fell between the two renames of a swap."""
+    """Put back the previous index if a crash fell between the two renames of a
+    fallback swap (on file systems without an atomic exchange)."""
     if folder.exists():
         return
     old = sorted(folder.resolve().parent.glob(f".{folder.name}.old-*"))
@@ -78,21 +85,54 @@ def _recover_swap(folder: Path) -> None:
         os.rename(old[0], folder)
 
 
-def read_manifest(folder: Path) -> dict:
-    _recover_swap(folder)
-    path = folder / "manifest.json"
-    if not path.is_file():
-        raise IndexLoadError(f"no index at {folder} (manifest.json is missing); build one with: rag index --out {folder}")
+def manifest_digest(manifest: dict) -> str:
+    """The checksum a manifest carries of itself (over every other field)."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _parse_manifest(data: bytes, path: Path, folder: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IndexLoadError(f"{path} is damaged ({exc}); rebuild the index with: rag index --out {folder}") from exc
+    if not isinstance(manifest, dict):
+        raise IndexLoadError(f"{path} is damaged (not a JSON object); rebuild the index with: rag index --out {folder}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexLoadError(f"index {folder} has format version {manifest.get('format_version')} but this "
+                             f"program reads version {FORMAT_VERSION}; rebuild with: rag index --out {folder}")
+    if manifest.get("manifest_sha256") != manifest_digest(manifest):
+        raise IndexLoadError(f"{path} is damaged (it does not match its own checksum); "
+                             f"rebuild the index with: rag index --out {folder}")
+    return manifest
 
 
-def _load_cache(folder: Path) -> dict[str, np.ndarray]:
+def read_manifest(folder: Path) -> dict:
+    """The manifest of the index at ``folder``, checked against its own checksum."""
+    _recover_swap(folder)
+    path = folder / "manifest.json"
     try:
-        keys = json.loads((folder / "embed_cache_keys.json").read_text(encoding="utf-8"))
-        arr = np.load(folder / "embed_cache.npy", allow_pickle=False)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise IndexLoadError(f"no index at {folder} (manifest.json is missing); build one with: "
+                             f"rag index --out {folder}") from None
+    except OSError as exc:
+        raise IndexLoadError(f"{path} cannot be read ({exc.strerror}); rebuild with: rag index --out {folder}") from exc
+    return _parse_manifest(data, path, folder)
+
+
+def _load_cache(folder: Path, manifest: dict | None) -> dict[str, np.ndarray]:
+    """Vectors of the previous build by passage key; empty unless the cache files match
+    their checksums in the previous manifest (a damaged cache must not slip wrong
+    vectors into the next build)."""
+    sums = (manifest or {}).get("cache_files", {})
+    try:
+        blobs = {name: (folder / name).read_bytes() for name in ("embed_cache_keys.json", "embed_cache.npy")}
+        if any(hashlib.sha256(blobs[n]).hexdigest() != sums.get(n) for n in blobs):
+            log.warning("not reusing the vectors in %s: the embedding cache does not match its checksums", folder)
+            return {}
+        keys = json.loads(blobs["embed_cache_keys.json"].decode("utf-8"))
+        arr = np.load(io.BytesIO(blobs["embed_cache.npy"]), allow_pickle=False)
         if len(keys) != len(arr):
             return {}
         return dict(zip(keys, arr))
@@ -109,8 +149,15 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
     Vectors of unchanged chunk texts are reused from the previous index.
     """
     settings.validate()
+    with _build_lock(out):
+        return _build_locked(corpus, out, settings, embedder, progress, force)
+
+
+def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
+                  progress: Callable[[int, int], None] | None, force: bool) -> BuildReport:
     t0 = time.perf_counter()
     _recover_swap(out)
+    _sweep_leftovers(out)
     docs, skipped = read_corpus(corpus, settings.max_document_bytes)
     if not docs:
         reasons = "; ".join(s.reason for s in skipped)
@@ -147,7 +194,7 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
     t1 = time.perf_counter()
 
     # Vectors: reuse what the previous index already embedded.
-    cache = _load_cache(out) if out.is_dir() else {}
+    cache = _load_cache(out, previous) if out.is_dir() else {}
     fp = embedder.fingerprint
     keys = [_cache_key(fp, t) for t in folded]
     missing = [i for i, k in enumerate(keys) if k not in cache]
@@ -167,7 +214,9 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
 
     out_parent = out.resolve().parent
     out_parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out_parent))
+    # The builder's pid is in the name, so a later build can tell a crashed build's
+    # leftovers from a build that is still running.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out_parent))
     try:
         with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
             for d in docs:
@@ -195,8 +244,11 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
             "corpus": {"path": str(corpus), "documents": corpus_sums},
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
             "files": {name: sha256_file(tmp / name) for name in files},
+            "cache_files": {name: sha256_file(tmp / name) for name in ("embed_cache.npy", "embed_cache_keys.json")},
         }
+        manifest["manifest_sha256"] = manifest_digest(manifest)
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+        _fsync_tree(tmp)
         _swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -207,10 +259,92 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
                         "total": t4 - t0})
 
 
+@contextmanager
+def _build_lock(out: Path):
+    """One build of ``out`` at a time (an advisory lock the kernel drops if the builder dies)."""
+    parent = out.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / f".{out.name}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"another build of {out} is running (lock {path}); wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_leftovers(out: Path) -> None:
+    """Remove what crashed builds left next to ``out``: half-written ``.building-<pid>-*``
+    folders of dead builders, and ``.old-*`` folders once ``out`` is in place.
+    Called under the build lock, so no live build of ``out`` owns them."""
+    parent = out.resolve().parent
+    for d in parent.glob(f".{out.name}.building-*"):
+        pid = d.name[len(f".{out.name}.building-"):].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or not _pid_alive(int(pid)):
+            log.info("removing %s, left by an interrupted build", d)
+            shutil.rmtree(d, ignore_errors=True)
+    if (out / "manifest.json").is_file():
+        for d in parent.glob(f".{out.name}.old-*"):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """Flush the new index to disk before it replaces the old one, so that a power
+    cut cannot leave a swapped-in folder of empty files."""
+    for p in folder.iterdir():
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False
+    where the system or file system does not offer it."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap_in(new: Path, out: Path) -> None:
-    """Replace ``out`` by ``new`` with two renames; the old index is removed last."""
+    """Replace ``out`` by ``new``. Readers see the old index or the new one, never a
+    missing or mixed folder: one atomic exchange, then the old index is removed.
+    Without the exchange, two renames (a crash between them is undone by ``_recover_swap``)."""
     if not out.exists():
         os.rename(new, out)
+        return
+    if _exchange(new, out):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the previous index
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.resolve().parent))
     os.rmdir(old)
@@ -224,6 +358,7 @@ def _swap_in(new: Path, out: Path) -> None:
 
 
 def verify_files(folder: Path, manifest: dict) -> None:
+    """Check every file of the index against its checksum in the manifest."""
     for name, digest in manifest.get("files", {}).items():
         path = folder / name
         if not path.is_file():
@@ -235,6 +370,8 @@ def verify_files(folder: Path, manifest: dict) -> None:
 
 @dataclass
 class LoadedIndex:
+    """One complete build of an index, read from disk and checked."""
+
     path: Path
     manifest: dict
     documents: dict[str, Document]
@@ -242,45 +379,142 @@ class LoadedIndex:
     vectors: object  # faiss.Index
     bm25: BM25Index
     row_of: dict[str, int]
+    chunk_by_id: dict[str, Chunk] = field(default_factory=dict)
+
+    @property
+    def build_id(self) -> str:
+        """Identifies this build: the manifest's own checksum."""
+        return self.manifest.get("manifest_sha256", "")
+
+
+class _Changed(Exception):
+    """The index was swapped while being read: read it again."""
+
+
+LOAD_ATTEMPTS = 5
 
 
 def load_index(folder: Path, settings: Settings, embedder: Embedder | None = None) -> LoadedIndex:
-    """Open an index, checking format, checksums and that it matches the settings/embedder."""
+    """Open an index, checking format, checksums and that it matches the settings/embedder.
+
+    Every file is read once and checked against the manifest that was read first,
+    so a build swapped in meanwhile can never mix with the previous one: the read
+    starts over (a few times) and then fails with IndexLoadError."""
     folder = Path(folder)
-    manifest = read_manifest(folder)
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexLoadError(f"index {folder} has format version {manifest.get('format_version')} but this "
-                             f"program reads version {FORMAT_VERSION}; rebuild with: rag index --out {folder}")
+    for attempt in range(LOAD_ATTEMPTS):
+        try:
+            return _load_once(folder, settings, embedder)
+        except _Changed:
+            log.info("index %s changed while being read; reading it again", folder)
+            time.sleep(0.05 * (attempt + 1))
+    raise IndexLoadError(f"index {folder} kept changing while being read (is a build swapping it in "
+                         "over and over?); try again when the build is done")
+
+
+def check_matches(folder: Path, manifest: dict, settings: Settings, embedder: Embedder | None) -> None:
+    """IndexLoadError naming both values when the index was built differently from
+    what ``settings`` and ``embedder`` expect."""
     built_with = manifest.get("model", {})
+    fix = f"rebuild with: rag index --out {folder}"
     if built_with.get("name") != settings.model:
         raise IndexLoadError(f"index {folder} was built with model {built_with.get('name')!r} but the model "
                              f"asked for is {settings.model!r}; pass --model {built_with.get('name')} or rebuild")
-    if embedder is not None and built_with.get("fingerprint") != embedder.fingerprint:
-        raise IndexLoadError(f"index {folder} was built with weights {built_with.get('fingerprint', '')[:12]} but "
-                             f"the loaded model has weights {embedder.fingerprint[:12]}; rebuild with: rag index --out {folder}")
-    if manifest.get("normalization", {}).get("fold_target") != settings.fold_target:
-        raise IndexLoadError(f"index {folder} folds text to {manifest['normalization'].get('fold_target')!r} but the "
-                             f"settings fold to {settings.fold_target!r}; rebuild the index")
-    verify_files(folder, manifest)
+    if embedder is not None:
+        if built_with.get("dimension") != embedder.dimension:
+            raise IndexLoadError(f"index {folder} holds {built_with.get('dimension')}-dimensional vectors but the "
+                                 f"model makes {embedder.dimension}-dimensional ones; {fix}")
+        if built_with.get("fingerprint") != embedder.fingerprint:
+            raise IndexLoadError(f"index {folder} was built with weights {str(built_with.get('fingerprint', ''))[:12]} "
+                                 f"but the loaded model has weights {embedder.fingerprint[:12]}; {fix}")
+    norm = manifest.get("normalization", {})
+    if norm != _normalization(settings):
+        raise IndexLoadError(f"index {folder} was built with normalization {_describe(norm)} but the settings use "
+                             f"{_describe(_normalization(settings))}; {fix}")
+    chunking = manifest.get("chunking", {})
+    if chunking != _chunk_settings(settings):
+        raise IndexLoadError(f"index {folder} was built with chunking {_describe(chunking)} but the settings ask for "
+                             f"{_describe(_chunk_settings(settings))}; pass the same chunk size or {fix}")
+
+
+def _describe(d: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(d.items())) if isinstance(d, dict) else repr(d)
+
+
+def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> LoadedIndex:
+    _recover_swap(folder)
+    mpath = folder / "manifest.json"
+    try:
+        mbytes = mpath.read_bytes()
+    except FileNotFoundError:
+        raise IndexLoadError(f"no index at {folder} (manifest.json is missing); build one with: "
+                             f"rag index --out {folder}") from None
+    except OSError as exc:
+        raise IndexLoadError(f"{mpath} cannot be read ({exc.strerror}); rebuild with: rag index --out {folder}") from exc
+
+    def changed() -> bool:
+        try:
+            return mpath.read_bytes() != mbytes
+        except OSError:
+            return True
+
+    try:
+        manifest = _parse_manifest(mbytes, mpath, folder)
+    except IndexLoadError:
+        if changed():
+            raise _Changed() from None
+        raise
+    check_matches(folder, manifest, settings, embedder)
+    files = manifest.get("files", {})
+    required = {"documents.jsonl", "chunks.jsonl", "vectors.faiss", "bm25.npz", "bm25_terms.json"}
+    if not required <= set(files):
+        raise IndexLoadError(f"{mpath} lists no checksum for {', '.join(sorted(required - set(files)))}; "
+                             f"rebuild with: rag index --out {folder}")
+    blobs: dict[str, bytes] = {}
+    for name in sorted(required):
+        path = folder / name
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            if changed():
+                raise _Changed() from None
+            raise IndexLoadError(f"index file {path} cannot be read ({exc.strerror}); "
+                                 f"rebuild with: rag index --out {folder}") from exc
+        if hashlib.sha256(data).hexdigest() != files[name]:
+            if changed():
+                raise _Changed()
+            raise IndexLoadError(f"index file {path} does not match its checksum in manifest.json (damaged or "
+                                 f"edited); rebuild with: rag index --out {folder}")
+        blobs[name] = data
+    # From here on only checked bytes are parsed. A parse error means the manifest and
+    # the files were edited together: refuse, naming the file.
+    current = "documents.jsonl"
     try:
         docs = {}
-        with (folder / "documents.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                d = document_from_json(json.loads(line))
-                docs[d.doc_id] = d
+        for line in io.StringIO(blobs["documents.jsonl"].decode("utf-8")):
+            d = document_from_json(json.loads(line))
+            docs[d.doc_id] = d
+        current = "chunks.jsonl"
         chunks = []
-        with (folder / "chunks.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                o = json.loads(line)
-                chunks.append(Chunk(o["chunk_id"], o["doc_id"], o["section"], o["start"], o["end"], o["text"],
-                                    tuple(tuple(s) for s in o["sentences"]), o["kind"], o["truncated"]))
-        index = vec.load(folder / "vectors.faiss")
-        bm25 = BM25Index.load(folder)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise IndexLoadError(f"index {folder} cannot be read ({exc}); rebuild with: rag index --out {folder}") from exc
-    if index.ntotal != len(chunks) or bm25.n_docs != len(chunks):
-        raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {index.ntotal} vectors, "
-                             f"{bm25.n_docs} keyword rows; rebuild it")
+        for line in io.StringIO(blobs["chunks.jsonl"].decode("utf-8")):
+            o = json.loads(line)
+            c = Chunk(o["chunk_id"], o["doc_id"], o["section"], o["start"], o["end"], o["text"],
+                      tuple(tuple(s) for s in o["sentences"]), o["kind"], o["truncated"])
+            doc = docs.get(c.doc_id)
+            if doc is None or doc.text[c.start:c.end] != c.text:
+                raise ValueError(f"chunk {c.chunk_id} does not match the text of its document")
+            chunks.append(c)
+        current = "vectors.faiss"
+        index = vec.from_bytes(blobs["vectors.faiss"])
+        current = "bm25.npz or bm25_terms.json"  # the keyword index is the pair
+        bm25 = BM25Index.from_bytes(blobs["bm25.npz"], blobs["bm25_terms.json"])
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise IndexLoadError(f"index file {folder}/{current} cannot be read ({exc}); "
+                             f"rebuild with: rag index --out {folder}") from exc
+    dim = manifest.get("model", {}).get("dimension")
+    if index.ntotal != len(chunks) or bm25.n_docs != len(chunks) or index.d != dim:
+        raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {index.ntotal} vectors of "
+                             f"dimension {index.d} (manifest: {dim}), {bm25.n_docs} keyword rows; rebuild it")
     if hasattr(index, "hnsw"):
         index.hnsw.efSearch = settings.hnsw_ef_search
-    return LoadedIndex(folder, manifest, docs, chunks, index, bm25, {c.chunk_id: i for i, c in enumerate(chunks)})
+    return LoadedIndex(folder, manifest, docs, chunks, index, bm25, {c.chunk_id: i for i, c in enumerate(chunks)},
+                       {c.chunk_id: c for c in chunks})

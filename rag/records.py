@@ -119,3 +119,4 @@ class Answer:
     # Renderers use these, never a parse of ``answer``, so a "[1]" inside a source
     # can never pose as a marker.
     segments: tuple[tuple[str, int], ...] = ()
+    index_id: str = ""  # the build of the index that answered (its manifest checksum)

@@ -52,3 +52,8 @@ def save(index: faiss.Index, path: Path) -> None:
 
 def load(path: Path) -> faiss.Index:
     return faiss.read_index(str(path))
+
+
+def from_bytes(data: bytes) -> faiss.Index:
+    """An index from the bytes of a saved file (read and checksummed by the caller)."""
+    return faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))

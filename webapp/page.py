@@ -83,11 +83,14 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             yield history, gr.skip(), turns, message
             return
         limit = idx.settings.max_question_chars
-        history.append({"role": "user", "content": view.escape_markdown(question)})
+        # An overlong paste is echoed shortened: the library refuses it anyway.
+        shown = question if len(question) <= limit else question[:limit] + "…"
+        history.append({"role": "user", "content": view.escape_markdown(shown)})
         # Clear the box once, now: clearing it on later yields would wipe what the
         # reader has started typing while the answer streams.
         yield history, gr.skip(), turns, ""
         previous = next((a.searched_question for a in reversed(turns) if a is not None), "")
+        idx.refresh()  # a rebuilt index is used from the next question on
         try:
             answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=int(top_k),
                              script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
@@ -118,6 +121,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
 
     def lookup(query, lang_label):
         lang = LANGS.get(lang_label, "traditional")
+        idx.refresh()
         try:
             return view.lookup_html(idx, query or "", lang)
         except RagError as exc:

@@ -117,9 +117,15 @@ def _doc_meta(doc: Document) -> str:
 
 
 def _passage_html(idx: RagIndex, c: Citation) -> tuple[str, str]:
-    """The cited chunk with the quote marked, and the same inside its surrounding context."""
-    chunk = idx.chunks[c.chunk_id]
-    text = idx.documents[c.doc_id].text
+    """The cited chunk with the quote marked, and the same inside its surrounding context.
+    If the index was rebuilt since the answer (the chunk is gone or now says something
+    else), only the quote is shown: it is what the answer cited."""
+    chunk = idx.chunks.get(c.chunk_id)
+    doc = idx.documents.get(c.doc_id)
+    if chunk is None or doc is None or doc.text[c.start:c.end] != c.quote or not chunk.start <= c.start <= c.end <= chunk.end:
+        body = f"<mark>{escape_text(c.quote)}</mark>"
+        return body, body
+    text = doc.text
     lk = idx.cite(c.chunk_id, context_chars=300)
     body = (escape_text(text[chunk.start:c.start]) + f"<mark>{escape_text(c.quote)}</mark>"
             + escape_text(text[c.end:chunk.end]))
@@ -145,11 +151,13 @@ def sources_panel(idx: RagIndex, turns: Sequence[Answer | None], selected: int, 
             cited.setdefault(c.marker, []).append(c)
         for marker, cits in cited.items():
             first = cits[0]
-            doc = idx.documents[first.doc_id]
+            doc = idx.documents.get(first.doc_id)
+            title = doc.title if doc else first.title
             section = f'<div class="src-section">{escape_text(t("section", lang))}：{escape_text(first.section)}</div>' \
-                if first.section and first.section != doc.title else ""
-            chunk = idx.chunks[first.chunk_id]
-            flag = f'<div class="src-flag">{escape_text(t("related_flag", lang))}</div>' if chunk.kind == "related" else ""
+                if first.section and first.section != title else ""
+            chunk = idx.chunks.get(first.chunk_id)
+            flag = f'<div class="src-flag">{escape_text(t("related_flag", lang))}</div>' \
+                if chunk is not None and chunk.kind == "related" else ""
             passages = []
             for c in cits:
                 body, context = _passage_html(idx, c)
@@ -161,8 +169,8 @@ def sources_panel(idx: RagIndex, turns: Sequence[Answer | None], selected: int, 
             items.append(
                 f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
                 f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
-                f'<span class="src-title">{escape_text(doc.title)}</span></div>'
-                f'<div class="src-meta">{escape_text(_doc_meta(doc))}</div>{section}{flag}{"".join(passages)}</div>')
+                f'<span class="src-title">{escape_text(title)}</span></div>'
+                f'<div class="src-meta">{escape_text(_doc_meta(doc) if doc else "")}</div>{section}{flag}{"".join(passages)}</div>')
         if answer.abstained and answer.related:
             rel = "".join(
                 f'<li><span class="src-title">{escape_text(c.title)}</span> · {escape_text(c.chunk_id)}<br>'
