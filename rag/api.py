@@ -187,10 +187,14 @@ class RagIndex:
                       evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments),
                       index_id=ix.build_id)
 
-    @staticmethod
-    def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence]) -> dict[str, float]:
+    def _evidence(self, hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence]) -> dict[str, float]:
+        # The dense test looks at the chunks the answer would quote, not at any hit:
+        # a passage close to the question with nothing usable in it (say, a planted
+        # instruction) must not vouch for sentences from other passages.
+        dense_of = {h.chunk_id: h.dense_score for h in hits if h.dense_score is not None}
+        quoted = answering.select_sentences(scored, self.settings.max_answer_sentences)
         return {
-            "dense": max((h.dense_score for h in hits if h.dense_score is not None), default=0.0),
+            "dense": max((dense_of.get(s.chunk_id, 0.0) for s in quoted), default=0.0),
             "coverage": max((s.coverage for s in scored[:5]), default=0.0),
         }
 

@@ -126,6 +126,8 @@ def _load_cache(folder: Path, manifest: dict | None) -> dict[str, np.ndarray]:
     their checksums in the previous manifest (a damaged cache must not slip wrong
     vectors into the next build)."""
     sums = (manifest or {}).get("cache_files", {})
+    if not sums:  # no previous index, or one from an older format: nothing to trust
+        return {}
     try:
         blobs = {name: (folder / name).read_bytes() for name in ("embed_cache_keys.json", "embed_cache.npy")}
         if any(hashlib.sha256(blobs[n]).hexdigest() != sums.get(n) for n in blobs):

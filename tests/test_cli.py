@@ -132,3 +132,22 @@ def test_question_bytes_that_are_not_utf8(small_corpus, tmp_path):
     r = subprocess.run([sys.executable, "-m", "rag", "ask", b"\xff\xfe\xe4\xb8", "--index", str(idx), "--model", "fake"],
                        capture_output=True, cwd=ROOT, env=dict(os.environ), timeout=600)
     assert r.returncode == 2 and b"not valid UTF-8" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_dependency_lock_agrees_with_pyproject():
+    """Every pin in pyproject.toml is the version in requirements.lock (what setup installs)."""
+    import re
+    import tomllib
+
+    from conftest import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = [*project["dependencies"], *[d for ds in project["optional-dependencies"].values() for d in ds]]
+    lock = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            lock[re.sub(r"[-_.]+", "-", name.lower())] = version
+    for pin in pins:
+        name, version = pin.split("==")
+        assert lock.get(re.sub(r"[-_.]+", "-", name.lower())) == version, pin

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ import pytest
 
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
-from rag.errors import IndexLoadError
 from rag.index_store import build_index, load_index
 from rag.settings import Settings
 
@@ -216,3 +214,16 @@ def test_no_pickle_on_any_load_path():
                 offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert offenders == []
     assert "allow_pickle=False" in ROOT.joinpath("rag", "bm25.py").read_text(encoding="utf-8")
+
+
+def test_refresh_keeps_the_loaded_index_when_the_new_one_cannot_be_used(setup, caplog):
+    settings, a, b, out = setup
+    build_index(a, out, settings, HashingEmbedder())
+    idx = open_index(out, settings, HashingEmbedder())
+    assert not idx.refresh()  # nothing changed: one stat, no reload
+    build_index(b, out, settings.with_(chunk_size=500), HashingEmbedder())  # built with other settings
+    assert not idx.refresh()
+    assert "cannot be used" in caplog.text and "size=500" in caplog.text
+    assert assert_one_build(idx.loaded) == "A" and idx.ask("第3篇報道第2句提到香港科技園的第幾項計劃？").citations
+    build_index(b, out, settings, HashingEmbedder())
+    assert idx.refresh() and assert_one_build(idx.loaded) == "B"

@@ -2,9 +2,12 @@
 retrieval or answering logic lives here."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from rag.api import RagIndex
 from rag.errors import RagError
@@ -50,6 +53,15 @@ JS = """
 }
 """
 
+# Two answers are computed at once (2 cores); up to 32 more wait in line, and past
+# that a request is refused at once with "queue is full" instead of hanging.
+CONCURRENT_ANSWERS = 2
+QUEUE_SIZE = 32
+# Memory per visitor is bounded: a chat keeps the answers (for its sources panel) of
+# its last MAX_TURNS turns, and the server keeps the state of the last SESSIONS visitors.
+MAX_TURNS = 30
+SESSIONS = 1000
+
 MODES = {"混合（推薦）": "hybrid", "語義": "dense", "關鍵詞": "bm25"}
 SCRIPTS = {"跟隨提問": "auto", "繁體": "traditional", "简体": "simplified"}
 LANGS = {"繁體": "traditional", "简体": "simplified"}
@@ -69,26 +81,32 @@ def _choices(options: dict[str, str], lang: str) -> list[str]:
     return [k if k in LANGS else view.to_script(k, lang) for k in options]
 
 
+def _last_turn(turns: list) -> int:
+    return max((i for i, a in enumerate(turns) if a is not None), default=0)
+
+
 def build_page(idx: RagIndex) -> gr.Blocks:
     """The chat page over an opened index."""
     choices = [(c.label, c.doc_id) for c in view.document_choices(idx)]
 
+    # Handlers return values, never gr.skip()/gr.update(): Gradio 6.31 keeps a new
+    # component object per session for every property update it is sent, so a chat
+    # streaming updates grew without bound (measured: about 270 KB a question).
     def respond(message, history, turns, lang_label, mode_label, top_k, script_label, doc_ids):
         lang = LANGS.get(lang_label, "traditional")
         history = list(history or [])
         turns = list(turns or [])
+        panel_now = view.sources_panel(idx, turns, _last_turn(turns), lang)
         question = (message or "").strip()
         if not question:
             gr.Info(view.t("empty", lang))
-            yield history, gr.skip(), turns, message
+            yield history, panel_now, turns
             return
         limit = idx.settings.max_question_chars
         # An overlong paste is echoed shortened: the library refuses it anyway.
         shown = question if len(question) <= limit else question[:limit] + "…"
         history.append({"role": "user", "content": view.escape_markdown(shown)})
-        # Clear the box once, now: clearing it on later yields would wipe what the
-        # reader has started typing while the answer streams.
-        yield history, gr.skip(), turns, ""
+        yield history, panel_now, turns
         previous = next((a.searched_question for a in reversed(turns) if a is not None), "")
         idx.refresh()  # a rebuilt index is used from the next question on
         try:
@@ -100,23 +118,26 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                    else view.t("error", lang, msg=str(exc)))
             history.append({"role": "assistant", "content": view.escape_markdown(msg)})
             turns.append(None)
-            yield history, gr.skip(), turns, gr.skip()
+            yield history, panel_now, turns
             return
-        turns.append(answer)
+        # The panel needs the citations, not the ranked hits: keep the state small.
+        turns.append(dataclasses.replace(answer, hits=(), timings_ms={}))
         turn = len(turns) - 1
+        if turn >= MAX_TURNS:
+            turns[turn - MAX_TURNS] = None  # that turn's sources are let go; numbering stays
         full = view.answer_message(answer, turn, lang)
         history.append({"role": "assistant", "content": ""})
         for piece in view.stream_pieces(full):
             history[-1] = {"role": "assistant", "content": piece}
-            yield history, gr.skip(), turns, gr.skip()
-        yield history, view.sources_panel(idx, turns, turn, lang), turns, gr.skip()
+            yield history, panel_now, turns
+        yield history, view.sources_panel(idx, turns, turn, lang), turns
 
     def select_turn(turns, lang_label, evt: gr.SelectData):
         lang = LANGS.get(lang_label, "traditional")
         turns = list(turns or [])
         turn = evt.index // 2 if isinstance(evt.index, int) else evt.index[0] // 2
         if turn >= len(turns) or turns[turn] is None:
-            return gr.skip()
+            turn = _last_turn(turns)
         return view.sources_panel(idx, turns, turn, lang)
 
     def lookup(query, lang_label):
@@ -133,7 +154,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         mode_value, script_value = _pick(MODES, mode_label, "hybrid"), _pick(SCRIPTS, script_label, "auto")
         mode_choices, script_choices = _choices(MODES, lang), _choices(SCRIPTS, lang)
         turns = list(turns or [])
-        last = max((i for i, a in enumerate(turns) if a is not None), default=0)
+        last = _last_turn(turns)
         return (gr.update(placeholder=t("placeholder")), gr.update(value=t("ask")),
                 f"## {t('title')}\n{t('subtitle')}", gr.update(label=t("docs")),
                 gr.update(label=t("mode"), choices=mode_choices, value=mode_choices[list(MODES.values()).index(mode_value)]),
@@ -155,8 +176,10 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                     chat = gr.Chatbot(label=view.t("ask"), show_label=False, height=520, elem_id="chat", sanitize_html=True,
                                       render_markdown=True, feedback_options=None, buttons=["copy"])
                     with gr.Row():
+                        # The box stops a pasted book early (the library's limit is checked
+                        # and explained after sending; a huge paste would only be refused).
                         box = gr.Textbox(placeholder=view.t("placeholder"), show_label=False, scale=5,
-                                         max_lines=3, elem_id="question")
+                                         max_lines=3, elem_id="question", max_length=4 * idx.settings.max_question_chars)
                         send = gr.Button(view.t("ask"), variant="primary", scale=1, elem_id="send")
                     examples = gr.Examples(view.EXAMPLES, inputs=box, label=view.t("examples"))
                     clear = gr.Button(view.t("clear"), size="sm")
@@ -178,9 +201,13 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             lookup_out = gr.HTML(elem_id="lookup-result")
 
         inputs = [box, chat, turns, lang, mode, top_k, script, docs]
-        outputs = [chat, panel, turns, box]
+        outputs = [chat, panel, turns]
         box.submit(respond, inputs, outputs, api_name="chat")
         send.click(respond, inputs, outputs, api_name=False)
+        # The box is cleared in the browser, once, when the question is sent: clearing it
+        # from the stream would wipe what the reader starts typing meanwhile.
+        box.submit(None, None, box, js="() => ''", api_name=False, queue=False)
+        send.click(None, None, box, js="() => ''", api_name=False, queue=False)
         chat.select(select_turn, [turns, lang], panel, api_name=False)
         clear.click(lambda: ([], view.sources_panel(idx, [], 0), []), None, [chat, panel, turns], api_name=False)
         lookup_btn.click(lookup, [lookup_box, lang], lookup_out, api_name="lookup")
@@ -191,10 +218,61 @@ def build_page(idx: RagIndex) -> gr.Blocks:
     return page
 
 
+MAX_REQUEST_BYTES = 2_000_000  # a question is 500 characters; a long chat history stays far below this
+
+
+class RequestGuard:
+    """ASGI middleware in front of Gradio's routes.
+
+    - Uploads are refused: the page has no upload control, and Gradio's upload route
+      would otherwise store (and serve back) any file anyone posts.
+    - Request bodies over ``MAX_REQUEST_BYTES`` are refused with 413 before Gradio
+      parses them.
+    """
+
+    def __init__(self, app, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if path.rstrip("/").endswith(("/upload", "/upload_progress")):
+            await _refuse(send, 403, "uploads are disabled on this server")
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            await _refuse(send, 413, f"request body over {self.max_bytes} bytes")
+            return
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:  # a chunked body that grows past the limit
+                    raise ValueError(f"request body over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+async def _refuse(send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail}).encode("utf-8")
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
            prevent_thread_lock: bool = False) -> None:
-    """Launch with safe defaults: local only, no share link, bounded queue, no extra file access."""
-    page.queue(default_concurrency_limit=2, max_size=32)
+    """Launch with safe defaults: local only, no share link, bounded queue, no uploads,
+    no file access beyond Gradio's own assets, bounded request bodies."""
+    page.queue(default_concurrency_limit=CONCURRENT_ANSWERS, max_size=QUEUE_SIZE)
     page.launch(server_name=host, server_port=port, share=False, auth=auth, max_file_size="1mb",
                 prevent_thread_lock=prevent_thread_lock, footer_links=[], css=CSS, js=JS,
-                theme=gr.themes.Soft(), show_error=False, mcp_server=False)
+                theme=gr.themes.Soft(), show_error=False, mcp_server=False, strict_cors=True,
+                state_session_capacity=SESSIONS, app_kwargs={"middleware": [Middleware(RequestGuard)]})

