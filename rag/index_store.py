@@ -107,18 +107,22 @@ def _parse_manifest(data: bytes, path: Path, folder: Path) -> dict:
     return manifest
 
 
-def read_manifest(folder: Path) -> dict:
-    """The manifest of the index at ``folder``, checked against its own checksum."""
+def _manifest_bytes(folder: Path) -> bytes:
+    """The raw manifest of the index at ``folder`` (after undoing a half-done swap)."""
     _recover_swap(folder)
     path = folder / "manifest.json"
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise IndexLoadError(f"no index at {folder} (manifest.json is missing); build one with: "
                              f"rag index --out {folder}") from None
     except OSError as exc:
         raise IndexLoadError(f"{path} cannot be read ({exc.strerror}); rebuild with: rag index --out {folder}") from exc
-    return _parse_manifest(data, path, folder)
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of the index at ``folder``, checked against its own checksum."""
+    return _parse_manifest(_manifest_bytes(folder), folder / "manifest.json", folder)
 
 
 def _load_cache(folder: Path, manifest: dict | None) -> dict[str, np.ndarray]:
@@ -443,15 +447,8 @@ def _describe(d: dict) -> str:
 
 
 def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> LoadedIndex:
-    _recover_swap(folder)
     mpath = folder / "manifest.json"
-    try:
-        mbytes = mpath.read_bytes()
-    except FileNotFoundError:
-        raise IndexLoadError(f"no index at {folder} (manifest.json is missing); build one with: "
-                             f"rag index --out {folder}") from None
-    except OSError as exc:
-        raise IndexLoadError(f"{mpath} cannot be read ({exc.strerror}); rebuild with: rag index --out {folder}") from exc
+    mbytes = _manifest_bytes(folder)
 
     def changed() -> bool:
         try:

@@ -14,11 +14,16 @@ EVIL = ('<script>window.pwned=1</script>惡意標題\n\n這是一段正文<img s
         '還有圖片![x](http://127.0.0.1:9/evil.png)和連結。前海合作區吸引外資八十億元<b>粗體</b>。\n')
 
 
+def _index_with(extra: str, text: str, corpus, tmp_path, settings):
+    """The small corpus plus one hostile document, indexed with the fake embedder."""
+    (corpus / extra).write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", settings, HashingEmbedder())
+    return open_index(tmp_path / "idx", settings, HashingEmbedder())
+
+
 @pytest.fixture()
 def idx(small_corpus, tmp_path, fake_settings):
-    (small_corpus / "evil.txt").write_text(EVIL, encoding="utf-8")
-    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
-    return open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    return _index_with("evil.txt", EVIL, small_corpus, tmp_path, fake_settings)
 
 
 def test_answer_message_has_clickable_markers_and_escaped_text(idx):
@@ -106,9 +111,7 @@ HOSTILE = ("惡意頁面\n\n"
 
 @pytest.fixture()
 def hostile_idx(small_corpus, tmp_path, fake_settings):
-    (small_corpus / "hostile.txt").write_text(HOSTILE, encoding="utf-8")
-    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
-    return open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    return _index_with("hostile.txt", HOSTILE, small_corpus, tmp_path, fake_settings)
 
 
 def test_fake_markers_in_a_source_are_text_not_markers(hostile_idx):
