@@ -104,6 +104,23 @@ def test_twenty_askers_then_a_burst_past_the_queue(app):
 
 
 @pytest.mark.slow
+def test_one_visitor_asking_on_and_on_does_not_grow_the_server(app):
+    from gradio_client import Client
+
+    proc, url, _ = app
+    client = Client(url, verbose=False)
+    for i in range(40):  # past the 30 turns a chat keeps
+        client.predict(QUESTIONS[i % len(QUESTIONS)], [], api_name="/chat")
+    before = rss_mb(proc.pid)
+    for i in range(150):
+        client.predict(QUESTIONS[i % len(QUESTIONS)], [], api_name="/chat")
+    after = rss_mb(proc.pid)
+    # The page as it was before (streaming gr.skip() property updates, each kept as a new
+    # Gradio component per visitor) grew the server by 245 MB here.
+    assert after - before < 15, f"RSS grew from {before:.0f} MB to {after:.0f} MB over one visitor's 150 questions"
+
+
+@pytest.mark.slow
 def test_memory_is_bounded_across_many_questions(app):
     proc, url, _ = app
     run_load(url, QUESTIONS, clients=10, seconds=600, max_requests=100, server_pid=proc.pid)  # warm up
