@@ -147,3 +147,14 @@ def test_hidden_characters_are_not_shown(hostile_idx):
     for invisible in ("\u200b", "\u200d", "\u202e"):
         assert invisible not in msg and invisible not in panel and invisible not in a.answer
     assert "隱藏的文字說河套園區明年關閉" in panel
+
+
+def test_markers_come_from_segments_not_from_the_text():
+    from rag.records import Answer, Citation
+
+    cit = Citation(1, "d#0", "d", "t", "", 0, 10, "來源說[2]和[3]")
+    # Even if a sentence reached the view with ASCII brackets, only the segment's marker links.
+    a = Answer("q", "來源說[2]和[3][1]", False, (cit,), (), "traditional", segments=(("來源說[2]和[3]", 1),))
+    msg = view.answer_message(a, 0)
+    assert msg.count('class="cite-marker"') == 1 and 'href="#src-0-1"' in msg
+    assert "src-0-2" not in msg and "src-0-3" not in msg
