@@ -20,7 +20,7 @@ from .records import Answer, Chunk, Citation, Document, Hit
 from .retrieval import retrieve
 from .settings import Settings
 from .text.fold import detect_script, fold
-from .text.sanitize import has_surrogates, has_words, sanitize
+from .text.sanitize import has_surrogates, has_words, sanitize, surrogate_at
 
 log = logging.getLogger(__name__)
 
@@ -34,28 +34,31 @@ class Support:
     citation: Citation
 
 
+def _too_long(n: int, limit: int) -> InputError:
+    return InputError(f"the question has {n} characters; the limit is {limit}. Ask about one thing at a time.")
+
+
 def check_question(question: str, settings: Settings) -> str:
     """The question, cleaned of invisible and control characters, or InputError.
 
     The length limit (``settings.max_question_chars``, 500 by default) is enforced
     here, not only in the page: a news question is one or two sentences (the
-    longest in the CMRC dev set has 87 characters), and a bound keeps jieba,
+    longest in the CMRC dev set has 60 characters), and a bound keeps jieba,
     OpenCC and the model's tokenizer fast on any input."""
     if not isinstance(question, str):
         raise InputError(f"the question must be text, not {type(question).__name__}")
-    if has_surrogates(question):  # bytes that were not UTF-8 (surrogate-escaped by Python)
-        pos = next(i for i, ch in enumerate(question) if "\ud800" <= ch <= "\udfff")
+    pos = surrogate_at(question)
+    if pos is not None:  # bytes that were not UTF-8 (surrogate-escaped by Python)
         raise InputError(f"the question is not valid UTF-8 (at character {pos}); type it again as UTF-8 text")
-    # Checked before cleaning so that a huge input costs one len(), nothing more.
-    if len(question) > 4 * settings.max_question_chars:
-        raise InputError(f"the question has {len(question)} characters; the limit is {settings.max_question_chars}. "
-                         "Ask about one thing at a time.")
+    limit = settings.max_question_chars
+    # Checked before cleaning too, so that a huge input is refused before it is copied.
+    if len(question) > 4 * limit:
+        raise _too_long(len(question), limit)
     q = sanitize(question).strip()
     if not q:
         raise InputError("the question is empty; type a question in Chinese, e.g. 阿里巴巴在铜锣湾买下了几层写字楼？")
-    if len(q) > settings.max_question_chars:
-        raise InputError(f"the question has {len(q)} characters; the limit is {settings.max_question_chars}. "
-                         "Ask about one thing at a time.")
+    if len(q) > limit:
+        raise _too_long(len(q), limit)
     if not has_words(q):
         raise InputError(f"the question {q[:20]!r} has no word to search for (only punctuation or symbols); "
                          "type a question in Chinese")

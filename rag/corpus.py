@@ -74,6 +74,8 @@ def read_article(path: Path, root: Path, max_bytes: int = MAX_DOCUMENT_BYTES) ->
     Refused: symlinks that lead outside ``root`` (a corpus must not pull in other
     files of the machine), anything but a regular file (a FIFO would block the
     read forever), files over ``max_bytes`` and files with NUL bytes (binary)."""
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, not a file")
     if path.is_symlink():
         try:
             target = path.resolve(strict=True)
@@ -116,8 +118,6 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[list
             skipped.append(Skipped(str(path), f"duplicate document id {doc_id!r} (also {seen[doc_id].name})"))
             continue
         try:
-            if path.is_dir():
-                raise InputError(f"{path}: a folder, not a file")
             text = decode_strict(read_article(path, folder, max_bytes), str(path))
             docs.append(document_from_text(doc_id, str(path), text))
             seen[doc_id] = path

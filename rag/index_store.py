@@ -310,17 +310,12 @@ def _sweep_leftovers(out: Path) -> None:
 def _fsync_tree(folder: Path) -> None:
     """Flush the new index to disk before it replaces the old one, so that a power
     cut cannot leave a swapped-in folder of empty files."""
-    for p in folder.iterdir():
-        fd = os.open(p, os.O_RDONLY)
+    for path in [*folder.iterdir(), folder]:
+        fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _RENAME_EXCHANGE = 2
@@ -363,15 +358,24 @@ def _swap_in(new: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _checked_bytes(folder: Path, name: str, digest: str) -> bytes:
+    """The bytes of one index file, checked against its checksum in the manifest."""
+    path = folder / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IndexLoadError(f"index file {path} cannot be read ({exc.strerror}); "
+                             f"rebuild with: rag index --out {folder}") from exc
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise IndexLoadError(f"index file {path} does not match its checksum in manifest.json (damaged or "
+                             f"edited); rebuild with: rag index --out {folder}")
+    return data
+
+
 def verify_files(folder: Path, manifest: dict) -> None:
     """Check every file of the index against its checksum in the manifest."""
     for name, digest in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            raise IndexLoadError(f"index file {path} is missing; rebuild with: rag index --out {folder}")
-        if sha256_file(path) != digest:
-            raise IndexLoadError(f"index file {path} does not match its checksum in manifest.json (damaged or "
-                                 f"edited); rebuild with: rag index --out {folder}")
+        _checked_bytes(folder, name, digest)
 
 
 @dataclass
@@ -470,20 +474,12 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
                              f"rebuild with: rag index --out {folder}")
     blobs: dict[str, bytes] = {}
     for name in sorted(required):
-        path = folder / name
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            if changed():
+            blobs[name] = _checked_bytes(folder, name, files[name])
+        except IndexLoadError:
+            if changed():  # a new build was swapped in meanwhile: not damage
                 raise _Changed() from None
-            raise IndexLoadError(f"index file {path} cannot be read ({exc.strerror}); "
-                                 f"rebuild with: rag index --out {folder}") from exc
-        if hashlib.sha256(data).hexdigest() != files[name]:
-            if changed():
-                raise _Changed()
-            raise IndexLoadError(f"index file {path} does not match its checksum in manifest.json (damaged or "
-                                 f"edited); rebuild with: rag index --out {folder}")
-        blobs[name] = data
+            raise
     # From here on only checked bytes are parsed. A parse error means the manifest and
     # the files were edited together: refuse, naming the file.
     current = "documents.jsonl"

@@ -20,9 +20,15 @@ _CONTROL = re.compile(f"[{CONTROL}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def surrogate_at(text: str) -> int | None:
+    """Position of the first lone surrogate (a byte that was not UTF-8), if any."""
+    m = _SURROGATE.search(text)
+    return m.start() if m else None
+
+
 def has_surrogates(text: str) -> bool:
     """True when ``text`` holds lone surrogates (bytes that were not UTF-8)."""
-    return bool(_SURROGATE.search(text))
+    return surrogate_at(text) is not None
 
 
 def sanitize(text: str) -> str:
