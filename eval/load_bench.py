@@ -2,7 +2,7 @@
 
 Starts app.py on a free loopback port over the seed corpus, then measures:
   1. ``--clients`` concurrent askers for ``--seconds``: answers, failures, p50/p95 latency;
-  2. a burst of ``--burst`` questions at once (more than the queue holds): how many
+  2. a burst of ``--burst`` visitors asking at once (more than the queue holds): how many
      are answered and how many are refused as busy, and that none hangs;
   3. server memory (RSS) across ``--questions`` questions.
 Prints the figures and writes them to ``--out`` (JSON).
