@@ -164,9 +164,10 @@ class RagIndex:
         folded = fold(searched, self.settings.fold_target)
         scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
                                            self.settings.fold_target)
-        evidence = self._evidence(hits, scored)
+        quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
+        evidence = self._evidence(hits, scored, quotable)
         abstain = self._no_evidence(evidence, mode)
-        chosen = [] if abstain else answering.select_sentences(scored, self.settings.max_answer_sentences)
+        chosen = [] if abstain else quotable
         citations = answering.make_citations(chosen, chunks, documents)
         related: list[Citation] = []
         if not citations:
@@ -190,14 +191,15 @@ class RagIndex:
                       evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments),
                       index_id=ix.build_id)
 
-    def _evidence(self, hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence]) -> dict[str, float]:
-        # The dense test looks at the chunks the answer would quote, not at any hit:
-        # a passage close to the question with nothing usable in it (say, a planted
-        # instruction) must not vouch for sentences from other passages.
+    @staticmethod
+    def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],
+                  quotable: Sequence[answering.ScoredSentence]) -> dict[str, float]:
+        # The dense test looks at the chunks the answer would quote (``quotable``), not
+        # at any hit: a passage close to the question with nothing usable in it (say, a
+        # planted instruction) must not vouch for sentences from other passages.
         dense_of = {h.chunk_id: h.dense_score for h in hits if h.dense_score is not None}
-        quoted = answering.select_sentences(scored, self.settings.max_answer_sentences)
         return {
-            "dense": max((dense_of.get(s.chunk_id, 0.0) for s in quoted), default=0.0),
+            "dense": max((dense_of.get(s.chunk_id, 0.0) for s in quotable), default=0.0),
             "coverage": max((s.coverage for s in scored[:5]), default=0.0),
         }
 

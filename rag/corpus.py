@@ -10,13 +10,12 @@ from pathlib import Path
 
 from .errors import InputError
 from .records import Document, Source
+from .settings import Settings
 from .text.clean import clean
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md")
-# One article is a few KB to a few hundred KB; a file past this is not an article
-# (a dump, a log, a mistake) and would stall cleaning and embedding.
-MAX_DOCUMENT_BYTES = 5_000_000
+MAX_DOCUMENT_BYTES = Settings.max_document_bytes  # the default, for callers without settings
 
 
 @dataclass(frozen=True)

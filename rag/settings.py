@@ -52,7 +52,9 @@ class Settings:
     min_dense_score: float | None = None
     min_coverage: float = 0.40
     max_question_chars: int = 500
-    # Corpus files larger than this are skipped and reported (see rag.corpus).
+    # Corpus files larger than this are skipped and reported (see rag.corpus). One article
+    # is a few KB to a few hundred KB; a file past this is not an article (a dump, a log,
+    # a mistake) and would stall cleaning and embedding.
     max_document_bytes: int = 5_000_000
 
     def dense_threshold(self) -> float:

@@ -50,10 +50,6 @@ def save(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def load(path: Path) -> faiss.Index:
-    return faiss.read_index(str(path))
-
-
 def from_bytes(data: bytes) -> faiss.Index:
     """An index from the bytes of a saved file (read and checksummed by the caller)."""
     return faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
