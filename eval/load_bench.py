@@ -16,12 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rag.evaluation.datasets import load_jsonl
 from webapp.loadtest import ROOT, run_burst, run_load, start_app, summary
-
-
-def seed_questions() -> list[str]:
-    lines = (ROOT / "eval" / "datasets" / "seeds_qa.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", help="model cache folder (default: the user cache)")
     p.add_argument("--out", default=str(ROOT / "eval" / "results" / "load.json"))
     args = p.parse_args(argv)
-    questions = seed_questions()
+    questions = [item.question for item in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         t0 = time.perf_counter()

@@ -69,6 +69,14 @@ def _is_busy(exc: Exception) -> bool:
     return "queue is full" in str(exc).lower()
 
 
+MAX_ERRORS = 10  # error messages kept in a report
+
+
+def _note_error(exc: Exception, errors: list[str]) -> None:
+    if len(errors) < MAX_ERRORS:
+        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+
 def run_load(url: str, questions: Sequence[str], clients: int = 20, seconds: float = 60.0,
              max_requests: int | None = None, server_pid: int | None = None) -> LoadReport:
     """``clients`` threads, each its own gradio_client session, ask ``questions`` in
@@ -106,8 +114,7 @@ def run_load(url: str, questions: Sequence[str], clients: int = 20, seconds: flo
             except Exception as exc:  # noqa: BLE001 - every failure is counted and reported
                 with lock:
                     counts["busy" if _is_busy(exc) else "failed"] += 1
-                    if len(errors) < 10:
-                        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                    _note_error(exc, errors)
 
     def sample_memory() -> None:
         while not stop.wait(0.5):
@@ -179,8 +186,7 @@ def run_burst(url: str, question: str, n: int = 80, timeout: float = 300.0) -> B
                     message = str(exc)
                 else:
                     failed += 1
-                    if len(errors) < 10:
-                        errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                    _note_error(exc, errors)
         return BurstReport(n, ok, busy, failed, round(time.perf_counter() - t0, 2), message, tuple(errors))
     finally:
         # close() waits up to a second for each client's heartbeat thread: do them together.
@@ -192,8 +198,6 @@ def summary(report: LoadReport) -> dict:
     return {**{k: getattr(report, k) for k in ("clients", "seconds", "requests", "ok", "busy", "failed", "p50",
                                                 "p95", "max", "rss_mb_start", "rss_mb_end", "rss_mb_peak")},
             "answers_per_second": round(report.per_second, 2), "errors": list(report.errors)}
-
-
 
 ROOT = Path(__file__).resolve().parents[1]
 
