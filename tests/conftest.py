@@ -37,8 +37,15 @@ def small_corpus(tmp_path: Path) -> Path:
     return d
 
 
-@pytest.fixture()
-def fake_settings(tmp_path: Path):
+def make_fake_settings(cache_dir: Path):
+    """Settings for the hashing fake embedder: its vectors carry no meaning, so the dense
+    abstention test is off and the coverage bar is lower. Builders and readers in a test
+    (child processes included) must use the same settings, or loading refuses the index."""
     from rag.settings import Settings
 
-    return Settings(model="fake", model_cache_dir=tmp_path / "models", min_dense_score=0.0, min_coverage=0.3)
+    return Settings(model="fake", model_cache_dir=cache_dir, min_dense_score=0.0, min_coverage=0.3)
+
+
+@pytest.fixture()
+def fake_settings(tmp_path: Path):
+    return make_fake_settings(tmp_path / "models")

@@ -2,19 +2,17 @@
 process, and check that a loaded index is one whole build."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from conftest import ROOT
 from rag.embedding.fake import HashingEmbedder
 from rag.index_store import LoadedIndex
 from rag.text.chunking import match_text
 from rag.text.fold import fold
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_corpus(folder: Path, version: str, n_docs: int = 60) -> Path:
@@ -32,10 +30,11 @@ def write_corpus(folder: Path, version: str, n_docs: int = 60) -> Path:
 BUILD_SCRIPT = """
 import sys
 from pathlib import Path
+sys.path.insert(0, "tests")
+from conftest import make_fake_settings
 from rag.embedding.fake import HashingEmbedder
 from rag.index_store import build_index
-from rag.settings import Settings
-s = Settings(model="fake", model_cache_dir=Path(sys.argv[3]), min_dense_score=0.0, min_coverage=0.3)
+s = make_fake_settings(Path(sys.argv[3]))
 for corpus in sys.argv[1].split(","):
     build_index(Path(corpus), Path(sys.argv[2]), s, HashingEmbedder(), force=True)
     print("built", corpus, flush=True)
@@ -66,6 +65,3 @@ def assert_one_build(loaded: LoadedIndex, sample: int = 25) -> str:
         assert np.allclose(loaded.vectors.reconstruct(int(r)), want, atol=1e-5), f"vector {r} is not chunk {c.chunk_id}'s"
     return versions.pop()
 
-
-def manifest_version(out: Path) -> dict:
-    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))

@@ -13,6 +13,8 @@ from rag.errors import InputError
 from rag.index_store import build_index
 from rag.settings import Settings
 
+from conftest import make_fake_settings
+
 
 @contextmanager
 def hang_guard(seconds: int = 30):
@@ -34,7 +36,7 @@ def idx(tmp_path_factory):
     corpus = tmp_path_factory.mktemp("corpus")
     (corpus / "a.txt").write_text("香港科技園的新聞\n\n香港科技園公司今年新增了三百家初創企業。中国中国的人才計劃吸引了兩萬人。\n",
                                   encoding="utf-8")
-    s = Settings(model="fake", model_cache_dir=corpus / "m", min_dense_score=0.0, min_coverage=0.3)
+    s = make_fake_settings(corpus / "m")
     build_index(corpus, corpus.parent / "idx", s, HashingEmbedder())
     return open_index(corpus.parent / "idx", s, HashingEmbedder())
 

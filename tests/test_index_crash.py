@@ -15,17 +15,15 @@ import pytest
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.index_store import build_index, load_index
-from rag.settings import Settings
 
 from index_crash_helpers import ROOT, assert_one_build, start_build, write_corpus
 
 
 @pytest.fixture()
-def setup(tmp_path):
-    settings = Settings(model="fake", model_cache_dir=tmp_path / "m", min_dense_score=0.0, min_coverage=0.3)
+def setup(tmp_path, fake_settings):
     a = write_corpus(tmp_path / "A", "A")
     b = write_corpus(tmp_path / "B", "B")
-    return settings, a, b, tmp_path / "idx"
+    return fake_settings, a, b, tmp_path / "idx"
 
 
 @pytest.mark.slow
@@ -81,14 +79,14 @@ DAMAGE_SCRIPT = r"""
 import json, shutil, sys
 from pathlib import Path
 sys.path.insert(0, "tests")
+from conftest import make_fake_settings
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import IndexLoadError
 from rag.index_store import load_index
-from rag.settings import Settings
 from index_crash_helpers import assert_one_build
 
 pristine, work = Path(sys.argv[1]), Path(sys.argv[2])
-s = Settings(model="fake", model_cache_dir=work / "m", min_dense_score=0.0, min_coverage=0.3)
+s = make_fake_settings(work / "m")
 want = [c.text for c in load_index(pristine, s, HashingEmbedder()).chunks]
 
 def damage(path, kind):

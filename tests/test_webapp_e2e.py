@@ -92,28 +92,17 @@ def _drive(page, url: str, requests: list, tmp_path: Path) -> None:
     page.screenshot(path=str(tmp_path / "answer.png"))
 
     # A follow-up is rewritten with the previous question, and says what it searched.
-    page.locator("#question textarea").fill("河套香港園區有多少家機構落戶？")
-    page.locator("#question textarea").press("Enter")
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('79家')", timeout=120_000)
-    page.locator("#question textarea").fill("那深圳分園呢？")
-    page.locator("#question textarea").press("Enter")
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('已搜尋：河套深圳分園')",
-                           timeout=120_000)
+    _ask(page, "河套香港園區有多少家機構落戶？", "79家")
+    _ask(page, "那深圳分園呢？", "已搜尋：河套深圳分園")
     assert page.locator("#chat small.searched").count() == 1
 
     # No evidence: said plainly, nearest passages offered as "possibly related" only.
-    page.locator("#question textarea").fill("香港地鐵的車費是多少？")
-    page.locator("#question textarea").press("Enter")
-    page.locator("#chat small.related-hint").first.wait_for(timeout=120_000)
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('未能在語料中找到足夠的證據')",
-                           timeout=10_000)
+    _ask(page, "香港地鐵的車費是多少？", "未能在語料中找到足夠的證據")
+    page.locator("#chat small.related-hint").first.wait_for(timeout=10_000)
     page.locator("#sources-panel .related").wait_for(timeout=30_000)
 
     # Scraped HTML in a passage renders as text, and nothing is fetched from it.
-    page.locator("#question textarea").fill("惡意頁面講述前海的什麼新聞？")
-    page.locator("#question textarea").press("Enter")
-    page.wait_for_function("document.querySelector('#chat').innerText.includes('講述前海的新聞')", timeout=120_000)
-    time.sleep(3)
+    _ask(page, "惡意頁面講述前海的什麼新聞？", "講述前海的新聞")
     page.get_by_role("tab", name="出處查詢").click()
     page.locator("#lookup-box textarea").fill("evil#0")
     page.locator("#lookup-send").click()
