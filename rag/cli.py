@@ -5,14 +5,41 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
 from .errors import RagError
 from .progress import terminal_progress
 from .settings import Settings
+from .text.sanitize import INVISIBLE, terminal_text
 
 log = logging.getLogger("rag")
+
+
+def _t(value: object) -> str:
+    """A field for the terminal (titles, ids, quotes, paths come from documents and file
+    names): no escape sequence, control character or line break gets through. ``--json``
+    output is exact instead (JSON escapes control characters itself)."""
+    return terminal_text(str(value))
+
+
+_JSON_UNSAFE = re.compile(f"[\x7f-\x9f\u2028\u2029{INVISIBLE}]")
+
+
+def _json_escape(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _json(obj: object) -> str:
+    """One line of JSON with the exact strings; characters a terminal would act on or
+    hide (C1 controls, bidi and other invisible characters, line separators) are
+    written as \\u escapes, which every JSON reader turns back into the same text."""
+    return _JSON_UNSAFE.sub(lambda m: _json_escape(m.group()), json.dumps(obj, ensure_ascii=False))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -29,21 +56,30 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**changes).validate()
 
 
+def _folder(value: str, flag: str) -> Path:
+    """A folder named on the command line; an empty name is an error, not the current folder."""
+    if not value.strip():
+        raise RagError(f"{flag} is empty; name a folder, e.g. {flag} index")
+    return Path(value)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from .embedding import load_embedder
-    from .index_store import build_index
+    from .index_store import build_index, check_output_folder
 
+    corpus, out = _folder(args.corpus, "--corpus"), _folder(args.out, "--out")
+    check_output_folder(out, corpus)  # before loading the model: a refusal should be quick
     settings = _settings(args)
     embedder = load_embedder(settings)
-    report = build_index(Path(args.corpus), Path(args.out), settings, embedder,
+    report = build_index(corpus, out, settings, embedder,
                          progress=terminal_progress("embedding"), force=args.force)
     for s in report.skipped:
-        print(f"skipped: {s.reason}", file=sys.stderr)
+        print(f"skipped: {_t(s.reason)}", file=sys.stderr)
     if report.up_to_date:
-        print(f"index {report.out} is up to date ({report.documents} documents, {report.chunks} chunks)")
+        print(f"index {_t(report.out)} is up to date ({report.documents} documents, {report.chunks} chunks)")
     else:
         t = report.seconds
-        print(f"indexed {report.documents} documents into {report.chunks} chunks at {report.out} "
+        print(f"indexed {report.documents} documents into {report.chunks} chunks at {_t(report.out)} "
               f"({report.embedded_vectors} embedded, {report.reused_vectors} reused) in {t['total']:.1f}s "
               f"(embedding {t['embed']:.1f}s)")
     if report.skipped:
@@ -72,27 +108,27 @@ def _print_answer(a, as_json: bool) -> None:
     from .api import answer_to_json
 
     if as_json:
-        print(json.dumps(answer_to_json(a), ensure_ascii=False))
+        print(_json(answer_to_json(a)))
         return
     if a.searched_question != a.question:
-        print(f"(searched: {a.searched_question})")
-    print(a.answer)
+        print(f"(searched: {_t(a.searched_question)})")
+    print(_t(a.answer))
     if a.citations:
         print()
         shown = set()
         for c in a.citations:
             if c.marker in shown:
-                print(f"    「{c.quote}」 ({c.start}-{c.end})")
+                print(f"    「{_t(c.quote)}」 ({c.start}-{c.end})")
                 continue
             shown.add(c.marker)
-            section = f" · {c.section}" if c.section and c.section != c.title else ""
-            print(f"[{c.marker}] {c.title}{section}")
-            print(f"    {c.chunk_id}  offsets {c.start}-{c.end}")
-            print(f"    「{c.quote}」")
+            section = f" · {_t(c.section)}" if c.section and c.section != c.title else ""
+            print(f"[{c.marker}] {_t(c.title)}{section}")
+            print(f"    {_t(c.chunk_id)}  offsets {c.start}-{c.end}")
+            print(f"    「{_t(c.quote)}」")
     elif a.related:
         print("\n可能相關 / possibly related (not evidence):")
         for c in a.related:
-            print(f"  - {c.title} ({c.chunk_id}): {c.quote[:60]}")
+            print(f"  - {_t(c.title)} ({_t(c.chunk_id)}): {_t(c.quote[:60])}")
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -114,7 +150,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 _print_answer(idx.ask(q, **kwargs), args.json)
             except RagError as exc:
                 failures += 1
-                print(json.dumps({"question": q, "error": str(exc)}, ensure_ascii=False) if args.json else f"error: {exc}")
+                print(_json({"question": q, "error": str(exc)}) if args.json else f"error: {_t(exc)}")
             sys.stdout.flush()
         return 1 if failures else 0
     _print_answer(idx.ask(args.question, **kwargs), args.json)
@@ -126,38 +162,38 @@ def cmd_cite(args: argparse.Namespace) -> int:
     if args.claim:
         supports = idx.support(args.claim, top_k=args.top_k)
         if args.json:
-            print(json.dumps([{"rank": s.rank, "score": s.score, "chunk_id": s.citation.chunk_id,
-                               "doc_id": s.citation.doc_id, "title": s.citation.title, "start": s.citation.start,
-                               "end": s.citation.end, "quote": s.citation.quote} for s in supports],
-                             ensure_ascii=False))
+            print(_json([{"rank": s.rank, "score": s.score, "chunk_id": s.citation.chunk_id,
+                          "doc_id": s.citation.doc_id, "title": s.citation.title, "start": s.citation.start,
+                          "end": s.citation.end, "quote": s.citation.quote} for s in supports]))
             return 0
         if not supports:
             print("no supporting passage found")
         for s in supports:
-            print(f"{s.rank}. score {s.score:.3f}  {s.citation.title} · {s.citation.chunk_id} "
-                  f"({s.citation.start}-{s.citation.end})\n   「{s.citation.quote}」")
+            print(f"{s.rank}. score {s.score:.3f}  {_t(s.citation.title)} · {_t(s.citation.chunk_id)} "
+                  f"({s.citation.start}-{s.citation.end})\n   「{_t(s.citation.quote)}」")
         return 0
     if not args.ref:
         raise RagError("give a chunk id (doc#n), a span (doc:start-end) or --claim TEXT")
     lk = idx.cite(args.ref, context_chars=args.context)
     d = lk.doc
     if args.json:
-        print(json.dumps({"doc_id": d.doc_id, "title": d.title, "date": d.date, "authors": list(d.authors),
-                          "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
-                          "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
-                          "context_start": lk.context_start, "context_end": lk.context_end,
-                          "before": lk.before, "after": lk.after}, ensure_ascii=False))
+        print(_json({"doc_id": d.doc_id, "title": d.title, "date": d.date, "authors": list(d.authors),
+                     "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
+                     "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
+                     "context_start": lk.context_start, "context_end": lk.context_end,
+                     "before": lk.before, "after": lk.after}))
         return 0
-    print(f"{d.title}  ({d.doc_id})")
-    meta = [x for x in (d.date, "、".join(d.authors)) if x]
+    print(f"{_t(d.title)}  ({_t(d.doc_id)})")
+    meta = [_t(x) for x in (d.date, "、".join(d.authors)) if x]
     if meta:
         print("  " + " · ".join(meta))
     for s in d.sources:
-        print(f"  source: {s.label} {s.url}".rstrip())
+        print(f"  source: {_t(s.label)} {_t(s.url)}".rstrip())
     if lk.section:
-        print(f"  section: {lk.section}")
-    print(f"  {lk.chunk_id or 'span'} offsets {lk.start}-{lk.end} (context {lk.context_start}-{lk.context_end})\n")
-    print(f"{lk.before}>>>{lk.quote}<<<{lk.after}")
+        print(f"  section: {_t(lk.section)}")
+    print(f"  {_t(lk.chunk_id or 'span')} offsets {lk.start}-{lk.end} (context {lk.context_start}-{lk.context_end})\n")
+    # The passage keeps its line breaks (it is read as text), nothing else.
+    print(terminal_text(f"{lk.before}>>>{lk.quote}<<<{lk.after}", keep_newlines=True))
     return 0
 
 
@@ -254,10 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_t(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:  # settings validation names the bad value
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_t(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; any previous index is left as it was", file=sys.stderr)

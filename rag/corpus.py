@@ -12,6 +12,7 @@ from .errors import InputError
 from .records import Document, Source
 from .settings import Settings
 from .text.clean import clean
+from .text.sanitize import has_surrogates, sanitize
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".txt", ".md")
@@ -55,6 +56,23 @@ def document_from_text(doc_id: str, path: str, text: str) -> Document:
         metadata=tuple(cleaned.metadata),
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
+
+
+def text_path(path: Path) -> str:
+    """``path`` as text that is always valid UTF-8: bytes of a name that are not UTF-8
+    are shown as ``\\xff`` escapes (the path itself can then not be opened with it)."""
+    return valid_text(os.fsdecode(path))
+
+
+def valid_text(text: str) -> str:
+    """``text`` with any surrogate-escaped bytes (from a path that is not UTF-8) shown as
+    ``\\xff`` escapes, so that it can be written as UTF-8."""
+    if not has_surrogates(text):
+        return text
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no byte was escaped to
+        return sanitize(text)
 
 
 def corpus_files(folder: Path) -> list[Path]:
@@ -112,16 +130,24 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[list
     skipped: list[Skipped] = []
     seen: dict[str, Path] = {}
     for path in corpus_files(folder):
+        if has_surrogates(path.name):
+            # A name that is not UTF-8 cannot be a document id (ids are written as UTF-8
+            # JSON and shown to readers): skip it like any other unusable file.
+            shown = text_path(path)
+            skipped.append(Skipped(shown, f"{shown}: the file name is not valid UTF-8; rename the file "
+                                          "(its text was not read)"))
+            log.warning("skipped %s: file name not UTF-8", shown)
+            continue
         doc_id = path.stem
         if doc_id in seen:
             skipped.append(Skipped(str(path), f"duplicate document id {doc_id!r} (also {seen[doc_id].name})"))
             continue
         try:
-            text = decode_strict(read_article(path, folder, max_bytes), str(path))
-            docs.append(document_from_text(doc_id, str(path), text))
+            text = decode_strict(read_article(path, folder, max_bytes), text_path(path))
+            docs.append(document_from_text(doc_id, text_path(path), text))
             seen[doc_id] = path
         except InputError as exc:
-            skipped.append(Skipped(str(path), str(exc)))
+            skipped.append(Skipped(text_path(path), valid_text(str(exc))))
             log.warning("skipped %s", exc)
     return docs, skipped
 

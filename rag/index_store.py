@@ -11,6 +11,7 @@ Layout of an index folder (all readable; no pickle anywhere):
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -18,7 +19,6 @@ import io
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 import zipfile
@@ -31,7 +31,7 @@ import numpy as np
 
 from . import vectors as vec
 from .bm25 import BM25Index
-from .corpus import Skipped, document_from_json, document_to_json, read_corpus
+from .corpus import Skipped, document_from_json, document_to_json, read_corpus, text_path
 from .embedding.base import Embedder
 from .checksums import sha256_file
 from .errors import IndexLoadError, InputError
@@ -44,6 +44,11 @@ from .text.tokenize import tokenize
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: the manifest carries its own checksum
+PRODUCT = "rag-zh-news index"  # what a manifest says to claim its folder as one of ours
+# Every file a build writes. A build replaces its output folder whole, so it only ever
+# replaces (or deletes) a folder that holds nothing but these.
+INDEX_FILES = frozenset({"manifest.json", "documents.jsonl", "chunks.jsonl", "vectors.faiss", "bm25.npz",
+                         "bm25_terms.json", "embed_cache.npy", "embed_cache_keys.json"})
 CLEANER_VERSION = 2  # bump when cleaning or splitting rules change what chunks contain
 NORMALIZATION = {"width": "NFKC+lower", "script": "opencc t2s", "tokenizer": "jieba 0.42.1 (default dict)"}
 
@@ -155,8 +160,77 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
     Vectors of unchanged chunk texts are reused from the previous index.
     """
     settings.validate()
-    with _build_lock(out):
-        return _build_locked(corpus, out, settings, embedder, progress, force)
+    target = check_output_folder(out, corpus)
+    with _build_lock(target):
+        check_output_folder(target, corpus)  # again under the lock: another build may have just finished
+        report = _build_locked(corpus, target, settings, embedder, progress, force)
+    return dataclasses.replace(report, out=Path(out))
+
+
+def _is_our_manifest(path: Path) -> bool:
+    """False for a manifest.json that is readable JSON and not one of this program's
+    (a damaged one, say with a flipped byte, still counts as ours: the folder holds
+    nothing else than index files, which is checked separately)."""
+    try:
+        m = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError):
+        return True
+    if not isinstance(m, dict):
+        return False
+    if m.get("product") == PRODUCT:
+        return True
+    # Written before the product field existed (format 1 and early format 2).
+    return isinstance(m.get("format_version"), int) and {"files", "model", "chunking"} <= set(m)
+
+
+def replaceable(folder: Path) -> tuple[bool, str]:
+    """Whether a build may replace ``folder``, and if not, why. Only an empty folder,
+    or one holding nothing but the files of an index of this program, may be replaced."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        return False, f"it cannot be listed ({exc.strerror})"
+    foreign = [e.name for e in entries if e.name not in INDEX_FILES or e.is_symlink() or not e.is_file()]
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        return False, f"it holds {shown}, which no index build writes"
+    if entries and (folder / "manifest.json").exists() and not _is_our_manifest(folder / "manifest.json"):
+        return False, "its manifest.json is not the manifest of an index of this program"
+    return True, ""
+
+
+def check_output_folder(out: Path, corpus: Path | None = None) -> Path:
+    """The folder a build of ``corpus`` may write to, with symlinks resolved, or
+    InputError naming the folder.
+
+    A build replaces its output folder whole, so: a missing or empty folder, or an
+    index of this program, may be the output; the corpus itself, a folder inside it
+    or a parent of it may not (the corpus would be deleted), nor the current folder
+    or one of its parents, nor a file, nor any folder holding anything else."""
+    text = str(out)
+    if not text.strip() or text != text.strip():
+        raise InputError(f"the index folder {text!r} is not a usable name; name a folder, e.g. --out index")
+    target = Path(os.path.realpath(out))
+    here = Path.cwd().resolve()
+    if target == here or here.is_relative_to(target):
+        which = "the current folder" if target == here else "a parent of the current folder"
+        raise InputError(f"refusing to build the index into {target} ({which}): a build replaces its whole "
+                         "output folder; name a new subfolder, e.g. --out index")
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{out} is a file, not a folder; name a folder for the index, e.g. --out index")
+    if corpus is not None:
+        source = Path(os.path.realpath(corpus))
+        if target == source or target.is_relative_to(source) or source.is_relative_to(target):
+            where = ("is the corpus folder" if target == source else
+                     "is inside the corpus folder" if target.is_relative_to(source) else "contains the corpus folder")
+            raise InputError(f"refusing to build the index into {target}: it {where} {source}, and a build "
+                             "replaces its whole output folder; choose a folder outside the corpus, e.g. --out index")
+    if target.is_dir():
+        ok, why = replaceable(target)
+        if not ok:
+            raise InputError(f"refusing to replace {target}: {why}. A build replaces its whole output folder, so "
+                             "it must be new, empty, or an index built by this program; choose another --out")
+    return target
 
 
 def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
@@ -238,6 +312,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
         np.save(tmp / "embed_cache.npy", matrix, allow_pickle=False)
         (tmp / "embed_cache_keys.json").write_text(json.dumps(keys))
         manifest = {
+            "product": PRODUCT,
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "model": {"id": embedder.model_id, "name": settings.model, "fingerprint": fp, "dimension": dim},
@@ -247,7 +322,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
                              "ef_search": settings.hnsw_ef_search, "metric": "inner_product (cosine)"},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
-            "corpus": {"path": str(corpus), "documents": corpus_sums},
+            "corpus": {"path": text_path(corpus), "documents": corpus_sums},
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
             "files": {name: sha256_file(tmp / name) for name in files},
             "cache_files": {name: sha256_file(tmp / name) for name in ("embed_cache.npy", "embed_cache_keys.json")},
@@ -257,7 +332,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
         _fsync_tree(tmp)
         _swap_in(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise
     t4 = time.perf_counter()
     return BuildReport(out, len(docs), len(chunks), skipped, len(chunks) - len(missing), len(missing),
@@ -282,6 +357,26 @@ def _build_lock(out: Path):
         os.close(fd)
 
 
+def _discard(folder: Path) -> None:
+    """Delete a folder of index files (a previous or unfinished build). Only the files
+    a build writes are deleted: anything else found there is left, with the folder,
+    and a warning, so that no file of the user's is ever lost."""
+    try:
+        entries = list(folder.iterdir())
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("could not clean up %s (%s)", folder, exc.strerror)
+        return
+    for e in entries:
+        if e.name in INDEX_FILES and not e.is_symlink() and e.is_file():
+            e.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        log.warning("left %s in place: it holds files that no index build writes", folder)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -301,10 +396,10 @@ def _sweep_leftovers(out: Path) -> None:
         pid = d.name[len(f".{out.name}.building-"):].split("-", 1)[0]
         if not pid.isdigit() or int(pid) == os.getpid() or not _pid_alive(int(pid)):
             log.info("removing %s, left by an interrupted build", d)
-            shutil.rmtree(d, ignore_errors=True)
+            _discard(d)
     if (out / "manifest.json").is_file():
         for d in parent.glob(f".{out.name}.old-*"):
-            shutil.rmtree(d, ignore_errors=True)
+            _discard(d)
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -344,8 +439,11 @@ def _swap_in(new: Path, out: Path) -> None:
     if not out.exists():
         os.rename(new, out)
         return
+    ok, why = replaceable(out)  # checked before the build too; files may have been added since
+    if not ok:
+        raise InputError(f"refusing to replace {out}: {why}; the new index was not put in place")
     if _exchange(new, out):
-        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the previous index
+        _discard(new)  # ``new`` now holds the previous index
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.resolve().parent))
     os.rmdir(old)
@@ -355,7 +453,7 @@ def _swap_in(new: Path, out: Path) -> None:
     except BaseException:
         os.rename(old, out)  # put the previous index back
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _discard(old)
 
 
 def _checked_bytes(folder: Path, name: str, digest: str) -> bytes:

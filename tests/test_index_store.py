@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,3 +133,106 @@ def test_swap_interrupted_between_renames_is_recovered(small_corpus, tmp_path, f
     os.rename(out, tmp_path / ".idx.old-abc123")  # the crash: old moved away, new not yet in place
     loaded = load_index(out, fake_settings)
     assert out.is_dir() and len(loaded.chunks) > 0
+
+
+# --- The output folder: a build replaces it whole, so it must be safe to replace ---
+
+def _tree(folder):
+    """Every path under ``folder`` with the bytes of each file: what must survive a refusal."""
+    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None) for p in sorted(folder.rglob("*"))}
+
+
+def test_a_folder_holding_other_files_is_never_replaced(small_corpus, tmp_path, fake_settings):
+    mydocs = tmp_path / "mydocs"
+    (mydocs / "sub").mkdir(parents=True)
+    (mydocs / "thesis.docx").write_text("important\n")
+    (mydocs / "sub" / "photo.jpg").write_bytes(b"\xff\xd8photo")
+    before = _tree(mydocs)
+    with pytest.raises(InputError, match=r"refusing to replace .*mydocs.*thesis.docx"):
+        build_index(small_corpus, mydocs, fake_settings, HashingEmbedder())
+    assert _tree(mydocs) == before
+    assert not list(tmp_path.glob(".mydocs.building-*"))
+
+
+def test_an_index_with_a_file_added_by_hand_is_not_replaced(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    (out / "notes.txt").write_text("my notes")
+    with pytest.raises(InputError, match="notes.txt"):
+        build_index(small_corpus, out, fake_settings, HashingEmbedder(), force=True)
+    assert (out / "notes.txt").read_text() == "my notes"
+
+
+def test_a_foreign_manifest_is_not_an_index(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "webapp"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"name": "my web app", "icons": []}')
+    with pytest.raises(InputError, match="not the manifest of an index"):
+        build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    assert json.loads((out / "manifest.json").read_text())["name"] == "my web app"
+
+
+@pytest.mark.parametrize("where", ["corpus itself", "inside corpus", "parent of corpus"])
+def test_output_folder_cannot_hold_or_be_the_corpus(small_corpus, tmp_path, fake_settings, where):
+    out = {"corpus itself": small_corpus, "inside corpus": small_corpus / "index",
+           "parent of corpus": small_corpus.parent}[where]
+    before = _tree(small_corpus)
+    with pytest.raises(InputError, match="corpus folder"):
+        build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    assert _tree(small_corpus) == before
+
+
+def test_output_that_is_a_file_is_refused_and_left_alone(small_corpus, tmp_path, fake_settings):
+    f = tmp_path / "some" / "file.txt"
+    f.parent.mkdir()
+    f.write_text("keep me")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        build_index(small_corpus, f, fake_settings, HashingEmbedder())
+    assert f.read_text() == "keep me" and sorted(p.name for p in f.parent.iterdir()) == ["file.txt"]
+
+
+def test_current_folder_and_its_parents_are_refused(small_corpus, tmp_path, fake_settings, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for out in (".", "..", ""):
+        with pytest.raises(InputError, match="current folder|usable name"):
+            build_index(small_corpus, Path(out) if out else out, fake_settings, HashingEmbedder())
+    assert not list(tmp_path.glob("*.lock")) and not list(tmp_path.parent.glob(f".{tmp_path.name}*"))
+
+
+def test_empty_folder_and_damaged_index_may_be_replaced(small_corpus, tmp_path, fake_settings):
+    out = tmp_path / "idx"
+    out.mkdir()
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    m = out / "manifest.json"
+    m.write_bytes(m.read_bytes()[:-40] + b"\x00garbage")  # damaged: still ours, rebuilt
+    build_index(small_corpus, out, fake_settings, HashingEmbedder())
+    assert len(load_index(out, fake_settings).chunks) > 0
+
+
+def test_a_symlink_to_an_index_keeps_pointing_at_the_rebuilt_index(small_corpus, tmp_path, fake_settings):
+    from rag.index_store import _build_lock
+
+    real = tmp_path / "real"
+    build_index(small_corpus, real, fake_settings, HashingEmbedder())
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    build_index(small_corpus, link, fake_settings, HashingEmbedder(), force=True)
+    assert link.is_symlink() and (real / "manifest.json").is_file()
+    assert len(load_index(link, fake_settings).chunks) > 0
+    # The link and its target are one index: they share one lock.
+    with _build_lock(real):
+        with pytest.raises(InputError, match="another build"):
+            build_index(small_corpus, link, fake_settings, HashingEmbedder(), force=True)
+
+
+def test_leftover_folders_lose_only_index_files(tmp_path):
+    from rag.index_store import _discard
+
+    d = tmp_path / ".idx.old-x"
+    d.mkdir()
+    (d / "chunks.jsonl").write_text("{}")
+    (d / "mine.txt").write_text("not an index file")
+    _discard(d)
+    assert sorted(p.name for p in d.iterdir()) == ["mine.txt"]

@@ -36,7 +36,7 @@ def test_gradio_client_chat_endpoint(server):
     from gradio_client import Client
 
     client = Client(server, verbose=False)
-    history, panel = client.predict("阿里巴巴在铜锣湾买下了几层写字楼？", [], api_name="/chat")
+    history, panel = client.predict("阿里巴巴在铜锣湾买下了几层写字楼？", api_name="/chat")
     text = history[-1]["content"][0]["text"] if isinstance(history[-1]["content"], list) else history[-1]["content"]
     assert "13层" in text and "cite-marker" in text
     assert "13層" in panel and "<mark>" in panel

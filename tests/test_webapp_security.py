@@ -111,10 +111,10 @@ def test_one_visitor_asking_on_and_on_does_not_grow_the_server(app):
     proc, url, _ = app
     client = Client(url, verbose=False)
     for i in range(40):  # past the 30 turns a chat keeps
-        client.predict(QUESTIONS[i % len(QUESTIONS)], [], api_name="/chat")
+        client.predict(QUESTIONS[i % len(QUESTIONS)], api_name="/chat")
     before = rss_mb(proc.pid)
     for i in range(150):
-        client.predict(QUESTIONS[i % len(QUESTIONS)], [], api_name="/chat")
+        client.predict(QUESTIONS[i % len(QUESTIONS)], api_name="/chat")
     after = rss_mb(proc.pid)
     # The page as it was before (streaming gr.skip() property updates, each kept as a new
     # Gradio component per visitor) grew the server by 245 MB here.

@@ -107,7 +107,7 @@ def run_load(url: str, questions: Sequence[str], clients: int = 20, seconds: flo
             q = questions[(i + n) % len(questions)]
             t = time.perf_counter()
             try:
-                client.predict(q, [], api_name="/chat")
+                client.predict(q, api_name="/chat")
                 with lock:
                     counts["ok"] += 1
                     latencies.append(time.perf_counter() - t)
@@ -172,7 +172,7 @@ def run_burst(url: str, question: str, n: int = 80, timeout: float = 300.0) -> B
         clients = list(pool.map(lambda _: Client(url, verbose=False), range(n)))
     try:
         t0 = time.perf_counter()
-        jobs = [client.submit(question, [], api_name="/chat") for client in clients]
+        jobs = [client.submit(question, api_name="/chat") for client in clients]
         ok = busy = failed = 0
         message = ""
         errors: list[str] = []

@@ -2,17 +2,23 @@
 retrieval or answering logic lives here."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
+import os
+import re
 
-import gradio as gr
-from starlette.middleware import Middleware
+# No telemetry: Gradio reports to api.gradio.app unless told not to, and reads this
+# switch when it is imported (the Blocks below also pass analytics_enabled=False).
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-from rag.api import RagIndex
-from rag.errors import RagError
+import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
-from . import view
+from rag.api import RagIndex  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+
+from . import view  # noqa: E402
+from .session import MAX_TURNS, Chat, add_reply, set_reply, start_turn  # noqa: E402,F401 (MAX_TURNS: re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +63,8 @@ JS = """
 # that a request is refused at once with "queue is full" instead of hanging.
 CONCURRENT_ANSWERS = 2
 QUEUE_SIZE = 32
-# Memory per visitor is bounded: a chat keeps the answers (for its sources panel) of
-# its last MAX_TURNS turns, and the server keeps the state of the last SESSIONS visitors.
-MAX_TURNS = 30
+# Memory per visitor is bounded: a chat (kept on the server, see session.py) holds its
+# last MAX_TURNS turns, and the server keeps the state of the last SESSIONS visitors.
 SESSIONS = 1000
 
 MODES = {"混合（推薦）": "hybrid", "語義": "dense", "關鍵詞": "bm25"}
@@ -81,8 +86,12 @@ def _choices(options: dict[str, str], lang: str) -> list[str]:
     return [k if k in LANGS else view.to_script(k, lang) for k in options]
 
 
-def _last_turn(turns: list) -> int:
-    return max((i for i, a in enumerate(turns) if a is not None), default=0)
+def _chat(value: object) -> Chat:
+    return value if isinstance(value, Chat) else Chat()
+
+
+def _lang(label: object) -> str:
+    return LANGS.get(label, "traditional") if isinstance(label, str) else "traditional"
 
 
 def build_page(idx: RagIndex) -> gr.Blocks:
@@ -92,69 +101,84 @@ def build_page(idx: RagIndex) -> gr.Blocks:
     # Handlers return values, never gr.skip()/gr.update(): Gradio 6.31 keeps a new
     # component object per session for every property update it is sent, so a chat
     # streaming updates grew without bound (measured: about 270 KB a question).
-    def respond(message, history, turns, lang_label, mode_label, top_k, script_label, doc_ids):
-        lang = LANGS.get(lang_label, "traditional")
-        history = list(history or [])
-        turns = list(turns or [])
-        panel_now = view.sources_panel(idx, turns, _last_turn(turns), lang)
-        question = (message or "").strip()
+    # Every handler catches every error: a failure is one message in the page's
+    # language, and the chat (kept on the server) stays usable.
+    def respond(message, chat, lang_label, mode_label, top_k, script_label, doc_ids):
+        lang = _lang(lang_label)
+        chat = _chat(chat)
+        try:
+            panel_now = view.sources_panel(idx, chat.answers, chat.last_answered(), lang)
+        except Exception:  # noqa: BLE001
+            log.exception("sources panel failed")
+            panel_now = view.sources_panel(idx, {}, 0, lang)
+        question = (message if isinstance(message, str) else "").strip()
         if not question:
             gr.Info(view.t("empty", lang))
-            yield history, panel_now, turns
+            yield chat.messages, panel_now, chat
             return
         limit = idx.settings.max_question_chars
         # An overlong paste is echoed shortened: the library refuses it anyway.
         shown = question if len(question) <= limit else question[:limit] + "…"
-        history.append({"role": "user", "content": view.escape_markdown(shown)})
-        yield history, panel_now, turns
-        previous = next((a.searched_question for a in reversed(turns) if a is not None), "")
-        idx.refresh()  # a rebuilt index is used from the next question on
+        turn = start_turn(chat, view.escape_markdown(shown))
+        yield chat.messages, panel_now, chat
         try:
-            answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=int(top_k),
+            idx.refresh()  # a rebuilt index is used from the next question on
+            answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=top_k,
                              script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
-                             previous_question=previous)
+                             previous_question=chat.previous_question())
+            full = view.answer_message(answer, turn, lang)
+            panel = view.sources_panel(idx, {**chat.answers, turn: answer}, turn, lang)
         except RagError as exc:
             msg = (view.t("too_long", lang, n=len(question), limit=limit) if len(question) > limit
                    else view.t("error", lang, msg=str(exc)))
-            history.append({"role": "assistant", "content": view.escape_markdown(msg)})
-            turns.append(None)
-            yield history, panel_now, turns
+            add_reply(chat, turn, view.escape_markdown(msg))
+            yield chat.messages, panel_now, chat
             return
-        # The panel needs the citations, not the ranked hits: keep the state small.
-        turns.append(dataclasses.replace(answer, hits=(), timings_ms={}))
-        turn = len(turns) - 1
-        if turn >= MAX_TURNS:
-            turns[turn - MAX_TURNS] = None  # that turn's sources are let go; numbering stays
-        full = view.answer_message(answer, turn, lang)
-        history.append({"role": "assistant", "content": ""})
+        except Exception:  # noqa: BLE001
+            log.exception("answering %r failed", question[:80])
+            add_reply(chat, turn, view.escape_markdown(view.t("failed", lang)))
+            yield chat.messages, panel_now, chat
+            return
+        add_reply(chat, turn, "", answer)
         for piece in view.stream_pieces(full):
-            history[-1] = {"role": "assistant", "content": piece}
-            yield history, panel_now, turns
-        yield history, view.sources_panel(idx, turns, turn, lang), turns
+            set_reply(chat, piece)
+            yield chat.messages, panel_now, chat
+        yield chat.messages, panel, chat
 
-    def select_turn(turns, lang_label, evt: gr.SelectData):
-        lang = LANGS.get(lang_label, "traditional")
-        turns = list(turns or [])
-        turn = evt.index // 2 if isinstance(evt.index, int) else evt.index[0] // 2
-        if turn >= len(turns) or turns[turn] is None:
-            turn = _last_turn(turns)
-        return view.sources_panel(idx, turns, turn, lang)
+    def select_turn(chat, lang_label, evt: gr.SelectData):
+        lang = _lang(lang_label)
+        chat = _chat(chat)
+        try:
+            return view.sources_panel(idx, chat.answers, chat.turn_of_message(evt.index), lang)
+        except Exception:  # noqa: BLE001
+            log.exception("showing the sources of a message failed")
+            return f"<div>{view.escape_text(view.t('failed', lang))}</div>"
 
     def lookup(query, lang_label):
-        lang = LANGS.get(lang_label, "traditional")
-        idx.refresh()
+        lang = _lang(lang_label)
         try:
-            return view.lookup_html(idx, query or "", lang)
+            idx.refresh()
+            return view.lookup_html(idx, query if isinstance(query, str) else "", lang)
         except RagError as exc:
             return f"<div>{view.escape_text(view.t('error', lang, msg=str(exc)))}</div>"
+        except Exception:  # noqa: BLE001
+            log.exception("lookup failed")
+            return f"<div>{view.escape_text(view.t('failed', lang))}</div>"
 
-    def relabel(lang_label, mode_label, script_label, turns):
-        lang = LANGS.get(lang_label, "traditional")
+    def clear():
+        return [], view.sources_panel(idx, {}, 0), Chat()
+
+    def relabel(lang_label, mode_label, script_label, chat):
+        lang = _lang(lang_label)
+        chat = _chat(chat)
         t = lambda key: view.t(key, lang)  # noqa: E731
         mode_value, script_value = _pick(MODES, mode_label, "hybrid"), _pick(SCRIPTS, script_label, "auto")
         mode_choices, script_choices = _choices(MODES, lang), _choices(SCRIPTS, lang)
-        turns = list(turns or [])
-        last = _last_turn(turns)
+        try:
+            panel = view.sources_panel(idx, chat.answers, chat.last_answered(), lang)
+        except Exception:  # noqa: BLE001
+            log.exception("sources panel failed")
+            panel = f"<div>{view.escape_text(view.t('failed', lang))}</div>"
         return (gr.update(placeholder=t("placeholder")), gr.update(value=t("ask")),
                 f"## {t('title')}\n{t('subtitle')}", gr.update(label=t("docs")),
                 gr.update(label=t("mode"), choices=mode_choices, value=mode_choices[list(MODES.values()).index(mode_value)]),
@@ -165,16 +189,18 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 gr.update(value=t("clear")), f"### {t('sources')}", gr.update(label=t("ask")),
                 gr.update(label=t("lookup")), gr.update(label=t("settings")), t("lookup_hint"),
                 gr.update(value=t("lookup_button")), gr.update(label=t("examples")),
-                view.sources_panel(idx, turns, last, lang))
+                panel)
 
-    with gr.Blocks(title=view.STRINGS["title"]) as page:
-        turns = gr.State([])
+    with gr.Blocks(title=view.STRINGS["title"], analytics_enabled=False) as page:
+        chat_state = gr.State(Chat())
         header = gr.Markdown(f"## {view.t('title')}\n{view.t('subtitle')}")
         with gr.Tab(view.t("ask")) as ask_tab:
             with gr.Row():
                 with gr.Column(scale=3):
+                    # latex_delimiters=[]: news, not formulas; "$$…$$" in a source must show as written.
                     chat = gr.Chatbot(label=view.t("ask"), show_label=False, height=520, elem_id="chat", sanitize_html=True,
-                                      render_markdown=True, feedback_options=None, buttons=["copy"])
+                                      render_markdown=True, latex_delimiters=[], feedback_options=None,
+                                      buttons=["copy"])
                     with gr.Row():
                         # The box stops a pasted book early (the library's limit is checked
                         # and explained after sending; a huge paste would only be refused).
@@ -182,7 +208,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                                          max_lines=3, elem_id="question", max_length=4 * idx.settings.max_question_chars)
                         send = gr.Button(view.t("ask"), variant="primary", scale=1, elem_id="send")
                     examples = gr.Examples(view.EXAMPLES, inputs=box, label=view.t("examples"))
-                    clear = gr.Button(view.t("clear"), size="sm")
+                    clear_btn = gr.Button(view.t("clear"), size="sm")
                 with gr.Column(scale=2):
                     sources_head = gr.Markdown(f"### {view.t('sources')}")
                     panel = gr.HTML(view.sources_panel(idx, [], 0), elem_id="sources-panel")
@@ -200,32 +226,59 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 lookup_btn = gr.Button(view.t("lookup_button"), scale=1, elem_id="lookup-send")
             lookup_out = gr.HTML(elem_id="lookup-result")
 
-        inputs = [box, chat, turns, lang, mode, top_k, script, docs]
-        outputs = [chat, panel, turns]
+        # The chat's history is not an input: the server keeps it (session.py), so no
+        # visitor can make the server hold megabytes of history sent with a question.
+        inputs = [box, chat_state, lang, mode, top_k, script, docs]
+        outputs = [chat, panel, chat_state]
         box.submit(respond, inputs, outputs, api_name="chat")
         send.click(respond, inputs, outputs, api_name=False)
         # The box is cleared in the browser, once, when the question is sent: clearing it
         # from the stream would wipe what the reader starts typing meanwhile.
         box.submit(None, None, box, js="() => ''", api_name=False, queue=False)
         send.click(None, None, box, js="() => ''", api_name=False, queue=False)
-        chat.select(select_turn, [turns, lang], panel, api_name=False)
-        clear.click(lambda: ([], view.sources_panel(idx, [], 0), []), None, [chat, panel, turns], api_name=False)
+        chat.select(select_turn, [chat_state, lang], panel, api_name=False)
+        clear_btn.click(clear, None, [chat, panel, chat_state], api_name=False)
         lookup_btn.click(lookup, [lookup_box, lang], lookup_out, api_name="lookup")
         lookup_box.submit(lookup, [lookup_box, lang], lookup_out, api_name=False)
-        lang.change(relabel, [lang, mode, script, turns],
-                    [box, send, header, docs, mode, top_k, script, lang, clear, sources_head, ask_tab, lookup_tab,
+        lang.change(relabel, [lang, mode, script, chat_state],
+                    [box, send, header, docs, mode, top_k, script, lang, clear_btn, sources_head, ask_tab, lookup_tab,
                      settings_box, lookup_hint, lookup_btn, examples.dataset, panel], api_name=False)
     return page
 
 
-MAX_REQUEST_BYTES = 2_000_000  # a question is 500 characters; a long chat history stays far below this
+MAX_REQUEST_BYTES = 2_000_000  # a question is 500 characters; no request of the page comes near this
+
+# The routes the page and its API use, by method: everything else Gradio serves (file
+# uploads, audio "process_recording", streaming inputs, monitoring, proxies, run
+# history, vibe editing, and whatever a later Gradio adds) is refused. An allow-list,
+# so that a route nobody here knows about is closed by default.
+_API = r"(?:chat|lookup)"
+_READ_ROUTES = re.compile(
+    r"/|/config/?|/gradio_api/info/?|/gradio_api/queue/data|/gradio_api/heartbeat/[\w-]+"
+    r"|/gradio_api/startup-events|/(?:gradio_api/)?theme\.css|/assets/[\w.@/-]+|/static/[\w.@/-]+"
+    r"|/svelte/[\w.@/-]+|/favicon\.ico|/robots\.txt|/manifest\.json|/pwa_icon(?:/\d+)?|/logout/?"
+    r"|/gradio_api/(?:login_check|token|app_id|user)/?|/gradio_api/call/" + _API + r"/[\w-]+"
+    r"|/gradio_api/file=.+")
+_WRITE_ROUTES = re.compile(
+    r"/login/?|/gradio_api/queue/join|/gradio_api/cancel|/gradio_api/reset/?|/gradio_api/(?:call|run)/" + _API + "/?")
+
+
+def route_allowed(method: str, path: str) -> bool:
+    """Whether the page serves ``method path`` (Gradio's own checks still apply)."""
+    if method in ("GET", "HEAD"):
+        return bool(_READ_ROUTES.fullmatch(path))
+    if method == "POST":
+        return bool(_WRITE_ROUTES.fullmatch(path))
+    if method == "OPTIONS":  # CORS preflight: only for what may be posted or read
+        return bool(_WRITE_ROUTES.fullmatch(path) or _READ_ROUTES.fullmatch(path))
+    return False
 
 
 class RequestGuard:
     """ASGI middleware in front of Gradio's routes.
 
-    - Uploads are refused: the page has no upload control, and Gradio's upload route
-      would otherwise store (and serve back) any file anyone posts.
+    - Only the routes the page uses are served (``route_allowed``); every route that
+      takes files is among those refused (403).
     - Request bodies over ``MAX_REQUEST_BYTES`` are refused with 413 before Gradio
       parses them.
     """
@@ -235,15 +288,20 @@ class RequestGuard:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "websocket":  # the page uses none
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        if path.rstrip("/").endswith(("/upload", "/upload_progress")):
-            await _refuse(send, 403, "uploads are disabled on this server")
+        method, path = scope.get("method", ""), scope.get("path", "")
+        if not route_allowed(method, path):
+            log.info("refused %s %s (not a route of this page)", method, path[:200])
+            await _refuse(send, 403, "this route is not used by the page and is disabled "
+                                     "(uploads are disabled on this server)")
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        if length is not None and (not length.isdigit() or len(length) > 12 or int(length) > self.max_bytes):
             await _refuse(send, 413, f"request body over {self.max_bytes} bytes")
             return
         seen = 0

@@ -8,15 +8,26 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Sequence
+import logging
+from typing import Mapping, Sequence
 
 from rag.api import RagIndex
-from rag.citations import is_ref
+from rag.citations import is_ref, lookup_chunk
 from rag.records import Answer, Citation, Document
 from rag.text.fold import to_script
 from rag.text.sanitize import sanitize
 
+log = logging.getLogger(__name__)
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Characters that would let Markdown make something of document text: "$" starts LaTeX
+# (and "%" a LaTeX comment) in Gradio's renderer, ":" and "@" let "https://…",
+# "www…" and e-mail addresses become links (GFM autolinks). As entities they show as
+# themselves and form nothing.
+_MD_ENTITIES = {"$": "&#36;", "%": "&#37;", ":": "&#58;", "@": "&#64;"}
+_MD_ENTITY_CHARS = re.compile("[$%:@]")
+MAX_TITLE_CHARS = 120  # a title shown in a list, a panel or the article filter
+_SPACES = re.compile(r"\s+")
 
 # Interface text, written in Traditional Chinese; Simplified is derived with OpenCC.
 STRINGS = {
@@ -49,6 +60,8 @@ STRINGS = {
     "related_flag": "相關文章摘錄（原網頁已截斷）",
     "clear": "清除對話",
     "related_hint": "右側「出處」列出了最接近的段落，僅供參考，並非答案的證據。",
+    "failed": "抱歉，處理時出了問題，請再試一次；如果問題持續，請清除對話。",
+    "bad_ref": "找不到這個出處：{msg}",
 }
 
 
@@ -64,8 +77,18 @@ def escape_text(text: str) -> str:
 
 
 def escape_markdown(text: str) -> str:
-    """Plain text for a Markdown message: no tag, link or image can form."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(sanitize(text), quote=False))
+    """Plain text for a Markdown message: no tag, link, autolink, image or formula
+    can form; the reader sees exactly the characters of ``text``."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(sanitize(text), quote=False))
+    return _MD_ENTITY_CHARS.sub(lambda m: _MD_ENTITIES[m.group()], escaped)
+
+
+def display_line(text: str, limit: int = MAX_TITLE_CHARS) -> str:
+    """A document field shown on one line (a title, section, source, date): invisible
+    characters dropped, line breaks and runs of spaces made one space, capped at
+    ``limit`` characters. Not escaped: for HTML use ``escape_text`` on the result."""
+    line = _SPACES.sub(" ", sanitize(text)).strip()
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 def marker_link(turn: int, marker: int) -> str:
@@ -109,11 +132,15 @@ def stream_pieces(message: str, step: int = 12) -> list[str]:
 
 
 def _doc_meta(doc: Document) -> str:
-    bits = [b for b in (doc.date[:10], "、".join(doc.authors)) if b]
-    src = doc.sources[0].label if doc.sources else ""
+    bits = [b for b in (display_line(doc.date, 10), display_line("、".join(doc.authors), 60)) if b]
+    src = display_line(doc.sources[0].label, 60) if doc.sources else ""
     if src:
         bits.append(src)
     return " · ".join(bits)
+
+
+def _title(doc: Document | None, fallback: str) -> str:
+    return display_line(doc.title if doc else fallback)
 
 
 def _passage_html(idx: RagIndex, c: Citation) -> tuple[str, str]:
@@ -126,54 +153,77 @@ def _passage_html(idx: RagIndex, c: Citation) -> tuple[str, str]:
         body = f"<mark>{escape_text(c.quote)}</mark>"
         return body, body
     text = doc.text
-    lk = idx.cite(c.chunk_id, context_chars=300)
+    lk = lookup_chunk(doc, chunk, context_chars=300)  # the records themselves: ids are never re-parsed
     body = (escape_text(text[chunk.start:c.start]) + f"<mark>{escape_text(c.quote)}</mark>"
             + escape_text(text[c.end:chunk.end]))
     context = (escape_text(lk.before) + '<span class="ctx-passage">' + body + "</span>" + escape_text(lk.after))
     return body, context
 
 
-def sources_panel(idx: RagIndex, turns: Sequence[Answer | None], selected: int, lang: str = "traditional") -> str:
+def _numbered(turns: Mapping[int, Answer | None] | Sequence[Answer | None]) -> list[tuple[int, Answer]]:
+    pairs = turns.items() if isinstance(turns, Mapping) else enumerate(turns)
+    return [(turn, a) for turn, a in sorted(pairs, key=lambda p: p[0]) if a is not None]
+
+
+def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation], lang: str) -> str:
+    first = cits[0]
+    doc = idx.documents.get(first.doc_id)
+    title = _title(doc, first.title)
+    section = display_line(first.section)
+    section_html = f'<div class="src-section">{escape_text(t("section", lang))}：{escape_text(section)}</div>' \
+        if section and section != title else ""
+    chunk = idx.chunks.get(first.chunk_id)
+    flag = f'<div class="src-flag">{escape_text(t("related_flag", lang))}</div>' \
+        if chunk is not None and chunk.kind == "related" else ""
+    passages = []
+    for c in cits:
+        body, context = _passage_html(idx, c)
+        passages.append(
+            f'<div class="src-passage">{body}</div>'
+            f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
+            f'<div class="ctx">{context}</div></details>'
+            f'<div class="src-ids">{escape_text(c.chunk_id)} · {escape_text(t("offsets", lang))} {c.start}–{c.end}</div>')
+    return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
+            f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
+            f'<span class="src-title">{escape_text(title)}</span></div>'
+            f'<div class="src-meta">{escape_text(_doc_meta(doc) if doc else "")}</div>{section_html}{flag}'
+            f'{"".join(passages)}</div>')
+
+
+def _quote_only_item(turn: int, marker: int, cits: Sequence[Citation]) -> str:
+    """What a source shows when its full view cannot be made: the verified quotes."""
+    quotes = "".join(f'<div class="src-passage"><mark>{escape_text(c.quote)}</mark></div>'
+                     f'<div class="src-ids">{escape_text(c.chunk_id)} · {c.start}–{c.end}</div>' for c in cits)
+    return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
+            f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
+            f'<span class="src-title">{escape_text(display_line(cits[0].title))}</span></div>{quotes}</div>')
+
+
+def sources_panel(idx: RagIndex, turns: Mapping[int, Answer | None] | Sequence[Answer | None], selected: int,
+                  lang: str = "traditional") -> str:
     """HTML of every turn's sources; only the selected turn's group is shown.
 
-    ``turns`` is indexed like the chat's turns (None for a turn that failed), so a
-    group's id matches the markers ``answer_message`` wrote for that turn."""
-    if not any(turns):
+    ``turns`` maps a chat turn to its answer (a list is indexed by turn, None for a
+    turn that failed), so a group's id matches the markers ``answer_message`` wrote."""
+    numbered = _numbered(turns)
+    if not numbered:
         return f'<div class="sources-empty">{escape_text(t("no_sources", lang))}</div>'
     groups = []
-    for turn, answer in enumerate(turns):
-        if answer is None:
-            continue
+    for turn, answer in numbered:
         hidden = "" if turn == selected else ' style="display:none"'
         items = []
-        cited = {}
+        cited: dict[int, list[Citation]] = {}
         for c in answer.citations:
             cited.setdefault(c.marker, []).append(c)
         for marker, cits in cited.items():
-            first = cits[0]
-            doc = idx.documents.get(first.doc_id)
-            title = doc.title if doc else first.title
-            section = f'<div class="src-section">{escape_text(t("section", lang))}：{escape_text(first.section)}</div>' \
-                if first.section and first.section != title else ""
-            chunk = idx.chunks.get(first.chunk_id)
-            flag = f'<div class="src-flag">{escape_text(t("related_flag", lang))}</div>' \
-                if chunk is not None and chunk.kind == "related" else ""
-            passages = []
-            for c in cits:
-                body, context = _passage_html(idx, c)
-                passages.append(
-                    f'<div class="src-passage">{body}</div>'
-                    f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
-                    f'<div class="ctx">{context}</div></details>'
-                    f'<div class="src-ids">{escape_text(c.chunk_id)} · {escape_text(t("offsets", lang))} {c.start}–{c.end}</div>')
-            items.append(
-                f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
-                f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
-                f'<span class="src-title">{escape_text(title)}</span></div>'
-                f'<div class="src-meta">{escape_text(_doc_meta(doc) if doc else "")}</div>{section}{flag}{"".join(passages)}</div>')
+            try:
+                items.append(_source_item(idx, turn, marker, cits, lang))
+            except Exception:  # noqa: BLE001 - one odd record must not take the panel (and the chat) down
+                log.exception("could not show source %s of turn %s in full", cits[0].chunk_id, turn)
+                items.append(_quote_only_item(turn, marker, cits))
         if answer.abstained and answer.related:
             rel = "".join(
-                f'<li><span class="src-title">{escape_text(c.title)}</span> · {escape_text(c.chunk_id)}<br>'
+                f'<li><span class="src-title">{escape_text(display_line(c.title))}</span> · {escape_text(c.chunk_id)}<br>'
                 f'<span class="rel-quote">{escape_text(c.quote)}</span></li>' for c in answer.related)
             items.append(f'<div class="related"><div class="related-head">{escape_text(t("related", lang))}</div>'
                          f'<ul>{rel}</ul></div>')
@@ -188,10 +238,10 @@ def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
     q = query.strip()
     if not q:
         return f"<div>{escape_text(t('lookup_hint', lang))}</div>"
-    if is_ref(q):
-        lk = idx.cite(q)
+    if is_ref(query, idx.documents) or is_ref(q, idx.documents):
+        lk = idx.cite(query if is_ref(query, idx.documents) else q)
         d = lk.doc
-        return (f'<div class="lookup-result"><div class="src-title">{escape_text(d.title)}</div>'
+        return (f'<div class="lookup-result"><div class="src-title">{escape_text(display_line(d.title))}</div>'
                 f'<div class="src-meta">{escape_text(_doc_meta(d))}</div>'
                 f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {lk.start}–{lk.end}</div>'
                 f'<div class="ctx">{escape_text(lk.before)}<mark>{escape_text(lk.quote)}</mark>{escape_text(lk.after)}</div></div>')
@@ -201,7 +251,7 @@ def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
     rows = []
     for s in supports:
         c = s.citation
-        rows.append(f'<div class="src-item"><div class="src-head">{s.rank}. <span class="src-title">{escape_text(c.title)}</span>'
+        rows.append(f'<div class="src-item"><div class="src-head">{s.rank}. <span class="src-title">{escape_text(display_line(c.title))}</span>'
                     f' <span class="src-score">{escape_text(t("score", lang))} {s.score:.2f}</span></div>'
                     f'<div class="src-passage"><mark>{escape_text(c.quote)}</mark></div>'
                     f'<div class="src-ids">{escape_text(c.chunk_id)} · {c.start}–{c.end}</div></div>')
@@ -218,7 +268,7 @@ def document_choices(idx: RagIndex) -> list[DocChoice]:
     out = []
     for d in sorted(idx.documents.values(), key=lambda d: d.doc_id):
         meta = _doc_meta(d)
-        out.append(DocChoice(f"{d.title}" + (f"（{meta}）" if meta else ""), d.doc_id))
+        out.append(DocChoice(display_line(d.title) + (f"（{meta}）" if meta else ""), d.doc_id))
     return out
 
 

@@ -9,14 +9,41 @@ cap in ``sentences.py``. Everything here is pure and keeps no state.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# Characters a reader cannot see: zero-width spaces and joiners, bidi controls,
-# the word joiner family, soft hyphen, BOM. Hidden text is made of these.
-INVISIBLE = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+# Characters a reader cannot see, by Unicode property rather than a hand list:
+# every format character (general category Cf: zero-width spaces and joiners, bidi
+# controls such as U+061C and U+202E, soft hyphen, BOM, the tag characters
+# U+E0000-E007F that can spell hidden text) and every Default_Ignorable_Code_Point
+# (Hangul fillers U+115F/U+1160/U+3164/U+FFA0, the combining grapheme joiner U+034F,
+# variation selectors...). Python's unicodedata has no Default_Ignorable property, so
+# its ranges are written out from DerivedCoreProperties.txt (stable since Unicode 6).
+DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+
+
+def _invisible_class() -> str:
+    points = {cp for a, b in DEFAULT_IGNORABLE for cp in range(a, b + 1)}
+    points |= {cp for cp in range(0x110000) if unicodedata.category(chr(cp)) == "Cf"}
+    ranges: list[tuple[int, int]] = []
+    for cp in sorted(points):
+        if ranges and cp == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    return "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
+
+
+INVISIBLE = _invisible_class()
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
 # C0/C1 control characters other than tab and line breaks.
 CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _CONTROL = re.compile(f"[{CONTROL}]")
+# Line and paragraph separators (Zl, Zp): shown as the line breaks they mean.
+_SEPARATOR = re.compile("[\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -32,11 +59,35 @@ def has_surrogates(text: str) -> bool:
 
 
 def sanitize(text: str) -> str:
-    """``text`` without invisible characters, with control characters as spaces and
-    lone surrogates as U+FFFD: always encodable as UTF-8, never longer."""
+    """``text`` without invisible characters, with control characters as spaces, line
+    and paragraph separators as newlines and lone surrogates as U+FFFD: always
+    encodable as UTF-8, never longer."""
     text = _SURROGATE.sub("\ufffd", text)
     text = _INVISIBLE.sub("", text)
+    text = _SEPARATOR.sub("\n", text)
     return _CONTROL.sub(" ", text)
+
+
+# Terminal escape sequences: CSI (ESC [ ... final byte, or the C1 CSI), OSC (ESC ] ...
+# ended by BEL or ST: window titles, OSC 8 hyperlinks, OSC 52 clipboard writes), the
+# string commands DCS/SOS/PM/APC, and two-byte escapes. Removed whole, payload included.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+_LINE_BREAKS = re.compile(r"[\r\n\t]+")
+
+
+def terminal_text(text: str, keep_newlines: bool = False) -> str:
+    """``text`` safe to print to a terminal: escape sequences removed (with what they
+    carry), other control and invisible characters dropped or made spaces. Line breaks
+    become spaces unless ``keep_newlines`` (a field such as a title or a file name must
+    stay on its line)."""
+    text = sanitize(_ESCAPE_SEQUENCE.sub("", text))
+    if keep_newlines:
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return _LINE_BREAKS.sub(" ", text)
 
 
 def has_words(text: str) -> bool:
