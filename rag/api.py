@@ -73,7 +73,9 @@ def check_top_k(top_k: object, default: int) -> int:
     """``top_k`` as a count of passages from 1 to MAX_TOP_K (None: ``default``), or InputError."""
     if top_k is None:
         return default
-    if isinstance(top_k, bool) or not isinstance(top_k, int):
+    if isinstance(top_k, bool):
+        raise InputError(f"top_k {top_k!r} is not a number; give 1 to {MAX_TOP_K}")
+    if not isinstance(top_k, int):
         try:
             as_float = float(top_k)  # a slider may send 5.0
         except (TypeError, ValueError, OverflowError):

@@ -151,3 +151,62 @@ def test_dependency_lock_agrees_with_pyproject():
     for pin in pins:
         name, version = pin.split("==")
         assert lock.get(re.sub(r"[-_.]+", "-", name.lower())) == version, pin
+
+
+def test_index_never_replaces_a_folder_that_is_not_an_index(small_corpus, tmp_path):
+    mydocs = tmp_path / "mydocs"
+    (mydocs / "sub").mkdir(parents=True)
+    (mydocs / "thesis.docx").write_text("important\n")
+    r = run("index", "--corpus", str(small_corpus), "--out", str(mydocs), "--model", "fake")
+    assert r.returncode == 2 and "refusing to replace" in r.stderr and "mydocs" in r.stderr, r.stderr
+    assert (mydocs / "thesis.docx").read_text() == "important\n" and (mydocs / "sub").is_dir()
+    r = run("index", "--corpus", str(small_corpus), "--out", str(small_corpus), "--model", "fake")
+    assert r.returncode == 2 and "corpus folder" in r.stderr and len(list(small_corpus.iterdir())) == 2
+    for out in ("", ".", "  "):
+        r = run("index", "--corpus", str(small_corpus), "--out", out, "--model", "fake", cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr and ("empty" in r.stderr or "current folder" in r.stderr)
+    assert not (tmp_path.parent / "..lock").exists() and not list(tmp_path.glob("*.lock"))
+
+
+HOSTILE_TITLE = "標題\x1b]0;owned\x07正文\x1b[2J\x1b[8m隱藏\x1b[0m\x1b]52;c;ZXZpbA==\x07\x1b]8;;http://e.x\x1b\\連\x1b]8;;\x1b\\"
+
+
+def test_document_text_reaches_the_terminal_without_escape_sequences(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    name = "惡意\x1b[31m檔名\n第二行"
+    (corpus / f"{name}.txt").write_text(
+        f"{HOSTILE_TITLE}\n\n前海合作区去年吸引外资八十亿元\x1b[2J。区内企业超过十万家\x9b31m。\n", encoding="utf-8")
+    idx = tmp_path / "idx"
+    r = run("index", "--corpus", str(corpus), "--out", str(idx), "--model", "fake")
+    assert r.returncode == 0, r.stderr
+    outputs = [run("ask", "前海合作区去年吸引外资多少？", "--index", str(idx), "--model", "fake"),
+               run("cite", f"{name}#0", "--index", str(idx), "--model", "fake"),
+               run("cite", "--claim", "前海合作区吸引外资八十亿元", "--index", str(idx), "--model", "fake")]
+    for r in outputs:
+        assert r.returncode == 0, r.stderr
+        bad = [hex(ord(ch)) for ch in r.stdout if (ord(ch) < 32 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F]
+        assert not bad, (bad, r.stdout)
+        assert "owned" not in r.stdout and "ZXZpbA" not in r.stdout
+    assert "惡意檔名 第二行" in outputs[0].stdout  # the id stays on its line
+    # --json keeps the exact text (JSON escapes what a terminal would act on).
+    r = run("cite", f"{name}#0", "--index", str(idx), "--model", "fake", "--json")
+    assert "\x1b" not in r.stdout and "\x9b" not in r.stdout
+    out = json.loads(r.stdout)
+    assert out["doc_id"] == name and out["title"].startswith("標題\x1b]0;owned")
+
+
+@pytest.mark.parametrize("args,message", [
+    (("cite", "--claim", "前海合作区吸引外资", "--top-k", "-3"), "top_k"),
+    (("cite", "--claim", "前海合作区吸引外资", "--top-k", "100000000"), "top_k"),
+    (("ask", "前海合作区吸引外资多少？", "--top-k", "0"), "top_k"),
+    (("cite", "b#" + "9" * 5000), "characters"),
+    (("cite", "b#" + "9" * 30), "digits"),
+    (("cite", "b:0-" + "9" * 30), "digits"),
+    (("cite", "b#0", "--context", "-5"), "context"),
+])
+def test_numbers_out_of_bounds_are_messages(small_corpus, tmp_path, args, message):
+    idx = tmp_path / "idx"
+    run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
+    r = run(*args, "--index", str(idx), "--model", "fake")
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr

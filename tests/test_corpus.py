@@ -87,3 +87,24 @@ def test_a_file_vanishing_mid_run_is_reported(tmp_path, monkeypatch):
     docs, skipped = read_corpus(tmp_path)
     assert [d.doc_id for d in docs] == ["b"]
     assert len(skipped) == 1 and "cannot be read" in skipped[0].reason and "No such file" in skipped[0].reason
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path, fake_settings):
+    import os
+
+    from rag.embedding.fake import HashingEmbedder
+    from rag.index_store import build_index, read_manifest
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("正常的文章。內容完整。", encoding="utf-8")
+    with open(os.path.join(os.fsencode(corpus), b"\xff\xfebad.txt"), "wb") as fh:
+        fh.write("另一篇文章。".encode("utf-8"))
+    docs, skipped = read_corpus(corpus)
+    assert [d.doc_id for d in docs] == ["good"]
+    assert len(skipped) == 1 and "file name is not valid UTF-8" in skipped[0].reason
+    assert "\\xff\\xfebad.txt" in skipped[0].path
+    skipped[0].reason.encode("utf-8")  # printable and writable as UTF-8
+    report = build_index(corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    assert report.documents == 1 and len(report.skipped) == 1
+    assert "\\xff\\xfebad.txt" in read_manifest(tmp_path / "idx")["skipped"][0]["path"]

@@ -158,3 +158,47 @@ def test_markers_come_from_segments_not_from_the_text():
     msg = view.answer_message(a, 0)
     assert msg.count('class="cite-marker"') == 1 and 'href="#src-0-1"' in msg
     assert "src-0-2" not in msg and "src-0-3" not in msg
+
+
+MARKUP = ("維港渡輪\n\n"
+          "維港渡輪的票價是$$五元%實際票價為二十元並非五元$$，由今年起實施。\n"
+          "渡輪公司的網站是https://3405803783/login，查詢電郵ferry@example.com，或者www.ferry.example。\n")
+
+
+@pytest.fixture()
+def markup_idx(small_corpus, tmp_path, fake_settings):
+    return _index_with("ferry.txt", MARKUP, small_corpus, tmp_path, fake_settings)
+
+
+def test_dollar_percent_and_urls_cannot_form_markup(markup_idx):
+    msg = view.answer_message(markup_idx.ask("維港渡輪的票價是多少？", doc_ids=["ferry"]), 0)
+    assert "$" not in msg and "%" not in msg and "&#36;&#36;五元&#37;實際票價" in msg
+    msg = view.answer_message(markup_idx.ask("渡輪公司的網站是什麼？", doc_ids=["ferry"]), 0)
+    for autolink in ("https://", "@example", "www."):
+        assert autolink not in msg, msg
+    assert "https&#58;//3405803783/login" in msg and "ferry&#64;example\\.com" in msg
+
+
+def test_displayed_fields_are_cleaned_and_capped(small_corpus, tmp_path, fake_settings):
+    title = "\u202e" + "反轉標題" + "\U000E0049\U000E0047" + "長" * 100_000
+    idx = _index_with("long.txt", f"{title}\n\n前海合作區的正文，講述外資八十億元。\n", small_corpus, tmp_path, fake_settings)
+    label = next(c.label for c in view.document_choices(idx) if c.doc_id == "long")
+    assert label.startswith("反轉標題長") and len(label) <= view.MAX_TITLE_CHARS + 40
+    assert "\u202e" not in label and "\U000E0049" not in label
+    a = idx.ask("前海合作區的外資有多少？", doc_ids=["long"])
+    panel = view.sources_panel(idx, [a], 0)
+    assert "\u202e" not in panel and "\U000E0049" not in panel
+    titles = re.findall(r'<span class="src-title">([^<]*)</span>', panel)
+    assert titles and all(len(t) <= view.MAX_TITLE_CHARS for t in titles)
+
+
+def test_a_source_that_cannot_be_shown_in_full_still_shows_its_quote(idx, monkeypatch):
+    a = idx.ask("前海合作區吸引外資多少？")
+
+    def broken(*_args, **_kw):
+        raise RuntimeError("a record the view does not expect")
+
+    monkeypatch.setattr(view, "_passage_html", broken)
+    panel = view.sources_panel(idx, [a], 0)
+    assert f'id="src-0-{a.citations[0].marker}"' in panel
+    assert f"<mark>{view.escape_text(a.citations[0].quote)}</mark>" in panel

