@@ -218,7 +218,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                     top_k = gr.Slider(1, 10, value=idx.settings.top_k, step=1, label=view.t("top_k"))
                     script = gr.Radio(list(SCRIPTS), value="跟隨提問", label=view.t("script"))
                     lang = gr.Radio(list(LANGS), value="繁體", label=view.t("ui_lang"))
-                docs = gr.Dropdown(choices, multiselect=True, label=view.t("docs"))
+                docs = gr.Dropdown(choices, multiselect=True, label=view.t("docs"), elem_id="doc-filter")
         with gr.Tab(view.t("lookup")) as lookup_tab:
             lookup_hint = gr.Markdown(view.t("lookup_hint"))
             with gr.Row():
