@@ -233,6 +233,63 @@ def fat_history_sessions(url: str, sessions: int, history_bytes: int, question: 
             for _ in range(sessions)]
 
 
+@dataclass(frozen=True)
+class SessionMemoryReport:
+    """Server memory held by visitors whose chats are full (``turns`` questions each,
+    past what a chat keeps), with their sessions still open."""
+
+    sessions: int
+    turns: int
+    question_chars: int
+    rss_mb_before: float
+    rss_mb_after: float
+    failed: int
+
+    @property
+    def mb_per_session(self) -> float:
+        return (self.rss_mb_after - self.rss_mb_before) / self.sessions if self.sessions else 0.0
+
+
+def fill_sessions(url: str, questions: Sequence[str], server_pid: int, sessions: int = 20, turns: int = 35,
+                  question_chars: int = 480) -> SessionMemoryReport:
+    """``sessions`` visitors, each asking ``turns`` questions padded to ``question_chars``
+    characters (the longest a chat keeps in full), all kept open while the server's
+    memory is read: the per-visitor state at its largest."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    _check_loopback(url)
+    filler = "，請根據新聞原文詳細說明有關的背景、數字、時間、地點和相關機構的資料"
+
+    def padded(i: int) -> str:
+        q = questions[i % len(questions)]
+        return (q + filler * (question_chars // len(filler) + 1))[:question_chars]
+
+    before = rss_mb(server_pid) or 0.0
+    clients = [Client(url, verbose=False) for _ in range(sessions)]
+    failed = 0
+
+    def chat(client) -> int:
+        bad = 0
+        for i in range(turns):
+            try:
+                client.predict(padded(i), api_name="/chat")
+            except Exception:  # noqa: BLE001
+                bad += 1
+        return bad
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            failed = sum(pool.map(chat, clients))
+        time.sleep(2)
+        after = rss_mb(server_pid) or 0.0
+    finally:
+        with ThreadPoolExecutor(max_workers=len(clients) or 1) as pool:
+            list(pool.map(lambda c: c.close(), clients))
+    return SessionMemoryReport(sessions, turns, question_chars, round(before, 1), round(after, 1), failed)
+
+
 def summary(report: LoadReport) -> dict:
     return {**{k: getattr(report, k) for k in ("clients", "seconds", "requests", "ok", "busy", "failed", "p50",
                                                 "p95", "max", "rss_mb_start", "rss_mb_end", "rss_mb_peak")},
