@@ -22,11 +22,17 @@ QUESTIONS = ["阿里巴巴在铜锣湾买下了几层写字楼？", "河套香�
              "香港预计到2028年创科人才缺口有多大？"]
 
 
+# A file name readers really use: spaces (U+3000 too), "#", ":" and a newline.
+ODD_NAME = "觀塘　報道 #2:3-4\n續"
+ODD_TEXT = "觀塘海濱新聞\n\n觀塘海濱長廊的單車徑全長三公里，明年開放。長廊沿線設有休憩處。\n"
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     base = tmp_path_factory.mktemp("secure")
     corpus = base / "corpus"
     shutil.copytree(SEEDS, corpus)
+    (corpus / f"{ODD_NAME}.txt").write_text(ODD_TEXT, encoding="utf-8")
     (base / ".env").write_text("SECRET=do-not-serve\n", encoding="utf-8")
     proc, url = start_app(corpus, base / "index", base / "app.log", model="fake", cache_dir=base / "models")
     yield proc, url, base
@@ -309,3 +315,22 @@ def test_a_history_sent_by_a_visitor_is_neither_used_nor_kept(app):
         chat = json.loads(line.split("data:", 1)[1])["output"]["data"][0]
         assert len(chat) == 2 and "x" * 1000 not in line  # the question and its answer, nothing sent
     assert after - before < 40, f"RSS grew from {before:.0f} MB to {after:.0f} MB over 32 visitors with fat histories"
+
+
+def test_a_document_with_an_odd_file_name_is_cited_and_the_chat_goes_on(app):
+    """7def485 indexed such a document but could not cite it: the error escaped the
+    handler, and every later question of that chat failed."""
+    from gradio_client import Client
+
+    _, url, _ = app
+    client = Client(url, verbose=False)
+    try:
+        history, panel = client.predict("觀塘海濱長廊的單車徑全長多少？", api_name="/chat")
+        assert "cite-marker" in str(history[-1]) and "三公里" in str(history[-1])
+        assert "<mark>" in panel and "觀塘海濱長廊的單車徑全長三公里" in panel
+        history, panel = client.predict(QUESTIONS[0], api_name="/chat")
+        assert len(history) == 4 and "cite-marker" in str(history[-1])
+        looked = client.predict(f"{ODD_NAME}#0", api_name="/lookup")
+        assert "lookup-result" in looked and "<mark>" in looked
+    finally:
+        client.close()
