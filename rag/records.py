@@ -103,6 +103,19 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The reader's answer span: ``text == document.text[start:end]`` (verified), inside
+    the sentence the answer cites. ``margin`` is the span score minus the no-answer score."""
+
+    text: str
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    margin: float
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -120,3 +133,6 @@ class Answer:
     # can never pose as a marker.
     segments: tuple[tuple[str, int], ...] = ()
     index_id: str = ""  # the build of the index that answered (its manifest checksum)
+    short_answer: ShortAnswer | None = None  # the reader's span, when it is confident
+    short_text: str = ""  # the short answer in the answer's script (display form)
+    reader: str = ""  # which reader decided ("" for the overlap heuristics)

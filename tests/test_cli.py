@@ -83,6 +83,12 @@ def test_real_model_answers_alibaba_question(seed_index, model_cache_dir):
     assert cit["doc_id"].startswith("000_")
     text = next(SEEDS.glob("000_*.txt")).read_text(encoding="utf-8")
     assert text[cit["start"]:cit["end"]] == cit["quote"]
+    # The reader's short answer: verified offsets, inside the cited sentence, printed first.
+    sa = out["short_answer"]
+    assert sa and "13" in sa["text"] and text[sa["start"]:sa["end"]] == sa["text"] and out["reader"] != "none"
+    assert cit["start"] <= sa["start"] < sa["end"] <= cit["end"] and out["no_answer_score"] < 0
+    r = run("ask", "阿里巴巴在铜锣湾买下了几层写字楼？", "--index", str(seed_index), env_cache=model_cache_dir)
+    assert r.stdout.startswith("答案：") and "13层" in r.stdout.splitlines()[0]
 
 
 @pytest.mark.model

@@ -126,3 +126,27 @@ def test_scale_benchmark_on_small_sizes(fake_settings):
     assert row["exact"]["recall@10_vs_exact"] == 1.0
     assert 0.5 <= row["approximate"]["recall@10_vs_exact"] <= 1.0
     assert row["approximate"]["query_ms"] > 0 and row["exact"]["memory_mb"] > 0
+
+
+def test_runner_measures_the_reader_short_answers_and_gold_removed(small_corpus, tmp_path, fake_settings):
+    from test_reader import NumberReader
+
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx.reader = NumberReader()
+    items = [QAItem("1", "香港科技園公司今年新增了多少家初創企業？", ("三百家",), ("a",)),
+             QAItem("2", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
+             QAItem("3", "東京奧運會門票多少錢？", (), ())]
+    report = evaluate(idx, items, ["hybrid"], gold_removed=True)
+    sa = report["modes"]["hybrid"]["short_answers"]
+    assert sa["given"] == 1.0 and sa["em"] == 1.0 and sa["f1"] == 1.0
+    assert report["given_passage"]["questions"] == 2 and report["given_passage"]["em"] == 1.0
+    # Without its own document the corpus cannot answer: abstaining is right. The stand-in
+    # reader abstains on one and answers the other from the wrong document ("企业" is shared).
+    g = report["gold_removed"]
+    assert g["questions"] == 2 and g["right"] == 0.5 and g["abstained"] == 0.5
+    assert g["answered_with_a_reference_elsewhere"] == 0.0
+    report["meta"] = {"index": "x", "model": "fake", "chunk_size": 300, "fusion": "convex", "questions": 3,
+                      "reader": "number-reader"}
+    md = markdown_report(report, "t")
+    assert "Short answers" in md and "own passage removed" in md and "given each question's own passage" in md

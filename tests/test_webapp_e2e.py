@@ -113,7 +113,7 @@ def _drive(page, url: str, requests: list, tmp_path: Path) -> None:
     page.locator("#sources-panel .related").wait_for(timeout=30_000)
 
     # Scraped HTML in a passage renders as text, and nothing is fetched from it.
-    _ask(page, "惡意頁面講述前海的什麼新聞？", "講述前海的新聞")
+    _ask(page, "惡意頁面講述前海的什麼新聞？")
     page.get_by_role("tab", name="出處查詢").click()
     page.locator("#lookup-box textarea").fill("evil#0")
     page.locator("#lookup-send").click()
@@ -181,7 +181,12 @@ def test_browser_shows_sources_as_written(server, tmp_path):
             page.goto(server, wait_until="domcontentloaded")
             _ask(page, "維港渡輪的票價是多少？", "維港渡輪")
             last = page.locator("#chat .bot-row").last
-            shown = last.inner_text().replace("[1]", "").strip()
+            # The reply is the short answer in bold, then the quoted sentence and its marker.
+            short = last.locator("strong.short-answer").inner_text()
+            shown = last.evaluate("(el) => { const c = el.cloneNode(true);"
+                                  " c.querySelectorAll('strong.short-answer').forEach((s) => s.remove());"
+                                  " return c.innerText; }").replace("[1]", "").strip()
+            assert short.startswith("$$五元%"), short  # the short answer is shown as written too
             quote = page.locator("#sources-panel .src-group:not([style*='none']) mark").first.inner_text()
             assert shown == quote == "維港渡輪的票價是$$五元%實際票價為二十元並非五元$$，由今年起實施。", (shown, quote)
             assert page.locator("#chat .katex, #chat math").count() == 0

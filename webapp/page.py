@@ -34,6 +34,8 @@ CSS = """
 .src-flag {font-size: .8em; color: #92400e; background: #fef3c7; display: inline-block; padding: 0 .4em; border-radius: 4px}
 .src-passage {margin: .4em 0; line-height: 1.7}
 .src-passage mark, .ctx mark {background: #fde68a; padding: 0 .1em}
+mark strong.short-span {background: #fbbf24}
+strong.short-answer {font-size: 1.05em}
 .ctx {font-size: .92em; line-height: 1.7; color: #333; white-space: pre-wrap}
 .ctx-passage {background: #f3f4f6}
 a.cite-marker {color: #b45309; font-weight: 600; text-decoration: none; cursor: pointer; margin: 0 .1em}

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 from rag.api import RagIndex
 from rag.citations import is_ref, lookup_chunk
-from rag.records import Answer, Citation, Document
+from rag.records import Answer, Citation, Document, ShortAnswer
 from rag.text.fold import to_script
 from rag.text.sanitize import sanitize
 
@@ -103,6 +103,8 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
         if answer.related:
             parts.append(f'\n\n<small class="related-hint">{t("related_hint", lang)}</small>')
     else:
+        if answer.short_text:  # the reader's short answer, in bold, above its sentence
+            parts.append(f'<strong class="short-answer">{escape_markdown(answer.short_text)}</strong>\n\n')
         # Built from the library's segments, never by parsing the text: a "[1]"
         # inside a source stays text and cannot pose as a marker.
         for text, marker in answer.segments:
@@ -143,19 +145,27 @@ def _title(doc: Document | None, fallback: str) -> str:
     return display_line(doc.title if doc else fallback)
 
 
-def _passage_html(idx: RagIndex, c: Citation) -> tuple[str, str]:
+def _marked_quote(c: Citation, short: ShortAnswer | None) -> str:
+    """The quote in <mark>, with the short answer inside it in bold when it lies there."""
+    if short is None or short.chunk_id != c.chunk_id or not c.start <= short.start < short.end <= c.end:
+        return f"<mark>{escape_text(c.quote)}</mark>"
+    a, b = short.start - c.start, short.end - c.start
+    return (f"<mark>{escape_text(c.quote[:a])}<strong class=\"short-span\">{escape_text(c.quote[a:b])}</strong>"
+            f"{escape_text(c.quote[b:])}</mark>")
+
+
+def _passage_html(idx: RagIndex, c: Citation, short: ShortAnswer | None = None) -> tuple[str, str]:
     """The cited chunk with the quote marked, and the same inside its surrounding context.
     If the index was rebuilt since the answer (the chunk is gone or now says something
     else), only the quote is shown: it is what the answer cited."""
     chunk = idx.chunks.get(c.chunk_id)
     doc = idx.documents.get(c.doc_id)
     if chunk is None or doc is None or doc.text[c.start:c.end] != c.quote or not chunk.start <= c.start <= c.end <= chunk.end:
-        body = f"<mark>{escape_text(c.quote)}</mark>"
+        body = _marked_quote(c, short)
         return body, body
     text = doc.text
     lk = lookup_chunk(doc, chunk, context_chars=300)  # the records themselves: ids are never re-parsed
-    body = (escape_text(text[chunk.start:c.start]) + f"<mark>{escape_text(c.quote)}</mark>"
-            + escape_text(text[c.end:chunk.end]))
+    body = (escape_text(text[chunk.start:c.start]) + _marked_quote(c, short) + escape_text(text[c.end:chunk.end]))
     context = (escape_text(lk.before) + '<span class="ctx-passage">' + body + "</span>" + escape_text(lk.after))
     return body, context
 
@@ -165,7 +175,8 @@ def _numbered(turns: Mapping[int, Answer | None] | Sequence[Answer | None]) -> l
     return [(turn, a) for turn, a in sorted(pairs, key=lambda p: p[0]) if a is not None]
 
 
-def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation], lang: str) -> str:
+def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation], lang: str,
+                 short: ShortAnswer | None = None) -> str:
     first = cits[0]
     doc = idx.documents.get(first.doc_id)
     title = _title(doc, first.title)
@@ -177,7 +188,7 @@ def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation]
         if chunk is not None and chunk.kind == "related" else ""
     passages = []
     for c in cits:
-        body, context = _passage_html(idx, c)
+        body, context = _passage_html(idx, c, short)
         passages.append(
             f'<div class="src-passage">{body}</div>'
             f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
@@ -217,7 +228,7 @@ def sources_panel(idx: RagIndex, turns: Mapping[int, Answer | None] | Sequence[A
             cited.setdefault(c.marker, []).append(c)
         for marker, cits in cited.items():
             try:
-                items.append(_source_item(idx, turn, marker, cits, lang))
+                items.append(_source_item(idx, turn, marker, cits, lang, answer.short_answer))
             except Exception:  # noqa: BLE001 - one odd record must not take the panel (and the chat) down
                 log.exception("could not show source %s of turn %s in full", cits[0].chunk_id, turn)
                 items.append(_quote_only_item(turn, marker, cits))

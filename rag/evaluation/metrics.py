@@ -77,3 +77,30 @@ def percentile(values: Sequence[float], p: float) -> float:
 def mean(values: Iterable[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return sum(vals) / len(vals) if vals else None
+
+
+def _answer_chars(text: str) -> list[str]:
+    return [c for c in fold(text) if c.isalnum()]  # either script, either width
+
+
+def char_f1(prediction: str, references: Iterable[str]) -> float:
+    """CMRC 2018's character-level F1 against the best reference (punctuation and
+    spaces removed, scripts and widths folded); 0.0 for an empty prediction."""
+    best = 0.0
+    p = _answer_chars(prediction)
+    for ref in references:
+        r = _answer_chars(ref)
+        if not p or not r:
+            best = max(best, float(p == r))
+            continue
+        common = sum(min(p.count(c), r.count(c)) for c in set(p))
+        if common:
+            prec, rec = common / len(p), common / len(r)
+            best = max(best, 2 * prec * rec / (prec + rec))
+    return best
+
+
+def exact_match(prediction: str, references: Iterable[str]) -> float:
+    """1.0 when the prediction equals a reference (punctuation and spaces removed)."""
+    p = _answer_chars(prediction)
+    return float(bool(p) and any(p == _answer_chars(r) for r in references))

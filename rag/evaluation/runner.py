@@ -26,9 +26,12 @@ MODES = ("dense", "bm25", "hybrid")
 KS = (1, 3, 5, 10)
 
 
-def ask_one(idx: RagIndex, item: QAItem, mode: str) -> dict:
-    """One question through the same call as ``rag ask``, with everything needed to inspect it."""
-    a = idx.ask(item.question, mode=mode, top_k=10)
+def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) -> dict:
+    """One question through the same call as ``rag ask``, with everything needed to inspect it.
+    ``exclude_gold``: search every document but the question's own (the corpus then
+    should not answer it, unless another passage really holds a reference answer)."""
+    doc_ids = [d for d in idx.documents if d not in set(item.doc_ids)] if exclude_gold else None
+    a = idx.ask(item.question, mode=mode, top_k=10, doc_ids=doc_ids)
     ranked = M.dedupe(h.doc_id for h in a.hits)
     docs = idx.documents
     verified = all(docs[c.doc_id].text[c.start:c.end] == c.quote for c in a.citations)
@@ -44,6 +47,10 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str) -> dict:
                        "end": c.end, "quote": c.quote} for c in a.citations],
         "citations_verified": verified, "cited_docs": cited,
         "answer_contains": M.answer_contains(a.answer, item.answers) if item.answerable and not a.abstained else 0.0,
+        "short_answer": a.short_text,
+        "short_em": M.exact_match(a.short_text, item.answers) if item.answerable and a.short_text else None,
+        "short_f1": M.char_f1(a.short_text, item.answers) if item.answerable and a.short_text else None,
+        "reader": a.reader or "none",
         "latency_ms": a.timings_ms.get("total", 0.0), "timings_ms": a.timings_ms,
     }
 
@@ -82,6 +89,13 @@ def summarize(results: Sequence[dict]) -> dict:
             "contains_gold_when_answered": M.mean(r["answer_contains"] for r in ans if not r["abstained"]),
             "mean_length_chars": M.mean(len(r["answer"]) for r in answered),
         },
+        "short_answers": {
+            "given": M.mean(1.0 if r.get("short_answer") else 0.0 for r in ans),
+            # Over every answerable question (no short answer counts 0), and over those given one.
+            "em": M.mean((r.get("short_em") or 0.0) for r in ans),
+            "f1": M.mean((r.get("short_f1") or 0.0) for r in ans),
+            "f1_when_given": M.mean(r["short_f1"] for r in ans if r.get("short_f1") is not None),
+        },
         "citations": {
             "all_verified": M.mean(1.0 if r["citations_verified"] else 0.0 for r in answered),
             "precision": M.mean(M.citation_precision(r["cited_docs"], r["gold_docs"]) for r in ans if not r["abstained"]),
@@ -117,9 +131,57 @@ def calibrate(results: Sequence[dict]) -> dict:
     return {"min_dense_score": best[1], "min_coverage": best[2], "errors": best[3], "questions": len(results)}
 
 
+def summarize_gold_removed(results: Sequence[dict]) -> dict:
+    """Abstention with each question's own passage left out: right when the system
+    abstains, or when its answer holds a reference answer from another passage."""
+    right = [1.0 if r["abstained"] or r["answer_contains_any"] else 0.0 for r in results]
+    return {"questions": len(results), "right": M.mean(right),
+            "abstained": M.mean(1.0 if r["abstained"] else 0.0 for r in results),
+            "answered_with_a_reference_elsewhere": M.mean(1.0 if not r["abstained"] and r["answer_contains_any"] else 0.0
+                                                          for r in results)}
+
+
+def given_passage(idx: RagIndex, items: Sequence[QAItem], progress: Callable[[str, int], Callable] | None = None) -> dict:
+    """The reader alone, given each question's own passage (its whole document): short
+    answer EM/F1 as the published CMRC readers report them."""
+    from ..reader.spans import fold_with_offsets
+    from ..text.fold import fold
+
+    ems, f1s = [], []
+    usable = [i for i in items if i.answerable and len(i.doc_ids) == 1 and i.doc_ids[0] in idx.documents]
+    tick = progress("reader given the passage", len(usable)) if progress else None
+    for item in usable:
+        doc = idx.documents[item.doc_ids[0]]
+        folded = fold_with_offsets(doc.text, 0, len(doc.text), idx.settings.fold_target)
+        span = idx.reader.read(fold(item.question, idx.settings.fold_target), [folded.text])[0]  # type: ignore[union-attr]
+        text = ""
+        if span is not None:
+            a, b = folded.to_original(span.start, span.end)
+            text = doc.text[a:b]
+        ems.append(M.exact_match(text, item.answers))
+        f1s.append(M.char_f1(text, item.answers))
+        if tick:
+            tick()
+    return {"questions": len(usable), "em": M.mean(ems), "f1": M.mean(f1s)}
+
+
 def evaluate(idx: RagIndex, items: Sequence[QAItem], modes: Sequence[str],
-             progress: Callable[[str, int], Callable] | None = None) -> dict:
+             progress: Callable[[str, int], Callable] | None = None, gold_removed: bool = False) -> dict:
     report: dict = {"modes": {}, "questions": {}}
+    if idx.reader is not None and any(len(i.doc_ids) == 1 for i in items):
+        report["given_passage"] = given_passage(idx, items, progress)
+    if gold_removed:
+        answerable = [i for i in items if i.answerable and i.doc_ids]
+        tick = progress("hybrid, own passage removed", len(answerable)) if progress else None
+        results = []
+        for item in answerable:
+            r = ask_one(idx, item, "hybrid", exclude_gold=True)
+            r["answer_contains_any"] = (M.answer_contains(r["answer"], item.answers) > 0) if not r["abstained"] else False
+            results.append(r)
+            if tick:
+                tick()
+        report["gold_removed"] = summarize_gold_removed(results)
+        report["questions"]["gold_removed"] = results
     for mode in modes:
         results = []
         tick = progress(mode, len(items)) if progress else None
@@ -129,7 +191,7 @@ def evaluate(idx: RagIndex, items: Sequence[QAItem], modes: Sequence[str],
                 tick()
         report["modes"][mode] = summarize(results)
         report["questions"][mode] = results
-    if "hybrid" in modes and any(not i.answerable for i in items):
+    if "hybrid" in modes and any(not i.answerable for i in items) and idx.reader is None:
         report["abstention_calibration"] = calibrate(report["questions"]["hybrid"])
     return report
 
@@ -143,7 +205,7 @@ def _fmt(v: float | None, pct: bool = True) -> str:
 def markdown_report(report: dict, title: str) -> str:
     lines = [f"# {title}", "", f"Index: `{report['meta']['index']}` · model `{report['meta']['model']}` · "
              f"chunk size {report['meta']['chunk_size']} · fusion {report['meta']['fusion']} · "
-             f"{report['meta']['questions']} questions", ""]
+             f"{report['meta']['questions']} questions · reader `{report['meta'].get('reader', 'none')}`", ""]
     modes = list(report["modes"])
     lines += ["## Retrieval (document level, answerable questions)", "",
               "| mode | hit@1 | hit@3 | hit@5 | hit@10 | MRR@10 | nDCG@10 | recall@5 |", "|---|---|---|---|---|---|---|---|"]
@@ -160,6 +222,23 @@ def markdown_report(report: dict, title: str) -> str:
                      f"{_fmt(s['answers']['mean_length_chars'], False)} | {_fmt(s['citations']['all_verified'])} | "
                      f"{_fmt(s['citations']['precision'])} | {_fmt(s['abstention']['unanswerable_abstained'])} | "
                      f"{_fmt(s['abstention']['answerable_abstained'])} | {s['latency_ms']['p50']:.0f} | {s['latency_ms']['p95']:.0f} |")
+    if any(report["modes"][m]["short_answers"]["given"] for m in modes):
+        lines += ["", "## Short answers (answerable questions; no short answer counts 0)", "",
+                  "| mode | given | EM | F1 | F1 when given |", "|---|---|---|---|---|"]
+        for m in modes:
+            sa = report["modes"][m]["short_answers"]
+            lines.append(f"| {m} | {_fmt(sa['given'])} | {_fmt(sa['em'])} | {_fmt(sa['f1'])} | {_fmt(sa['f1_when_given'])} |")
+    if "given_passage" in report:
+        gp = report["given_passage"]
+        lines += ["", f"Reader alone, given each question's own passage: {gp['questions']} questions, EM {_fmt(gp['em'])}, "
+                      f"F1 {_fmt(gp['f1'])} (CMRC's character-level measures)."]
+    if "gold_removed" in report:
+        g = report["gold_removed"]
+        lines += ["", "## Each question's own passage removed (hybrid)", "",
+                  f"{g['questions']} answerable questions asked without their own passage: right {_fmt(g['right'])} "
+                  f"(abstained {_fmt(g['abstained'])}; answered with a reference answer found in another passage "
+                  f"{_fmt(g['answered_with_a_reference_elsewhere'])}). Anything else is a confident, cited, wrong answer."]
+
     def table(heading: str, key: str, cell: Callable[[dict], str], label: Callable[[str], str] = str) -> list[str]:
         cols = sorted({k for m in modes for k in report["modes"][m][key]})
         rows = ["", f"## {heading}", "", "| mode | " + " | ".join(label(c) for c in cols) + " |", "|---|" + "---|" * len(cols)]
@@ -243,6 +322,10 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     items, corpus, name = prepare(args)
+    if args.sample:
+        import random
+
+        items = random.Random(20261124).sample(items, min(args.sample, len(items)))
     if args.limit:
         items = items[: args.limit]
     index_dir = Path(args.index) if args.index else (
@@ -258,11 +341,12 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
         bars.append(b)
         return lambda: b.update(1)
 
-    report = evaluate(idx, items, modes, progress)
+    report = evaluate(idx, items, modes, progress, gold_removed=args.gold_removed)
     for b in bars:
         b.close()
     report["meta"] = {"dataset": name, "index": str(index_dir), "model": settings.model, "chunk_size": settings.chunk_size,
-                      "fusion": settings.fusion, "questions": len(items), "chunks": report_build.chunks,
+                      "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
+                      "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
     out = Path(args.out) if args.out else ROOT / "eval" / "results" / name
     out.mkdir(parents=True, exist_ok=True)
@@ -282,5 +366,16 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                   f"{_fmt(s['answers']['contains_gold']):>6} {_fmt(s['citations']['all_verified']):>6} "
                   f"{_fmt(s['abstention']['unanswerable_abstained']):>6} {_fmt(s['abstention']['answerable_abstained']):>6} "
                   f"{s['latency_ms']['p50']:>6.0f}")
+        for m, s in report["modes"].items():
+            sa = s["short_answers"]
+            if sa["given"]:
+                print(f"{m:8} short answers: given {_fmt(sa['given'])}, EM {_fmt(sa['em'])}, F1 {_fmt(sa['f1'])}")
+        if "given_passage" in report:
+            gp = report["given_passage"]
+            print(f"reader given the passage: {gp['questions']} questions, EM {_fmt(gp['em'])}, F1 {_fmt(gp['f1'])}")
+        if "gold_removed" in report:
+            g = report["gold_removed"]
+            print(f"own passage removed: {g['questions']} questions, right {_fmt(g['right'])} "
+                  f"(abstained {_fmt(g['abstained'])}, answered from another passage {_fmt(g['answered_with_a_reference_elsewhere'])})")
         print(f"report: {out / 'report.md'}")
     return 0

