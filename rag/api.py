@@ -195,7 +195,7 @@ class RagIndex:
         folded = fold(searched, self.settings.fold_target)
         scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
                                            self.settings.fold_target)
-        short: ShortAnswer | None = None
+        best: ReadSpan | None = None
         if self.reader is not None:
             # Read: the reader finds the answer span in each passage and says how much
             # better it is than "no answer here"; decide: answer only above the threshold.
@@ -203,18 +203,16 @@ class RagIndex:
             margin = read[0].margin if read else float("-inf")
             evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold}
             abstain = not read or margin <= self.reader.threshold
-            chosen = [] if abstain else [answering.ScoredSentence(read[0].chunk_id, read[0].doc_id, *read[0].sentence,
-                                                                  margin, 1.0)]
+            best = None if abstain else read[0]
+            chosen = [answering.ScoredSentence(best.chunk_id, best.doc_id, *best.sentence, margin, 1.0)] if best else []
         else:
             quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
             evidence = self._evidence(hits, scored, quotable)
             abstain = self._no_evidence(evidence, mode)
             chosen = [] if abstain else quotable
         citations = answering.make_citations(chosen, chunks, documents)
-        if self.reader is not None and citations and not abstain:
-            best = read[0]
-            text = documents[best.doc_id].text[best.start:best.end]
-            short = ShortAnswer(text, best.chunk_id, best.doc_id, best.start, best.end, round(best.margin, 4))
+        short = (ShortAnswer(documents[best.doc_id].text[best.start:best.end], best.chunk_id, best.doc_id, best.start,
+                             best.end, round(best.margin, 4)) if best is not None and citations else None)
         related: list[Citation] = []
         if not citations:
             abstain = True

@@ -105,14 +105,19 @@ def build_page(idx: RagIndex) -> gr.Blocks:
     # streaming updates grew without bound (measured: about 270 KB a question).
     # Every handler catches every error: a failure is one message in the page's
     # language, and the chat (kept on the server) stays usable.
+    def panel_of(chat: Chat, selected: int, lang: str) -> str:
+        """The sources panel of ``chat``, or one message in the page's language if it
+        cannot be made (each source already falls back to its quote on its own)."""
+        try:
+            return view.sources_panel(idx, chat.answers, selected, lang)
+        except Exception:  # noqa: BLE001
+            log.exception("sources panel failed")
+            return f"<div>{view.escape_text(view.t('failed', lang))}</div>"
+
     def respond(message, chat, lang_label, mode_label, top_k, script_label, doc_ids):
         lang = _lang(lang_label)
         chat = _chat(chat)
-        try:
-            panel_now = view.sources_panel(idx, chat.answers, chat.last_answered(), lang)
-        except Exception:  # noqa: BLE001
-            log.exception("sources panel failed")
-            panel_now = view.sources_panel(idx, {}, 0, lang)
+        panel_now = panel_of(chat, chat.last_answered(), lang)
         question = (message if isinstance(message, str) else "").strip()
         if not question:
             gr.Info(view.t("empty", lang))
@@ -150,11 +155,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
     def select_turn(chat, lang_label, evt: gr.SelectData):
         lang = _lang(lang_label)
         chat = _chat(chat)
-        try:
-            return view.sources_panel(idx, chat.answers, chat.turn_of_message(evt.index), lang)
-        except Exception:  # noqa: BLE001
-            log.exception("showing the sources of a message failed")
-            return f"<div>{view.escape_text(view.t('failed', lang))}</div>"
+        return panel_of(chat, chat.turn_of_message(evt.index), lang)
 
     def lookup(query, lang_label):
         lang = _lang(lang_label)
@@ -176,11 +177,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         t = lambda key: view.t(key, lang)  # noqa: E731
         mode_value, script_value = _pick(MODES, mode_label, "hybrid"), _pick(SCRIPTS, script_label, "auto")
         mode_choices, script_choices = _choices(MODES, lang), _choices(SCRIPTS, lang)
-        try:
-            panel = view.sources_panel(idx, chat.answers, chat.last_answered(), lang)
-        except Exception:  # noqa: BLE001
-            log.exception("sources panel failed")
-            panel = f"<div>{view.escape_text(view.t('failed', lang))}</div>"
+        panel = panel_of(chat, chat.last_answered(), lang)
         return (gr.update(placeholder=t("placeholder")), gr.update(value=t("ask")),
                 f"## {t('title')}\n{t('subtitle')}", gr.update(label=t("docs")),
                 gr.update(label=t("mode"), choices=mode_choices, value=mode_choices[list(MODES.values()).index(mode_value)]),

@@ -249,8 +249,8 @@ def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
     q = query.strip()
     if not q:
         return f"<div>{escape_text(t('lookup_hint', lang))}</div>"
-    if is_ref(query, idx.documents) or is_ref(q, idx.documents):
-        lk = idx.cite(query if is_ref(query, idx.documents) else q)
+    if is_ref(query, idx.documents):  # parse_ref tries the reference as written, then trimmed
+        lk = idx.cite(query)
         d = lk.doc
         return (f'<div class="lookup-result"><div class="src-title">{escape_text(display_line(d.title))}</div>'
                 f'<div class="src-meta">{escape_text(_doc_meta(d))}</div>'

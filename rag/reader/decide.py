@@ -51,7 +51,6 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
         sentence = next(((s0, s1) for s0, s1 in chunk.sentences if s0 <= a < s1), None)
         if sentence is None or is_instruction(fold(doc.text[sentence[0]:sentence[1]], fold_target)):
             continue
-        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]) if b > sentence[1] else b,
-                            sp.score - sp.null, sentence))
+        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence))
     out.sort(key=lambda r: -r.margin)
     return out

@@ -17,7 +17,6 @@ Writes ``rag/reader/weights/reader.safetensors`` (adapters and head, float16) an
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import random
@@ -28,16 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..bm25 import BM25Index
+from ..checksums import sha256_file
 from ..evaluation.metrics import char_f1, exact_match
 from ..text.fold import fold
 from ..text.tokenize import tokenize
 from .features import MAX_TOKENS, STRIDE, Window, label, make_windows
+from .load import WEIGHTS_DIR
 from .spans import fold_with_offsets
 
 log = logging.getLogger(__name__)
 
 SEED = 20261124
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")
 
 
@@ -48,10 +48,6 @@ class Example:
     passage: str  # folded
     answer: tuple[int, int] | None  # folded character span, None: no answer in this passage
     answers: tuple[str, ...] = ()  # folded reference texts (for EM/F1)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def load_examples(path: Path, tag: str) -> tuple[list[Example], list[tuple[str, str]]]:
@@ -171,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     sums = {}
     for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd")):
         path = data / name
-        sums[name] = _sha256(path)
+        sums[name] = sha256_file(path)
         ex, passages = load_examples(path, tag)
         positives += ex
         negatives += hard_negatives(ex, passages, rng)
@@ -271,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                      "holdout_articles": len(held), "benchmark_read": False},
         "no_answer_threshold": round(best_t, 3),
         "metrics": metrics,
-        "weights_sha256": _sha256(out / "reader.safetensors"),
+        "weights_sha256": sha256_file(out / "reader.safetensors"),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(metrics, ensure_ascii=False, indent=2))
