@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .records import Chunk, Citation, Document, Hit
-from .text.fold import fold, to_script
+from .text.fold import fold, in_script
 from .text.tokenize import content_terms
 
 _NUMERIC_Q = re.compile(r"多少|几|幾|何时|何時|哪一年|哪年|什么时候|什麼時候|多大|多高|多长|多長|比例|百分之|率")
@@ -161,10 +161,17 @@ def make_citations(sentences: Sequence[ScoredSentence], chunks: dict[str, Chunk]
 _BRACKETS = str.maketrans({"[": "［", "]": "］"})
 
 
-def answer_segments(citations: Sequence[Citation], script: str) -> list[tuple[str, int]]:
-    """Each quoted sentence as displayed (the asker's script, no hidden characters,
-    brackets full width) with its marker."""
-    return [(to_script(c.quote, script).strip().translate(_BRACKETS), c.marker) for c in citations]
+def answer_segments(citations: Sequence[Citation], script: str) -> tuple[list[tuple[str, int]], list[int]]:
+    """Each quoted sentence as displayed (no hidden characters, brackets full width)
+    with its marker, and the markers of the sentences converted to the asker's script.
+    A sentence already in the asker's script is shown exactly as written."""
+    segments, converted = [], []
+    for c in citations:
+        text, changed = in_script(c.quote, script)
+        segments.append((text.strip().translate(_BRACKETS), c.marker))
+        if changed:
+            converted.append(c.marker)
+    return segments, sorted(set(converted))
 
 
 def compose_answer(segments: Sequence[tuple[str, int]]) -> str:

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from . import answering
 from .citations import Lookup, lookup
+from .claims.verdict import CONTRADICTED, SUPPORTED, judge, split_claims
 from .conversation import rewrite_followup
 from .embedding import load_embedder
 from .embedding.base import Embedder
@@ -19,10 +20,10 @@ from .index_store import LoadedIndex, load_index
 from .reader.decide import ReadSpan, rank_spans
 from .reader.runtime import Reader, load_reader
 from .reader.spans import fold_with_offsets
-from .records import Answer, Chunk, Citation, Document, Hit, ShortAnswer
+from .records import Answer, Chunk, ClaimCheck, Citation, Document, Hit, ShortAnswer
 from .retrieval import retrieve
 from .settings import Settings
-from .text.fold import detect_script, fold, to_script
+from .text.fold import detect_script, fold, in_script
 from .text.sanitize import has_surrogates, has_words, sanitize, surrogate_at
 
 log = logging.getLogger(__name__)
@@ -196,10 +197,12 @@ class RagIndex:
         scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
                                            self.settings.fold_target)
         best: ReadSpan | None = None
+        read_margins: tuple[tuple[str, float], ...] = ()
         if self.reader is not None:
             # Read: the reader finds the answer span in each passage and says how much
             # better it is than "no answer here"; decide: answer only above the threshold.
             read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings)
+            read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
             margin = read[0].margin if read else float("-inf")
             evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold}
             abstain = not read or margin <= self.reader.threshold
@@ -226,16 +229,17 @@ class RagIndex:
                     best = answering.ScoredSentence(h.chunk_id, h.doc_id, a, b, h.score, 0.0)
                 nearest.append(best)
             related = answering.make_citations(nearest, chunks, documents)
-        segments = [] if abstain else answering.answer_segments(citations, answer_script)
+        segments, converted = ([], []) if abstain else answering.answer_segments(citations, answer_script)
         text = answering.no_evidence_text(answer_script) if abstain else answering.compose_answer(segments)
-        short_text = to_script(short.text, answer_script).strip() if short else ""
+        short_text = in_script(short.text, answer_script)[0].strip() if short else ""
         timings["compose"] = (time.perf_counter() - t) * 1000 - timings.get("read", 0.0)
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, answer=text, abstained=abstain, citations=tuple(citations), hits=tuple(hits),
                       script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related),
                       evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments),
+                      converted=tuple(converted),
                       index_id=ix.build_id, short_answer=short, short_text=short_text,
-                      reader=self.reader.name if self.reader is not None else "")
+                      reader=self.reader.name if self.reader is not None else "", read_margins=read_margins)
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
               timings: dict[str, float]) -> list[ReadSpan]:
@@ -272,6 +276,52 @@ class RagIndex:
         ix = self._loaded
         return lookup(ref, ix.documents, ix.chunk_by_id, context_chars)
 
+    def check_claim(self, claim: str, mode: str | None = None, nearest: int = 3) -> ClaimCheck:
+        """The archive's verdict on one claim: supported, contradicted (with what the
+        archive says instead) or not found. Every evidence quote is verified like a
+        citation; "not found" shows the nearest passages only as related."""
+        ix = self._loaded
+        claim = check_question(claim, self.settings)
+        nearest = check_top_k(nearest, 3)
+        hits = self._search(ix, claim, mode, 10, None)
+        folded = fold(claim, self.settings.fold_target)
+        scored = answering.score_sentences(folded, hits[:6], ix.chunk_by_id, ix.documents, ix.bm25.idf,
+                                           self.settings.fold_target)
+        best = {SUPPORTED: None, CONTRADICTED: None}
+        target = self.settings.fold_target
+        for s in scored[:20]:
+            chunk, text = ix.chunk_by_id[s.chunk_id], ix.documents[s.doc_id].text
+            prev = [a for a, b in chunk.sentences if b <= s.start][-3:]  # up to three sentences before it
+            before = fold(text[prev[-1]:s.start], target) if prev else ""
+            earlier = fold(text[prev[0]:prev[-1]], target) if len(prev) > 1 else ""
+            j = judge(folded, fold(text[s.start:s.end], target), ix.bm25.idf, before, earlier)
+            if j.verdict in best and (best[j.verdict] is None or j.topic > best[j.verdict][0].topic):
+                best[j.verdict] = (j, s)
+        sup, con = best[SUPPORTED], best[CONTRADICTED]
+        # A contradiction that is much closer to the claim than the best support wins:
+        # "2019年发布蓝图" agrees in its year with some sentence of 2019, and disagrees
+        # with the sentence about the blueprint itself.
+        order = (CONTRADICTED, SUPPORTED) if con and (not sup or con[0].topic >= sup[0].topic + 0.2) else \
+            (SUPPORTED, CONTRADICTED)
+        for verdict in order:
+            found = best[verdict]
+            if found is not None:
+                j, s = found
+                cits = answering.make_citations([s], ix.chunk_by_id, ix.documents)
+                if cits:
+                    # Figures and names as written (the comparison ran on folded text).
+                    said = tuple(_as_written(x, folded, claim) for x in j.claim_says)
+                    archive = tuple(_as_written(x, fold(cits[0].quote, target), cits[0].quote) for x in j.archive_says)
+                    return ClaimCheck(claim, verdict, tuple(cits), said, archive, j.topic)
+        related = answering.make_citations(scored[:nearest], ix.chunk_by_id, ix.documents)
+        return ClaimCheck(claim, "not_found", related=tuple(related))
+
+    def check_claims(self, text: str, mode: str | None = None, nearest: int = 3) -> list[ClaimCheck]:
+        """A verdict per claim: ``text`` is split into sentences (at most 10)."""
+        text = check_question(text, self.settings.with_(max_question_chars=max(2000, self.settings.max_question_chars)))
+        nearest = check_top_k(nearest, 3)
+        return [self.check_claim(c, mode, nearest) for c in split_claims(text)]
+
     def support(self, claim: str, top_k: int = 5, mode: str | None = None) -> list[Support]:
         """Passages that support ``claim``, ranked, each with the best matching sentence."""
         ix = self._loaded
@@ -292,6 +342,13 @@ class RagIndex:
                 out.append(Support(len(out) + 1, round(0.5 * h.score + 0.5 * scored[0].score, 4), cit[0]))
         out.sort(key=lambda s: -s.score)
         return [Support(i + 1, s.score, s.citation) for i, s in enumerate(out[:top_k])]
+
+
+def _as_written(piece: str, folded: str, original: str) -> str:
+    """``piece`` of ``folded`` as ``original`` writes it (folding keeps length for
+    almost all text; when it did not, the folded piece is shown)."""
+    i = folded.find(piece)
+    return original[i:i + len(piece)] if i >= 0 and len(folded) == len(original) else piece
 
 
 def _manifest_stamp(folder: Path) -> tuple[int, int, int] | None:
@@ -322,7 +379,8 @@ def answer_to_json(a: Answer) -> dict:
         "question": a.question,
         "searched_question": a.searched_question,
         "answer": a.answer,
-        "segments": [{"text": text, "marker": marker} for text, marker in a.segments],
+        # converted: the quote is shown in the asker's script; the citation's quote is the original.
+        "segments": [{"text": text, "marker": marker, "converted": marker in a.converted} for text, marker in a.segments],
         "abstained": a.abstained,
         "short_answer": ({"text": a.short_answer.text, "display": a.short_text, "chunk_id": a.short_answer.chunk_id,
                           "doc_id": a.short_answer.doc_id, "start": a.short_answer.start, "end": a.short_answer.end,

@@ -117,6 +117,9 @@ def _print_answer(a, as_json: bool) -> None:
     if a.short_text:
         print(f"答案：{_t(a.short_text)}\n")
     print(_t(a.answer))
+    if a.converted:
+        marks = "".join(f"[{m}]" for m in a.converted)
+        print(f"（{marks} 原文是另一種字體，上面已轉寫；下面的引文是原文。 converted to your script; quotes below are verbatim）")
     if a.citations:
         print()
         shown = set()
@@ -161,20 +164,49 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+VERDICT_LABELS = {"supported": "SUPPORTED 有原文支持", "contradicted": "CONTRADICTED 與原文不符",
+                  "not_found": "NOT FOUND 找不到相關原文"}
+
+
+def _provenance(doc) -> str:
+    """Date and outlet of a document, or says they are unknown."""
+    if doc is None:
+        return ""
+    date = doc.date or "no date"
+    outlet = doc.sources[0].label if doc.sources else "no outlet"
+    return f"{date} · {outlet}"
+
+
+def claim_to_json(c, documents) -> dict:
+    def cit(e) -> dict:
+        doc = documents.get(e.doc_id)
+        return {"chunk_id": e.chunk_id, "doc_id": e.doc_id, "title": e.title, "date": doc.date if doc else "",
+                "start": e.start, "end": e.end, "quote": e.quote}
+
+    return {"claim": c.claim, "verdict": c.verdict, "claim_says": list(c.claim_says),
+            "archive_says": list(c.archive_says), "evidence": [cit(e) for e in c.evidence],
+            "related": [cit(e) for e in c.related]}
+
+
 def cmd_cite(args: argparse.Namespace) -> int:
     idx = _open(args)
     if args.claim:
-        supports = idx.support(args.claim, top_k=args.top_k)
+        checks = idx.check_claims(args.claim, nearest=args.top_k)
         if args.json:
-            print(_json([{"rank": s.rank, "score": s.score, "chunk_id": s.citation.chunk_id,
-                          "doc_id": s.citation.doc_id, "title": s.citation.title, "start": s.citation.start,
-                          "end": s.citation.end, "quote": s.citation.quote} for s in supports]))
+            print(_json([claim_to_json(c, idx.documents) for c in checks]))
             return 0
-        if not supports:
-            print("no supporting passage found")
-        for s in supports:
-            print(f"{s.rank}. score {s.score:.3f}  {_t(s.citation.title)} · {_t(s.citation.chunk_id)} "
-                  f"({s.citation.start}-{s.citation.end})\n   「{_t(s.citation.quote)}」")
+        for c in checks:
+            print(f"「{_t(c.claim)}」\n  {VERDICT_LABELS[c.verdict]}")
+            if c.verdict == "contradicted":
+                print(f"  the archive says {_t('、'.join(c.archive_says))}; the claim says {_t('、'.join(c.claim_says))}")
+            for e in c.evidence:
+                print(f"  evidence: {_t(e.title)} · {_t(_provenance(idx.documents.get(e.doc_id)))}\n"
+                      f"    {_t(e.chunk_id)}  offsets {e.start}-{e.end}\n    「{_t(e.quote)}」")
+            if c.verdict == "not_found" and c.related:
+                print("  nearest passages (not evidence):")
+                for r in c.related:
+                    print(f"    - {_t(r.title)} ({_t(r.chunk_id)}): {_t(r.quote[:60])}")
+            print()
         return 0
     if not args.ref:
         raise RagError("give a chunk id (doc#n), a span (doc:start-end) or --claim TEXT")
@@ -255,10 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("cite", parents=[common], help="look a citation up, or find support for a claim")
     s.add_argument("ref", nargs="?", help="chunk id (doc#n) or span (doc:start-end)")
-    s.add_argument("--claim", help="find passages supporting this sentence")
+    s.add_argument("--claim", help="check a claim (one or more sentences): supported, contradicted or not found")
     s.add_argument("--index", default="index")
     s.add_argument("--context", type=int, default=200, help="characters of context each side")
-    s.add_argument("--top-k", type=int, default=5)
+    s.add_argument("--top-k", type=int, default=3, help="nearest passages shown when a claim is not found")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_cite)
 
@@ -277,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sample", type=int, help="a random sample of N questions (fixed seed)")
     s.add_argument("--gold-removed", action="store_true",
                    help="also ask each answerable question with its own passage left out (abstention)")
+    s.add_argument("--risk-coverage", action="store_true",
+                   help="also ask every question with abstention off (hybrid; reader and heuristics) and plot "
+                        "accuracy against the share answered")
     s.add_argument("--out", help="report folder (report.json, report.md, plots)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=cmd_eval)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from .text.entities import find_entities
 from .text.tokenize import tokenize
 
 _FOLLOWUP = re.compile(r"^(?:那么|那麼|那|还有|還有|另外|而|至于|至於)?\s*(?P<core>.+?)\s*(?:呢|又如何|又怎样|又怎樣|怎么样|怎麼樣)?\s*[？?]?$")
@@ -19,17 +20,66 @@ def is_followup(question: str) -> bool:
     return (starts or ends) and not _SELF_CONTAINED.search(_FOLLOWUP.match(q).group("core") if _FOLLOWUP.match(q) else q)
 
 
-def rewrite_followup(previous: str, question: str) -> str:
-    """"那深圳分園呢？" after "河套香港園區有多少家機構落戶？" -> "河套深圳分園有多少家機構落戶？".
+_JOINERS = re.compile(r"^[\s和与與及、,，/]*$")
 
-    The follow-up's subject replaces the span of the previous question it most
-    resembles (shared characters, similar length); with no resemblance it is put
-    in front. A question that is not a follow-up is returned unchanged.
+
+def substitute_entities(previous: str, core: str) -> str | None:
+    """The previous question with the follow-up's names put in place of the names of
+    the same kind: "京東" for "阿里巴巴和螞蟻集團", "深圳" for "香港", "2024" for
+    "2023". None when the follow-up is not just names, or names nothing of a kind the
+    previous question has."""
+    new = find_entities(core)
+    rest = core
+    for e in reversed(new):
+        rest = rest[:e.start] + rest[e.end:]
+    if not new or not _JOINERS.match(rest.replace("年", "")):
+        return None
+    old = find_entities(previous)
+    out, changed = previous, False
+    for kind in dict.fromkeys(e.kind for e in new):
+        mine = [e for e in new if e.kind == kind]
+        theirs = [e for e in old if e.kind == kind]
+        if not theirs:
+            continue
+        if kind == "place" and len(theirs) > 1:
+            # A city for a city ("深圳" for "香港" in "河套香港園區"), a district for a district.
+            level = [e for e in theirs if e.broad == mine[0].broad]
+            theirs = level[:1] or theirs[:1]
+        else:
+            # A run of names joined by 和/、 ("阿里巴巴和螞蟻集團") is replaced as a whole.
+            run = [theirs[0]]
+            for e in theirs[1:]:
+                if _JOINERS.match(previous[run[-1].end:e.start]):
+                    run.append(e)
+                else:
+                    break
+            theirs = run
+        a, b = theirs[0].start, theirs[-1].end
+        shift = len(out) - len(previous)  # earlier kinds may have changed the length
+        joined = "、".join(e.text for e in mine) if len(mine) > 1 else mine[0].text
+        out = out[:a + shift] + joined + out[b + shift:]
+        changed = True
+    return out if changed else None
+
+
+def rewrite_followup(previous: str, question: str) -> str:
+    """Rewrite an elliptical follow-up with the previous question.
+
+    - Just a name: the name replaces the one of the same kind, "京東呢？" after
+      "阿里巴巴在銅鑼灣買了幾層？" -> "京東在銅鑼灣買了幾層？" (place for place, organisation
+      for organisation, year for year).
+    - Anything longer: it replaces the span of the previous question it most resembles,
+      "那深圳分園呢？" after "河套香港園區有多少家機構落戶？" -> "河套深圳分園有多少家機構落戶？".
+    - No resemblance at all: it is put in front. A question that is not a follow-up
+      is returned unchanged.
     """
     if not previous.strip() or not is_followup(question):
         return question
     m = _FOLLOWUP.match(question.strip())
     core = m.group("core") if m else question.strip()
+    swapped = substitute_entities(previous, core)
+    if swapped is not None:
+        return swapped
     tokens = tokenize(previous)
     best, best_score = None, 0.0
     pos_tokens = []

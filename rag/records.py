@@ -132,7 +132,28 @@ class Answer:
     # Renderers use these, never a parse of ``answer``, so a "[1]" inside a source
     # can never pose as a marker.
     segments: tuple[tuple[str, int], ...] = ()
+    # Markers of the quotes shown converted to the asker's script (the others are verbatim).
+    converted: tuple[int, ...] = ()
     index_id: str = ""  # the build of the index that answered (its manifest checksum)
     short_answer: ShortAnswer | None = None  # the reader's span, when it is confident
     short_text: str = ""  # the short answer in the answer's script (display form)
     reader: str = ""  # which reader decided ("" for the overlap heuristics)
+    # The reader's margin (best span score minus no-answer score) per passage it read.
+    read_margins: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """The archive's verdict on one claim.
+
+    ``verdict``: "supported" (``evidence`` states it), "contradicted" (``evidence`` is
+    about the same thing but says ``archive_says`` where the claim says ``claim_says``)
+    or "not_found" (no evidence; ``related`` holds the nearest passages, not matches)."""
+
+    claim: str
+    verdict: str
+    evidence: tuple[Citation, ...] = ()
+    claim_says: tuple[str, ...] = ()
+    archive_says: tuple[str, ...] = ()
+    topic: float = 0.0
+    related: tuple[Citation, ...] = ()

@@ -150,3 +150,40 @@ def test_runner_measures_the_reader_short_answers_and_gold_removed(small_corpus,
                       "reader": "number-reader"}
     md = markdown_report(report, "t")
     assert "Short answers" in md and "own passage removed" in md and "given each question's own passage" in md
+
+
+def test_risk_coverage_moves_the_threshold_over_the_confidences():
+    from rag.evaluation.metrics import risk_coverage
+
+    pts = risk_coverage([(0.9, True), (0.1, False), (0.5, True), (0.5, False)])
+    # Most confident first; the two at 0.5 enter together.
+    assert pts == [(0.25, 1.0, 0.9), (0.75, 2 / 3, 0.5), (1.0, 0.5, 0.1)]
+    assert risk_coverage([]) == []
+
+
+def test_runner_draws_risk_coverage_and_measures_the_reader_order(small_corpus, tmp_path, fake_settings):
+    from test_reader import NumberReader
+
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx.reader = NumberReader()
+    items = [QAItem("1", "香港科技園公司今年新增了多少家初創企業？", ("三百家",), ("a",)),
+             QAItem("2", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
+             QAItem("3", "東京奧運會門票多少錢？", (), ())]
+    report = evaluate(idx, items, ["hybrid"], risk_coverage=True)
+    rc = report["risk_coverage"]
+    assert set(rc) == {"reader", "heuristics"}
+    # With abstention off the stand-in reader answers all three: the two answerable ones
+    # right with margin 4, the unanswerable one (its margin is -2) wrong.
+    assert rc["reader"]["questions"] == 3
+    assert rc["reader"]["points"] == [[0.6667, 1.0, 4.0], [1.0, 0.6667, -2.0]]
+    assert rc["reader"]["operating"] == {"threshold": 0.0, "coverage": 0.6667, "accuracy": 1.0}
+    # The forced run did not change the shipped reader's threshold.
+    assert idx.reader.threshold == 0.0
+    q = report["questions"]["hybrid"][0]
+    assert q["read_margins"] and q["confidence"] == 4.0
+    assert report["modes"]["hybrid"]["retrieval"]["hit@1_reader_order"] is not None
+    report["meta"] = {"index": "x", "model": "fake", "chunk_size": 300, "fusion": "convex", "questions": 3}
+    md = markdown_report(report, "t")
+    assert "Risk and coverage" in md and "| reader |" in md and "in the order of its margin" in md
+    assert "risk_coverage.png" in plots(report, tmp_path)

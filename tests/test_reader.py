@@ -190,3 +190,26 @@ def test_trained_reader_answers_short_and_abstains_on_another_company(seed_idx):
     c = seed_idx.ask("腾讯在香港有多少名员工？")
     assert c.abstained and c.short_answer is None and c.related, (c.answer, c.evidence)
     assert c.evidence["reader_margin"] <= c.evidence["no_answer_threshold"]
+
+
+@pytest.mark.model
+def test_merged_adapters_give_the_same_scores_as_the_adapters(seed_idx, model_cache_dir):
+    import torch
+
+    from rag.reader.load import load_base
+    from rag.reader.model import LoRALinear
+
+    net = seed_idx.reader._net  # as loaded: adapters merged into the base layers
+    assert not any(isinstance(m, LoRALinear) for m in net.modules())
+    tokenizer, apart = load_base(Path(seed_idx.embedder.path), rank=net.rank)
+    from safetensors.torch import load_file
+
+    apart.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "reader.safetensors")).items()}, strict=False)
+    apart.eval()
+    ids = torch.tensor([tokenizer("query: 阿里巴巴买了几层？", "阿里巴巴和蚂蚁集团以66亿元购入港岛一号中心13层写字楼。")["input_ids"]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        s1, e1 = net(ids, mask)
+        s2, e2 = apart(ids, mask)
+    assert torch.allclose(s1, s2, atol=1e-3) and torch.allclose(e1, e2, atol=1e-3)
+    assert not torch.allclose(s1, torch.zeros_like(s1))

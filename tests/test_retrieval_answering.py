@@ -100,3 +100,49 @@ def test_sentence_with_the_asked_kind_of_phrase_ranks_first():
     scored = score_sentences(fold("小紅書香港辦公室有多大？"), [Hit(chunk.chunk_id, "d", 1.0)],
                              {chunk.chunk_id: chunk}, {"d": doc}, lambda t: 1.0)
     assert "平方米" in text[scored[0].start:scored[0].end]
+
+
+def test_quotes_in_the_askers_script_are_verbatim_and_converted_ones_are_marked(small_corpus, tmp_path, fake_settings):
+    from rag.api import answer_to_json
+    from rag.text.fold import in_script
+    from webapp import view
+
+    # Hong Kong Traditional text uses 宣布, 布局, 了解 and 采取, which OpenCC's s2t would
+    # "convert" to 宣佈, 佈局, 瞭解 and 採取: a Traditional reader must see them as written.
+    hk = "數碼港今日宣布新的布局，希望市民了解計劃，並會采取措施協助初創企業。"
+    (small_corpus / "hk.txt").write_text(f"數碼港消息\n\n{hk}\n", encoding="utf-8")
+    (small_corpus / "sz.txt").write_text("深圳消息\n\n深圳湾实验室宣布成立新的研究中心，聚焦合成生物学。\n", encoding="utf-8")
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    assert in_script(hk, "traditional") == (hk, False)
+    a = idx.ask("數碼港宣布了甚麼布局？", doc_ids=["hk"])
+    assert not a.abstained and a.script == "traditional"
+    assert a.segments[0][0] == hk and a.converted == () and hk in a.answer
+    assert answer_to_json(a)["segments"][0]["converted"] is False
+    assert "converted" not in view.answer_message(a, 0)
+    # A Simplified source asked in Traditional is converted, and says so.
+    b = idx.ask("深圳灣實驗室宣布成立了甚麼？", doc_ids=["sz"])
+    assert not b.abstained and b.converted == (1,)
+    assert "深圳灣實驗室" in b.answer and b.citations[0].quote.startswith("深圳湾实验室")
+    assert answer_to_json(b)["segments"][0]["converted"] is True
+    assert 'class="converted"' in view.answer_message(b, 0)
+
+
+def test_the_copy_link_carries_plain_text_with_numbered_sources(idx):
+    import html as html_lib
+    import re
+
+    from webapp import view
+
+    a = idx.ask("香港科技園公司今年新增了多少家初創企業？")
+    plain = view.plain_text(a, idx.documents)
+    assert "<" not in plain and "cite-marker" not in plain
+    c = a.citations[0]
+    assert plain.startswith(a.segments[0][0]) and "[1]" in plain.splitlines()[0]
+    src = [line for line in plain.splitlines() if line.startswith("[1] ")][0]
+    assert c.chunk_id in src and f"{c.start}–{c.end}" in src and "香港科技園的新聞" in src and "日期不詳" in src
+    msg = view.answer_message(a, 2, documents=idx.documents)
+    m = re.search(r'<a class="copy-answer" href="#copy-2" data-copy="([^"]*)"', msg)
+    assert m and "\n" not in m.group(1) and html_lib.unescape(m.group(1)) == plain
+    # An abstention has nothing to copy with sources.
+    assert "copy-answer" not in view.answer_message(idx.ask("東京奧運會門票多少錢？"), 3, documents=idx.documents)

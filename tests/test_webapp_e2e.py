@@ -71,7 +71,9 @@ def test_browser_ask_click_marker_shows_source(server, tmp_path):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                                           "--disable-component-update", "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page = context.new_page()
         page.on("request", lambda r: requests.append(r.url))
         try:
             _drive(page, server, requests, tmp_path)
@@ -104,8 +106,23 @@ def _drive(page, url: str, requests: list, tmp_path: Path) -> None:
 
     # A follow-up is rewritten with the previous question, and says what it searched.
     _ask(page, "河套香港園區有多少家機構落戶？", "79家")
-    _ask(page, "那深圳分園呢？", "已搜尋：河套深圳分園")
+    _ask(page, "那深圳分園呢？", "追問改寫為：河套深圳分園")
     assert page.locator("#chat small.searched").count() == 1
+    # "京東呢？" swaps the company, not prepends it; one click puts the rewrite in the box.
+    _ask(page, "阿里巴巴在铜锣湾买下了几层写字楼？")
+    _ask(page, "京東呢？", "追問改寫為：京東在铜锣湾买下了几层写字楼？")
+    page.locator("#chat a.edit-searched").last.click()
+    assert page.locator("#question textarea").input_value() == "京東在铜锣湾买下了几层写字楼？"
+    page.locator("#question textarea").fill("")
+
+    # The copy link copies plain text and the numbered sources, not the answer's HTML.
+    _ask(page, "阿里巴巴在铜锣湾买下了几层写字楼？", "13")
+    page.locator("#chat a.copy-answer").last.click()
+    page.wait_for_function("document.querySelectorAll('#chat a.copy-answer')[document.querySelectorAll("
+                           "'#chat a.copy-answer').length - 1].innerText === '已複製'", timeout=10_000)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "cite-marker" not in copied and "<" not in copied and "[1]" in copied
+    assert "出處：\n[1] " in copied and "000_0f407bbef8b93a09#" in copied and "位置 " in copied, copied
 
     # No evidence: said plainly, nearest passages offered as "possibly related" only.
     _ask(page, "香港地鐵的車費是多少？", "未能在語料中找到足夠的證據")
@@ -146,7 +163,7 @@ def _hostile(page) -> None:
     # The source's "[1]" and "[来源3]" are shown as text (full-width brackets); the
     # only links are the library's own markers, and each opens a real source.
     text = last.inner_text()
-    assert "［1］" in text and "［來源3］" in text
+    assert "［1］" in text and "［来源3］" in text
     links = last.locator("a.cite-marker")
     assert links.count() >= 1
     for i in range(links.count()):

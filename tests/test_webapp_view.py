@@ -119,7 +119,7 @@ def test_fake_markers_in_a_source_are_text_not_markers(hostile_idx):
     assert not a.abstained and "[1]" in a.citations[0].quote  # the source really says "[1]"
     # In the answer, "[n]" is only ever a marker the library made…
     assert re.findall(r"\[([^\]]*)\]", a.answer) == [str(c.marker) for c in a.citations]
-    assert "［1］" in a.answer and "［來源3］" in a.answer  # (answered in the asker's script)
+    assert "［1］" in a.answer and "［来源3］" in a.answer  # verbatim: the sentence is already Traditional
     # …and on the page only those become links.
     msg = view.answer_message(a, 0)
     assert msg.count('class="cite-marker"') == len(a.citations)

@@ -40,14 +40,46 @@ strong.short-answer {font-size: 1.05em}
 .ctx-passage {background: #f3f4f6}
 a.cite-marker {color: #b45309; font-weight: 600; text-decoration: none; cursor: pointer; margin: 0 .1em}
 small.searched {color: #777}
+a.edit-searched {color: #1d4ed8; text-decoration: underline dotted; cursor: pointer}
+small.converted {color: #92400e; font-size: .75em; margin-left: .15em; cursor: help}
+a.copy-answer {font-size: .85em; color: #555}
 .related-head {font-weight: 600; color: #555}
 .rel-quote {color: #555; font-size: .9em}
 .sources-empty {color: #777}
+.claim {border: 1px solid #ddd; border-radius: 8px; padding: .6em .8em; margin-bottom: .8em}
+.claim-text {font-weight: 600; margin-bottom: .3em}
+.verdict {display: inline-block; padding: .1em .5em; border-radius: 4px; font-weight: 600; margin-bottom: .4em}
+.verdict-supported {background: #dcfce7; color: #166534}
+.verdict-contradicted {background: #fee2e2; color: #991b1b}
+.verdict-not_found {background: #f3f4f6; color: #374151}
+.claim-diff {margin: .3em 0 .5em}
+.claim-contradicted mark {background: #fecaca}
 """
 
 JS = """
 () => {
   document.addEventListener('click', (e) => {
+    const c = e.target.closest('a.copy-answer');
+    if (c) {
+      e.preventDefault(); e.stopPropagation();
+      const text = c.dataset.copy || '';
+      const done = () => { c.dataset.label = c.dataset.label || c.textContent; c.textContent = c.dataset.done || 'OK';
+                           setTimeout(() => { c.textContent = c.dataset.label; }, 1500); };
+      const fallback = () => {  // no Clipboard API on plain http: copy through a hidden text area
+        const t = document.createElement('textarea'); t.value = text; t.style.position = 'fixed'; t.style.opacity = '0';
+        document.body.appendChild(t); t.select(); try { document.execCommand('copy'); done(); } finally { t.remove(); }
+      };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+      else fallback();
+      return;
+    }
+    const q = e.target.closest('a.edit-searched');
+    if (q) {  // put the rewritten follow-up in the question box, ready to edit
+      e.preventDefault(); e.stopPropagation();
+      const box = document.querySelector('#question textarea');
+      if (box) { box.value = q.dataset.question || ''; box.dispatchEvent(new Event('input', {bubbles: true})); box.focus(); }
+      return;
+    }
     const a = e.target.closest('a.cite-marker, a[href^="#src-"]');
     if (!a) return;
     e.preventDefault(); e.stopPropagation();
@@ -133,7 +165,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=top_k,
                              script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
                              previous_question=chat.previous_question())
-            full = view.answer_message(answer, turn, lang)
+            full = view.answer_message(answer, turn, lang, idx.documents)
             panel = view.sources_panel(idx, {**chat.answers, turn: answer}, turn, lang)
         except RagError as exc:
             msg = (view.t("too_long", lang, n=len(question), limit=limit) if len(question) > limit
@@ -199,7 +231,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                     # latex_delimiters=[]: news, not formulas; "$$…$$" in a source must show as written.
                     chat = gr.Chatbot(label=view.t("ask"), show_label=False, height=520, elem_id="chat", sanitize_html=True,
                                       render_markdown=True, latex_delimiters=[], feedback_options=None,
-                                      buttons=["copy"])
+                                      buttons=[])  # our own copy link copies plain text with the sources
                     with gr.Row():
                         # The box stops a pasted book early (the library's limit is checked
                         # and explained after sending; a huge paste would only be refused).

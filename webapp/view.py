@@ -38,7 +38,8 @@ STRINGS = {
     "sources": "出處",
     "no_sources": "提問後，這裏會列出答案引用的原文段落。",
     "related": "可能相關（並非答案的證據）",
-    "searched": "已搜尋",
+    "searched": "追問改寫為",
+    "edit_hint": "點擊可修改後再問",
     "context": "展開原文上下文",
     "lookup": "出處查詢",
     "lookup_hint": "貼上段落編號（如 000_0f407bbef8b93a09#3）、範圍（doc:120-180）或一句話，查看支持它的原文。",
@@ -62,6 +63,19 @@ STRINGS = {
     "related_hint": "右側「出處」列出了最接近的段落，僅供參考，並非答案的證據。",
     "failed": "抱歉，處理時出了問題，請再試一次；如果問題持續，請清除對話。",
     "bad_ref": "找不到這個出處：{msg}",
+    "converted": "轉寫",
+    "converted_title": "原文是另一種字體，這句轉寫成你的字體；「出處」顯示原文",
+    "copy": "複製答案和出處",
+    "verdict_supported": "✓ 有原文支持",
+    "verdict_contradicted": "✗ 與原文不符",
+    "verdict_not_found": "？ 找不到相關原文（既無支持，也無反駁）",
+    "archive_says": "原文說 ",
+    "claim_says": "，這句話說 ",
+    "nearest": "最接近的段落（只供參考，並非證據）",
+    "copied": "已複製",
+    "sources_plain": "出處",
+    "no_date": "日期不詳",
+    "no_outlet": "來源不詳",
 }
 
 
@@ -95,8 +109,10 @@ def marker_link(turn: int, marker: int) -> str:
     return f'<a class="cite-marker" href="#src-{turn}-{marker}" data-turn="{turn}" data-marker="{marker}">[{marker}]</a>'
 
 
-def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
-    """The chat message for an answer: escaped text with clickable [n] markers."""
+def answer_message(answer: Answer, turn: int, lang: str = "traditional",
+                   documents: Mapping[str, Document] | None = None) -> str:
+    """The chat message for an answer: escaped text with clickable [n] markers, quotes
+    converted to the asker's script marked, and (given the documents) a copy link."""
     parts: list[str] = []
     if answer.abstained:
         parts.append(escape_markdown(answer.answer))
@@ -109,9 +125,43 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
         # inside a source stays text and cannot pose as a marker.
         for text, marker in answer.segments:
             parts.append(escape_markdown(text) + marker_link(turn, marker))
+            if marker in answer.converted:  # the others are the original, character for character
+                parts.append(f'<small class="converted" title="{escape_text(t("converted_title", lang))}">'
+                             f'{escape_text(t("converted", lang))}</small>')
     if answer.searched_question and answer.searched_question != answer.question:
-        parts.append(f'\n\n<small class="searched">{t("searched", lang)}：{escape_markdown(answer.searched_question)}</small>')
+        # The follow-up as rewritten and searched; one click puts it in the box to edit.
+        q = answer.searched_question
+        parts.append(f'\n\n<small class="searched">{t("searched", lang)}：<a class="edit-searched" href="#edit-{turn}" '
+                     f'data-question="{escape_text(q)}" title="{escape_text(t("edit_hint", lang))}">'
+                     f'{escape_markdown(q)}</a> <span class="edit-hint">（{escape_text(t("edit_hint", lang))}）</span></small>')
+    if documents is not None and not answer.abstained:
+        copy = html.escape(plain_text(answer, documents, lang), quote=True).replace("\n", "&#10;")
+        parts.append(f'\n\n<a class="copy-answer" href="#copy-{turn}" data-copy="{copy}" '
+                     f'data-done="{escape_text(t("copied", lang))}">{escape_text(t("copy", lang))}</a>')
     return "".join(parts)
+
+
+def plain_text(answer: Answer, documents: Mapping[str, Document], lang: str = "traditional") -> str:
+    """What the copy button copies: the answer as plain text (no markup), then its
+    numbered sources with title, date, outlet, chunk id and offsets."""
+    lines = []
+    if answer.short_text:
+        lines += [sanitize(answer.short_text), ""]
+    lines.append("".join(f"{sanitize(text)}[{marker}]" for text, marker in answer.segments) or sanitize(answer.answer))
+    lines += ["", f"{t('sources_plain', lang)}："]
+    seen: set[int] = set()
+    for c in answer.citations:
+        if c.marker in seen:
+            continue
+        seen.add(c.marker)
+        doc = documents.get(c.doc_id)
+        spans = "、".join(f"{x.start}–{x.end}" for x in answer.citations if x.marker == c.marker)
+        bits = [display_line(doc.title if doc else c.title), display_line(doc.date, 20) if doc and doc.date else t("no_date", lang)]
+        if doc and doc.sources:
+            bits.append(display_line(doc.sources[0].label, 60))
+        bits += [c.chunk_id.replace("\n", " "), f"{t('offsets', lang)} {spans}"]
+        lines.append(f"[{c.marker}] " + " · ".join(b for b in bits if b))
+    return "\n".join(lines)
 
 
 _ATOM = re.compile(r"<(\w+)\b[^>]*>.*?</\1>|<[^>]*>|&\w+;|&#\d+;|\\.|.", re.DOTALL)
@@ -133,11 +183,12 @@ def stream_pieces(message: str, step: int = 12) -> list[str]:
     return pieces
 
 
-def _doc_meta(doc: Document) -> str:
-    bits = [b for b in (display_line(doc.date, 10), display_line("、".join(doc.authors), 60)) if b]
-    src = display_line(doc.sources[0].label, 60) if doc.sources else ""
-    if src:
-        bits.append(src)
+def _doc_meta(doc: Document, lang: str = "traditional", say_unknown: bool = True) -> str:
+    """Date, authors and outlet of a document. A source always shows a date and an
+    outlet, or says it has none ("日期不詳"): a reader must not guess what "今年" means."""
+    date = display_line(doc.date, 10) or (t("no_date", lang) if say_unknown else "")
+    src = (display_line(doc.sources[0].label, 60) if doc.sources else "") or (t("no_outlet", lang) if say_unknown else "")
+    bits = [b for b in (date, display_line("、".join(doc.authors), 60), src) if b]
     return " · ".join(bits)
 
 
@@ -197,7 +248,7 @@ def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation]
     return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
             f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
             f'<span class="src-title">{escape_text(title)}</span></div>'
-            f'<div class="src-meta">{escape_text(_doc_meta(doc) if doc else "")}</div>{section_html}{flag}'
+            f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>{section_html}{flag}'
             f'{"".join(passages)}</div>')
 
 
@@ -253,20 +304,34 @@ def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
         lk = idx.cite(query)
         d = lk.doc
         return (f'<div class="lookup-result"><div class="src-title">{escape_text(display_line(d.title))}</div>'
-                f'<div class="src-meta">{escape_text(_doc_meta(d))}</div>'
+                f'<div class="src-meta">{escape_text(_doc_meta(d, lang))}</div>'
                 f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {lk.start}–{lk.end}</div>'
                 f'<div class="ctx">{escape_text(lk.before)}<mark>{escape_text(lk.quote)}</mark>{escape_text(lk.after)}</div></div>')
-    supports = idx.support(q)
-    if not supports:
-        return f"<div>{escape_text(t('no_support', lang))}</div>"
-    rows = []
-    for s in supports:
-        c = s.citation
-        rows.append(f'<div class="src-item"><div class="src-head">{s.rank}. <span class="src-title">{escape_text(display_line(c.title))}</span>'
-                    f' <span class="src-score">{escape_text(t("score", lang))} {s.score:.2f}</span></div>'
-                    f'<div class="src-passage"><mark>{escape_text(c.quote)}</mark></div>'
-                    f'<div class="src-ids">{escape_text(c.chunk_id)} · {c.start}–{c.end}</div></div>')
-    return "".join(rows)
+    checks = idx.check_claims(q)
+    return "".join(claim_html(idx, c, lang) for c in checks)
+
+
+def claim_html(idx: RagIndex, c, lang: str = "traditional") -> str:
+    """One claim's verdict: the evidence highlighted when the archive supports or
+    contradicts it (with both figures side by side), and for "not found" the nearest
+    passages plainly, nothing highlighted as a match."""
+    head = (f'<div class="claim claim-{c.verdict}"><div class="claim-text">{escape_text(c.claim)}</div>'
+            f'<div class="verdict verdict-{c.verdict}">{escape_text(t("verdict_" + c.verdict, lang))}</div>')
+    body = ""
+    if c.verdict == "contradicted":
+        body += (f'<div class="claim-diff">{escape_text(t("archive_says", lang))}<b>{escape_text("、".join(c.archive_says))}</b>'
+                 f'{escape_text(t("claim_says", lang))}<b>{escape_text("、".join(c.claim_says))}</b></div>')
+    for e in c.evidence:
+        doc = idx.documents.get(e.doc_id)
+        body += (f'<div class="src-item"><div class="src-head"><span class="src-title">{escape_text(display_line(e.title))}</span></div>'
+                 f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>'
+                 f'<div class="src-passage"><mark>{escape_text(e.quote)}</mark></div>'
+                 f'<div class="src-ids">{escape_text(e.chunk_id)} · {escape_text(t("offsets", lang))} {e.start}–{e.end}</div></div>')
+    if c.verdict == "not_found" and c.related:
+        rel = "".join(f'<li><span class="src-title">{escape_text(display_line(r.title))}</span> · {escape_text(r.chunk_id)}<br>'
+                      f'<span class="rel-quote">{escape_text(r.quote)}</span></li>' for r in c.related)
+        body += f'<div class="related"><div class="related-head">{escape_text(t("nearest", lang))}</div><ul>{rel}</ul></div>'
+    return head + body + "</div>"
 
 
 @dataclass(frozen=True)
@@ -278,7 +343,7 @@ class DocChoice:
 def document_choices(idx: RagIndex) -> list[DocChoice]:
     out = []
     for d in sorted(idx.documents.values(), key=lambda d: d.doc_id):
-        meta = _doc_meta(d)
+        meta = _doc_meta(d, say_unknown=False)
         out.append(DocChoice(display_line(d.title) + (f"（{meta}）" if meta else ""), d.doc_id))
     return out
 

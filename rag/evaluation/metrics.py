@@ -104,3 +104,19 @@ def exact_match(prediction: str, references: Iterable[str]) -> float:
     """1.0 when the prediction equals a reference (punctuation and spaces removed)."""
     p = _answer_chars(prediction)
     return float(bool(p) and any(p == _answer_chars(r) for r in references))
+
+
+def risk_coverage(scored: Iterable[tuple[float, bool]]) -> list[tuple[float, float, float]]:
+    """(coverage, accuracy of the answered, threshold) for every threshold on the
+    confidence: answering the questions whose confidence is above it. ``scored`` holds
+    each question's (confidence, answer right). Most confident first; ties move together."""
+    items = sorted(scored, key=lambda x: -x[0])
+    n = len(items)
+    out: list[tuple[float, float, float]] = []
+    right = 0
+    for i, (conf, ok) in enumerate(items):
+        right += bool(ok)
+        if i + 1 < n and items[i + 1][0] == conf:
+            continue
+        out.append(((i + 1) / n, right / (i + 1), conf))
+    return out

@@ -51,8 +51,32 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) 
         "short_em": M.exact_match(a.short_text, item.answers) if item.answerable and a.short_text else None,
         "short_f1": M.char_f1(a.short_text, item.answers) if item.answerable and a.short_text else None,
         "reader": a.reader or "none",
+        "read_margins": dict(a.read_margins),
+        "confidence": confidence(a, idx.settings),
         "latency_ms": a.timings_ms.get("total", 0.0), "timings_ms": a.timings_ms,
     }
+
+
+def confidence(a, settings: Settings) -> float:
+    """One number per answer that the answer step thresholds: the reader's margin, or
+    for the heuristics the smaller of coverage and dense cosine, each as a multiple of
+    its threshold (>= 1 on both: answer)."""
+    ev = a.evidence
+    if "reader_margin" in ev:
+        return float(ev["reader_margin"])
+    cov = ev.get("coverage", 0.0) / settings.min_coverage if settings.min_coverage > 0 else 1.0
+    dt = settings.dense_threshold()
+    dense = ev.get("dense", 0.0) / dt if dt > 0 and "dense" in ev else 1.0
+    return round(min(cov, dense), 4)
+
+
+def reader_order(r: dict) -> list[str]:
+    """Documents in the order the reader would put the passages it read (best margin
+    first), then the rest of the hits in retrieval order."""
+    margins = r.get("read_margins") or {}
+    read = sorted((h for h in r["hits"] if h["chunk_id"] in margins), key=lambda h: -margins[h["chunk_id"]])
+    rest = [h for h in r["hits"] if h["chunk_id"] not in margins]
+    return M.dedupe(h["doc_id"] for h in read + rest)
 
 
 def summarize(results: Sequence[dict]) -> dict:
@@ -68,6 +92,9 @@ def summarize(results: Sequence[dict]) -> dict:
         for k in (1, 5, 10):
             out[f"recall@{k}"] = M.mean(M.recall_at_k(r["ranked_docs"], r["gold_docs"], k) for r in rs)
         out["n"] = len(rs)
+        if any(r.get("read_margins") for r in rs):
+            # Measured, not applied: would ordering the passages by the reader lift hit@1?
+            out["hit@1_reader_order"] = M.mean(M.hit_at_k(reader_order(r), r["gold_docs"], 1) for r in rs)
         return out
 
     by_script: dict[str, list] = defaultdict(list)
@@ -165,9 +192,62 @@ def given_passage(idx: RagIndex, items: Sequence[QAItem], progress: Callable[[st
     return {"questions": len(usable), "em": M.mean(ems), "f1": M.mean(f1s)}
 
 
+class _AlwaysAnswers:
+    """The reader with its threshold removed (for the risk-coverage curve)."""
+
+    def __init__(self, reader) -> None:
+        self._reader, self.name, self.threshold = reader, reader.name, float("-inf")
+
+    def read(self, question, passages):
+        return self._reader.read(question, passages)
+
+
+def risk_coverage_curves(idx: RagIndex, items: Sequence[QAItem],
+                         progress: Callable[[str, int], Callable] | None = None) -> dict:
+    """Accuracy of the answered questions against the share answered, as the threshold
+    moves: every question is asked once more with abstention off (hybrid), for the
+    reader (when there is one) and for the overlap heuristics. An answer is right when
+    the question is answerable and the answer holds a reference answer. The operating
+    point is where the shipped thresholds (chosen on training data) put the system."""
+    steps = {"heuristics": RagIndex(idx.loaded, idx.embedder,
+                                    idx.settings.with_(min_coverage=1e-9, min_dense_score=-1.0), None)}
+    if idx.reader is not None:
+        steps = {"reader": RagIndex(idx.loaded, idx.embedder, idx.settings, _AlwaysAnswers(idx.reader))} | steps
+    out = {}
+    for name, forced in steps.items():
+        tick = progress(f"risk-coverage {name}", len(items)) if progress else None
+        scored = []
+        for item in items:
+            a = forced.ask(item.question, mode="hybrid", top_k=10)
+            conf = confidence(a, idx.settings)
+            right = bool(item.answerable and not a.abstained and M.answer_contains(a.answer, item.answers))
+            # Nothing to quote at all is an abstention at any threshold.
+            scored.append((conf if not a.abstained else float("-inf"), right))
+            if tick:
+                tick()
+        shipped = idx.reader.threshold if name == "reader" else 1.0
+        answered = [(c, ok) for c, ok in scored if (c > shipped if name == "reader" else c >= shipped)]
+        quotable = [(c, ok) for c, ok in scored if c != float("-inf")]
+        n = max(1, len(scored))
+        # Coverage over all the questions, not only those with something to quote.
+        curve = [(cov * len(quotable) / n, acc, thr) for cov, acc, thr in M.risk_coverage(quotable)]
+        keep = max(1, len(curve) // 200)  # about 200 points are enough to draw it
+        thinned = curve[::keep] + (curve[-1:] if (len(curve) - 1) % keep else [])
+        out[name] = {
+            "questions": len(scored),
+            "points": [[round(c, 4), round(a, 4), round(t, 4)] for c, a, t in thinned],
+            "operating": {"threshold": shipped, "coverage": round(len(answered) / n, 4),
+                          "accuracy": round(M.mean(1.0 if ok else 0.0 for _, ok in answered) or 0.0, 4)},
+        }
+    return out
+
+
 def evaluate(idx: RagIndex, items: Sequence[QAItem], modes: Sequence[str],
-             progress: Callable[[str, int], Callable] | None = None, gold_removed: bool = False) -> dict:
+             progress: Callable[[str, int], Callable] | None = None, gold_removed: bool = False,
+             risk_coverage: bool = False) -> dict:
     report: dict = {"modes": {}, "questions": {}}
+    if risk_coverage:
+        report["risk_coverage"] = risk_coverage_curves(idx, items, progress)
     if idx.reader is not None and any(len(i.doc_ids) == 1 for i in items):
         report["given_passage"] = given_passage(idx, items, progress)
     if gold_removed:
@@ -211,6 +291,11 @@ def markdown_report(report: dict, title: str) -> str:
         r = report["modes"][m]["retrieval"]
         lines.append(f"| {m} | {_fmt(r['hit@1'])} | {_fmt(r['hit@3'])} | {_fmt(r['hit@5'])} | {_fmt(r['hit@10'])} | "
                      f"{_fmt(r['mrr@10'])} | {_fmt(r['ndcg@10'])} | {_fmt(r['recall@5'])} |")
+    for m in modes:
+        r = report["modes"][m]["retrieval"]
+        if r.get("hit@1_reader_order") is not None:
+            lines += ["", f"{m}: hit@1 {_fmt(r['hit@1'])} in retrieval order, {_fmt(r['hit@1_reader_order'])} with the "
+                          "passages the reader read put in the order of its margin (measured, not applied)."]
     lines += ["", "## Answers, citations, abstention", "",
               "| mode | answer has gold | …when answered | mean length | citations verified | citation precision | "
               "unanswerable abstained | answerable abstained | p50 ms | p95 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -236,6 +321,24 @@ def markdown_report(report: dict, title: str) -> str:
                   f"{g['questions']} answerable questions asked without their own passage: right {_fmt(g['right'])} "
                   f"(abstained {_fmt(g['abstained'])}; answered with a reference answer found in another passage "
                   f"{_fmt(g['answered_with_a_reference_elsewhere'])}). Anything else is a confident, cited, wrong answer."]
+
+    if "risk_coverage" in report:
+        lines += ["", "## Risk and coverage (hybrid, abstention off; accuracy of the answered questions)", "",
+                  "Each curve moves the answer step's threshold; the operating point is the shipped threshold "
+                  "(the reader's was chosen on held-out training articles, never on this set).", "",
+                  "| answer step | coverage 0.5 | 0.7 | 0.9 | all quotable | operating point: coverage / accuracy |",
+                  "|---|---|---|---|---|---|"]
+        for name, rc in report["risk_coverage"].items():
+            pts = rc["points"]
+
+            def at(c: float) -> str:
+                got = [a for cov, a, _ in pts if cov >= c - 1e-9]
+                return _fmt(got[0]) if got else "–"
+
+            op = rc["operating"]
+            lines.append(f"| {name} | {at(0.5)} | {at(0.7)} | {at(0.9)} | {_fmt(pts[-1][1]) if pts else '–'} "
+                         f"(coverage {_fmt(pts[-1][0]) if pts else '–'}) | {_fmt(op['coverage'])} / {_fmt(op['accuracy'])} |")
+        lines += ["", "![risk-coverage](risk_coverage.png)"]
 
     def table(heading: str, key: str, cell: Callable[[dict], str], label: Callable[[str], str] = str) -> list[str]:
         cols = sorted({k for m in modes for k in report["modes"][m][key]})
@@ -286,6 +389,18 @@ def plots(report: dict, out: Path) -> list[str]:
     fig.tight_layout(), fig.savefig(out / "by_script.png", dpi=110), plt.close(fig)
     names.append("by_script.png")
 
+    if "risk_coverage" in report:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, rc in report["risk_coverage"].items():
+            pts = rc["points"]
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], label=name)
+            op = rc["operating"]
+            ax.plot([op["coverage"]], [op["accuracy"]], "o", color=line.get_color())
+        ax.set_xlabel("share of questions answered"), ax.set_ylabel("accuracy of the answered")
+        ax.set_title("risk-coverage (dot: shipped threshold)"), ax.set_xlim(0, 1), ax.grid(alpha=.3), ax.legend()
+        fig.tight_layout(), fig.savefig(out / "risk_coverage.png", dpi=110), plt.close(fig)
+        names.append("risk_coverage.png")
+
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in modes:
         ax.hist([r["latency_ms"] for r in report["questions"][m]], bins=30, alpha=.5, label=m)
@@ -319,6 +434,10 @@ def prepare(args: argparse.Namespace) -> tuple[list[QAItem], Path, str]:
 def main_eval(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
+    from .claims import is_claim_set
+
+    if args.dataset not in ("cmrc", "cmrc-trad") and is_claim_set(Path(args.dataset)):
+        return main_eval_claims(args, settings)
     items, corpus, name = prepare(args)
     if args.sample:
         import random
@@ -339,7 +458,8 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
         bars.append(b)
         return lambda: b.update(1)
 
-    report = evaluate(idx, items, modes, progress, gold_removed=args.gold_removed)
+    report = evaluate(idx, items, modes, progress, gold_removed=args.gold_removed,
+                      risk_coverage=getattr(args, "risk_coverage", False))
     for b in bars:
         b.close()
     report["meta"] = {"dataset": name, "index": str(index_dir), "model": settings.model, "chunk_size": settings.chunk_size,
@@ -375,5 +495,32 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
             g = report["gold_removed"]
             print(f"own passage removed: {g['questions']} questions, right {_fmt(g['right'])} "
                   f"(abstained {_fmt(g['abstained'])}, answered from another passage {_fmt(g['answered_with_a_reference_elsewhere'])})")
+        print(f"report: {out / 'report.md'}")
+    return 0
+
+
+def main_eval_claims(args: argparse.Namespace, settings: Settings) -> int:
+    """The claim check on a labelled claim set over the seeds (or ``--corpus``)."""
+    from .claims import claims_markdown, evaluate_claims, load_claims
+
+    items = load_claims(Path(args.dataset))
+    corpus = Path(args.corpus or ROOT / "seeds")
+    name = Path(args.dataset).stem
+    index_dir = Path(args.index) if args.index else (
+        ROOT / "eval" / "results" / "cache" / f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}" / "index")
+    embedder = load_embedder(settings)
+    build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
+    report = evaluate_claims(open_index(index_dir, settings, embedder), items)
+    out = Path(args.out) if args.out else ROOT / "eval" / "results" / name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / "report.md").write_text(claims_markdown(report, f"Claim check: {name}"), encoding="utf-8")
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "rows"}, ensure_ascii=False))
+    else:
+        print(f"{name}: {report['claims']} claims, verdict accuracy {report['accuracy']:.3f}, "
+              f"supported but altered or unrelated: {report['supported_but_not_true']}")
+        for k, v in report["by_kind"].items():
+            print(f"  {k:10} {v['n']:3} claims  accuracy {v['accuracy']:.3f}")
         print(f"report: {out / 'report.md'}")
     return 0

@@ -63,5 +63,6 @@ def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIG
     if missing:
         raise ModelError(f"{weights} lacks {len(missing)} trained tensors (e.g. {sorted(missing)[0]}); retrain")
     net.load_state_dict(state, strict=False)
+    net.merge_adapters()
     net.eval()
     return tokenizer, net, manifest

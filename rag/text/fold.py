@@ -40,6 +40,19 @@ def to_script(text: str, script: str) -> str:
     return text
 
 
+def in_script(text: str, script: str) -> tuple[str, bool]:
+    """Display text in the asker's script, converted only when it is written in the
+    other one: a Traditional quote shown to a Traditional reader is the original,
+    character for character (OpenCC's s2t would turn a Hong Kong "宣布" into "宣佈").
+    Returns (text, whether it was converted)."""
+    clean = sanitize(text)
+    written = detect_script(clean)
+    if script not in ("traditional", "simplified") or written in ("unknown", script):
+        return clean, False
+    out = to_script(clean, script)
+    return out, out != clean
+
+
 def detect_script(text: str) -> str:
     """"traditional", "simplified" or "unknown" (no Han character that differs between them)."""
     trad = simp = 0

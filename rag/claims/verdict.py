@@ -1,0 +1,135 @@
+"""A verdict on a claim against one passage: supported, contradicted or not found.
+
+Pure: folded claim and folded sentence in, a ``Judgement`` out. The caller (``RagIndex.
+check_claim``) retrieves the passages and keeps the strongest judgement.
+
+- supported: the sentence is about what the claim is about, every figure of the claim
+  is in it (after normalising numerals and units: "5.02萬" = "50,200"), and every
+  company or place the claim names is in it (or in the sentence before).
+- contradicted: the sentence is about the same thing and names the same companies and
+  places, but gives another figure of the same kind ("66億元" where the claim says
+  "88億", "13層" for "20層", another year); or it says the same thing, figures and
+  all, of another company or place.
+- not found: anything else. A sentence that merely shares words is not a match.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from ..answering import bigrams, coverage
+from ..text.entities import Entity, find_entities
+from ..text.numbers import Quantity, quantities, same_value
+from ..text.tokenize import content_terms
+
+SUPPORTED, CONTRADICTED, NOT_FOUND = "supported", "contradicted", "not_found"
+VERDICTS = (SUPPORTED, CONTRADICTED, NOT_FOUND)
+
+# How much of the claim's content (words and character pairs, figures and names set
+# aside) a sentence must hold to be about the same thing. A claim whose figures all
+# agree with the sentence needs less than one with no figure. Chosen on the hand-made
+# claims of eval/datasets/seeds_claims.jsonl (see eval/README.md).
+MIN_TOPIC = 0.6
+MIN_TOPIC_WITH_FIGURES = 0.35
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: str
+    topic: float  # share of the claim's content found in the sentence
+    claim_says: tuple[str, ...] = ()  # the claim's figures or names that differ
+    archive_says: tuple[str, ...] = ()  # what the sentence gives instead
+
+
+def significant(qs: list[Quantity]) -> list[Quantity]:
+    """Figures worth comparing: with a unit, or written in digits ("一號中心" is a name)."""
+    return [q for q in qs if q.kind or re.search(r"\d", q.text)]
+
+
+def _masked(claim: str, spans: list[tuple[int, int]]) -> str:
+    return "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(claim))
+
+
+def topic_share(claim: str, text: str, spans: list[tuple[int, int]], idf: Callable[[str], float]) -> float:
+    """How much of the claim (outside ``spans``: its figures, and names when given) the
+    text holds: the mean of idf-weighted word coverage and character-pair coverage
+    (words alone fail on paraphrase and on jieba's splits of unknown names)."""
+    masked = _masked(claim, spans)
+    terms = [t for t in content_terms(claim) if t.strip() and t in masked and not re.search(r"\d", t)]
+    pairs = bigrams(masked)
+    words = coverage(terms, idf, text) if terms else None
+    chars = len(pairs & bigrams(text)) / len(pairs) if pairs else None
+    got = [x for x in (words, chars) if x is not None]
+    return sum(got) / len(got) if got else 0.0
+
+
+def _same_name(a: Entity, b: Entity) -> bool:
+    """One name, or a short form of it ("阿里" and "阿里巴巴", "蚂蚁" and "蚂蚁集团")."""
+    return a.kind == b.kind and min(len(a.text), len(b.text)) >= 2 and (a.text in b.text or b.text in a.text)
+
+
+def _named_in(e: Entity, text: str, found: list[Entity]) -> bool:
+    return e.text in text or any(_same_name(e, o) for o in found)
+
+
+def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = "", earlier: str = "") -> Judgement:
+    """The verdict of one (folded) sentence on one (folded) claim. ``before`` is the
+    sentence in front of it and ``earlier`` the ones before that, in the same passage:
+    news often names the company there ("雷霆游戏也落地了大模型技术。…准确率超过88%")."""
+    cq = significant(quantities(claim))
+    strong = [q for q in cq if q.kind not in ("year", "month", "")]  # a year alone ties nothing together
+    ce = [e for e in find_entities(claim) if e.kind in ("org", "place")]
+    window = before + sentence
+    named_window = earlier + window
+    we = [e for e in find_entities(named_window) if e.kind in ("org", "place")]
+    figure_spans = [(q.start, q.end) for q in cq]
+    topic = topic_share(claim, window, figure_spans, idf)
+    # Without the names: how much the rest agrees when a name differs.
+    rest = topic_share(claim, window, figure_spans + [(e.start, e.end) for e in ce], idf)
+
+    sq = significant(quantities(sentence))
+    figures_claim: list[str] = []
+    figures_archive: list[str] = []
+    unstated = matched = 0
+    for q in cq:
+        if any(x.kind == q.kind and same_value(x, q) for x in sq):
+            matched += q in strong
+            continue
+        others = [x for x in sq if x.kind == q.kind and q.kind]
+        if others:
+            figures_claim.append(q.text)
+            figures_archive.extend(x.text for x in others if x.text not in figures_archive)
+        else:
+            unstated += 1
+    names_claim: list[str] = []
+    names_archive: list[str] = []
+    missing = present = 0
+    for e in ce:
+        if _named_in(e, named_window, we):
+            present += not e.broad  # "香港" is in half the archive: it ties nothing together
+            continue
+        instead = [x.text for x in we if x.kind == e.kind and not any(_same_name(x, c) for c in ce)]
+        if instead:
+            names_claim.append(e.text)
+            names_archive.extend(x for x in instead[:2] if x not in names_archive)
+        else:
+            missing += 1
+
+    if figures_claim and not names_claim and not missing and topic >= (MIN_TOPIC_WITH_FIGURES if strong else MIN_TOPIC):
+        # Same names, same subject, another figure.
+        return Judgement(CONTRADICTED, round(topic, 4), tuple(figures_claim), tuple(figures_archive))
+    anchored = matched or present
+    if names_claim and not figures_claim and not unstated and rest >= (MIN_TOPIC_WITH_FIGURES if anchored else MIN_TOPIC):
+        # The same statement, figures and all, about another company or place.
+        return Judgement(CONTRADICTED, round(rest, 4), tuple(names_claim), tuple(names_archive))
+    if not figures_claim and not names_claim and not missing and not unstated and \
+            topic >= (MIN_TOPIC_WITH_FIGURES if matched else MIN_TOPIC):
+        return Judgement(SUPPORTED, round(topic, 4))
+    return Judgement(NOT_FOUND, round(topic, 4))
+
+
+def split_claims(text: str, limit: int = 10) -> list[str]:
+    """One claim per sentence (。！？; or a line), at most ``limit``."""
+    parts = [p.strip() for p in re.split(r"(?<=[。！？!?；;])|\n+", text)]
+    return [p for p in parts if p and re.search(r"\w", p)][:limit]
