@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import answering
-from .citations import Lookup, lookup
+from .citations import Lookup, lookup, unknown_document
 from .claims.verdict import CONTRADICTED, SUPPORTED, judge, split_claims
 from .conversation import rewrite_followup
 from .embedding import load_embedder
@@ -169,7 +169,8 @@ class RagIndex:
                 raise InputError(f"doc_ids must be a list of at most {MAX_DOC_FILTER} document ids")
             unknown = [d for d in doc_ids if not isinstance(d, str) or d not in ix.documents]
             if unknown:
-                raise InputError(f"unknown document id(s): {', '.join(repr(d)[:80] for d in unknown[:5])}")
+                raise unknown_document(unknown[0], ix.documents) if isinstance(unknown[0], str) else \
+                    InputError(f"document ids must be text, not {type(unknown[0]).__name__}")
         return retrieve(ix, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
 
     def ask(self, question: str, mode: str | None = None, top_k: int | None = None, script: str = "auto",

@@ -125,6 +125,27 @@ def lookup_chunk(doc: Document, chunk: Chunk, context_chars: int = 200) -> Looku
     return Lookup(doc, chunk.start, chunk.end, a, b, chunk.chunk_id, chunk.section)
 
 
+def did_you_mean(name: str, docs: dict[str, Document], limit: int = 3) -> list[str]:
+    """Document ids close to ``name``: ids that start with it or hold it ("000",
+    "0f407bbe"), ids difflib finds close, and documents whose title holds it."""
+    import difflib
+
+    name = str(name)[:200]
+    if not name.strip():
+        return []
+    found = [d for d in docs if d.startswith(name)] + [d for d in docs if name in d]
+    found += difflib.get_close_matches(name, list(docs), n=limit, cutoff=0.6)
+    found += [d for d, doc in docs.items() if len(name) >= 2 and name in doc.title]
+    return list(dict.fromkeys(found))[:limit]
+
+
+def unknown_document(name: str, docs: dict[str, Document]) -> InputError:
+    """The error for a document id the index does not have, with the closest ids."""
+    close = did_you_mean(name, docs)
+    hint = f" (did you mean {', '.join(close)}?)" if close else "; list them with: rag docs"
+    return InputError(f"no document {str(name)[:80]!r} in this index{hint}")
+
+
 def lookup(ref: str, docs: dict[str, Document], chunks: dict[str, Chunk], context_chars: int = 200) -> Lookup:
     """Look a chunk id or span up in the index's records; InputError saying what is wrong."""
     if isinstance(context_chars, bool) or not isinstance(context_chars, int) \
@@ -134,9 +155,7 @@ def lookup(ref: str, docs: dict[str, Document], chunks: dict[str, Chunk], contex
     doc_id, n, span = r.doc_id, r.n, r.span
     doc = docs.get(doc_id)
     if doc is None:
-        close = [d for d in docs if d.startswith(doc_id[:3])][:3]
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise InputError(f"no document {doc_id!r} in this index{hint}")
+        raise unknown_document(doc_id, docs)
     if n is not None:
         chunk = chunks.get(f"{doc_id}#{n}")
         if chunk is None:

@@ -106,9 +106,10 @@ def _open(args: argparse.Namespace):
     return open_index(args.index, settings)
 
 
-def _print_answer(a, as_json: bool) -> None:
+def _print_answer(a, as_json: bool, docs: dict | None = None) -> None:
     from .api import answer_to_json
 
+    docs = docs or {}
     if as_json:
         print(_json(answer_to_json(a)))
         return
@@ -129,7 +130,7 @@ def _print_answer(a, as_json: bool) -> None:
                 continue
             shown.add(c.marker)
             section = f" · {_t(c.section)}" if c.section and c.section != c.title else ""
-            print(f"[{c.marker}] {_t(c.title)}{section}")
+            print(f"[{c.marker}] {_t(c.title)}{section} · {_t(_provenance(docs.get(c.doc_id)))}")
             print(f"    {_t(c.chunk_id)}  offsets {c.start}-{c.end}")
             print(f"    「{_t(c.quote)}」")
     elif a.related:
@@ -154,13 +155,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if not q:
                 continue
             try:
-                _print_answer(idx.ask(q, **kwargs), args.json)
+                _print_answer(idx.ask(q, **kwargs), args.json, idx.documents)
             except RagError as exc:
                 failures += 1
                 print(_json({"question": q, "error": str(exc)}) if args.json else f"error: {_t(exc)}")
             sys.stdout.flush()
         return 1 if failures else 0
-    _print_answer(idx.ask(args.question, **kwargs), args.json)
+    _print_answer(idx.ask(args.question, **kwargs), args.json, idx.documents)
     return 0
 
 
@@ -219,17 +220,45 @@ def cmd_cite(args: argparse.Namespace) -> int:
                      "context_start": lk.context_start, "context_end": lk.context_end,
                      "before": lk.before, "after": lk.after}))
         return 0
-    print(f"{_t(d.title)}  ({_t(d.doc_id)})")
-    meta = [_t(x) for x in (d.date, "、".join(d.authors)) if x]
-    if meta:
-        print("  " + " · ".join(meta))
+    from . import provenance
+
+    print(f"{'(no headline) ' if provenance.title_is_guessed(d) else ''}{_t(d.title)}  ({_t(d.doc_id)})")
+    meta = [provenance.date(d) or "no date", _t(provenance.outlet(d)) or "no outlet"] + \
+        ([_t("、".join(d.authors))] if d.authors else [])
+    print("  " + " · ".join(meta))
     for s in d.sources:
-        print(f"  source: {_t(s.label)} {_t(s.url)}".rstrip())
+        print(f"  reference: {_t(provenance.outlet_of_url(s.url) or '')} {_t(s.label)} {_t(s.url)}".rstrip())
     if lk.section:
         print(f"  section: {_t(lk.section)}")
     print(f"  {_t(lk.chunk_id or 'span')} offsets {lk.start}-{lk.end} (context {lk.context_start}-{lk.context_end})\n")
     # The passage keeps its line breaks (it is read as text), nothing else.
     print(terminal_text(f"{lk.before}>>>{lk.quote}<<<{lk.after}", keep_newlines=True))
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """List the index's documents: id, title, date, outlet, chunks."""
+    from . import provenance
+
+    idx = _open(args)
+    counts: dict[str, int] = {}
+    for c in idx.chunks.values():
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    rows = []
+    for d in sorted(idx.documents.values(), key=lambda d: d.doc_id):
+        rows.append({"doc_id": d.doc_id, "title": d.title, "title_from_text": provenance.title_is_guessed(d),
+                     "date": provenance.date(d), "outlet": provenance.outlet(d),
+                     "references": provenance.references(d), "authors": list(d.authors),
+                     "chunks": counts.get(d.doc_id, 0), "characters": len(d.text), "path": d.path})
+    if args.json:
+        print(_json(rows))
+        return 0
+    for r in rows:
+        title = ("(no headline) " if r["title_from_text"] else "") + r["title"]
+        print(f"{_t(r['doc_id'])}  {_t(title)}")
+        print(f"    {r['date'] or 'no date'} · {_t(r['outlet']) or 'no outlet'} · {r['chunks']} chunks"
+              + (f" · references: {_t('、'.join(r['references']))}" if r["references"] else ""))
+    print(f"{len(rows)} documents")
     return 0
 
 
@@ -293,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=int, default=3, help="nearest passages shown when a claim is not found")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_cite)
+
+    s = sub.add_parser("docs", parents=[common], help="list the documents of an index (id, title, date, outlet, chunks)")
+    s.add_argument("--index", default="index")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_docs)
 
     s = sub.add_parser("model", parents=[common], help="prepare the bundled model and print its folder")
     s.set_defaults(func=cmd_model)

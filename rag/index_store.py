@@ -49,7 +49,7 @@ PRODUCT = "rag-zh-news index"  # what a manifest says to claim its folder as one
 # replaces (or deletes) a folder that holds nothing but these.
 INDEX_FILES = frozenset({"manifest.json", "documents.jsonl", "chunks.jsonl", "vectors.faiss", "bm25.npz",
                          "bm25_terms.json", "embed_cache.npy", "embed_cache_keys.json"})
-CLEANER_VERSION = 2  # bump when cleaning or splitting rules change what chunks contain
+CLEANER_VERSION = 3  # 3: outlets, datelines, title origin; bump when cleaning or splitting rules change what chunks contain
 NORMALIZATION = {"width": "NFKC+lower", "script": "opencc t2s", "tokenizer": "jieba 0.42.1 (default dict)"}
 
 

@@ -110,3 +110,31 @@ def test_generic_comment_form_and_related_block():
     assert body == "第一段正文，讲了一件事。另一篇文章的开头，被截断了"
     assert c.sections[-1].kind == "related" and c.sections[-1].truncated and c.sections[-1].title == "另一篇文章"
     assert ("related_author", "张三") in c.metadata
+
+
+def test_provenance_from_byline_source_line_and_dateline():
+    from rag import provenance
+
+    d = document_from_text("x", "x.txt", "港股新聞標題\n\n界面新闻记者 | 张熹珑\n\n2025年6月28日，香港交易所公布數據。全文完。\n")
+    assert provenance.outlet(d) == "界面新闻" and d.authors == ("张熹珑",) and provenance.date(d) == "2025-06-28"
+    assert d.meta("date_from") == "dateline" and not provenance.title_is_guessed(d)
+    d = document_from_text("y", "y.txt", "標題\n\n正文第一句。" + "正文。" * 200 + "\n\n來源：明報\n發佈時間：2024/3/5\n")
+    assert provenance.outlet(d) == "明報" and provenance.date(d) == "2024-03-05"
+    assert "來源" not in "".join(d.text[a:b] for s in d.sections for a, b in s.spans)  # the line is metadata
+
+
+def test_no_date_is_never_guessed_and_a_headline_less_title_says_so():
+    from rag import provenance
+
+    d = document_from_text("z", "z.txt", "走在香港銅鑼灣時代廣場周邊，不時能遇見打工人。展覽於6月28日舉行。\n")
+    assert provenance.date(d) == "" and provenance.outlet(d) == ""
+    assert provenance.title_is_guessed(d) and d.title == "走在香港銅鑼灣時代廣場周邊"
+
+
+def test_references_are_outlets_of_linked_articles_not_the_documents_outlet():
+    from rag import provenance
+
+    d = document_from_text("r", "r.md", "---\ntitle: 標題\n---\n\n正文。[^1]\n\n"
+                           "[^1]: [AI人才缺口扩大](https://www.jiemian.com/article/1.html)\n")
+    assert provenance.outlet(d) == "" and provenance.references(d) == ["界面新闻"]
+    assert provenance.outlet_of_url("https://news.example.org/a") == "news.example.org"

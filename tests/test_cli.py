@@ -216,3 +216,18 @@ def test_numbers_out_of_bounds_are_messages(small_corpus, tmp_path, args, messag
     run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
     r = run(*args, "--index", str(idx), "--model", "fake")
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_docs_lists_documents_and_unknown_ids_get_a_did_you_mean(small_corpus, tmp_path):
+    idx = tmp_path / "idx"
+    run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
+    r = run("docs", "--index", str(idx), "--model", "fake", "--json")
+    rows = {d["doc_id"]: d for d in json.loads(r.stdout)}
+    assert r.returncode == 0 and set(rows) == {"a", "b"}
+    assert rows["b"]["title"] == "深圳前海的发展" and rows["b"]["date"] == "2025-01-02" and rows["b"]["chunks"] >= 1
+    text = run("docs", "--index", str(idx), "--model", "fake").stdout
+    assert "深圳前海的发展" in text and "no date" in text and "2 documents" in text
+    r = run("ask", "前海吸引外资多少？", "--doc", "bb", "--index", str(idx), "--model", "fake")
+    assert r.returncode == 2 and "did you mean b" in r.stderr and "Traceback" not in r.stderr
+    r = run("cite", "前海#0", "--index", str(idx), "--model", "fake")
+    assert r.returncode == 2 and "did you mean b" in r.stderr  # found by its title

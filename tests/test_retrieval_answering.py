@@ -46,8 +46,10 @@ def test_modes_and_filters(idx):
         hits = idx.search("高端人才通行證", mode=mode)
         assert hits and hits[0].doc_id == "a"
     assert all(h.doc_id == "b" for h in idx.search("人才", doc_ids=["b"]))
-    with pytest.raises(InputError, match="unknown document"):
+    with pytest.raises(InputError, match="no document 'zzz'"):
         idx.search("人才", doc_ids=["zzz"])
+    with pytest.raises(InputError, match="did you mean b"):
+        idx.search("人才", doc_ids=["前海"])  # found by its title
 
 
 def test_abstains_without_evidence(idx):

@@ -202,3 +202,33 @@ def test_a_source_that_cannot_be_shown_in_full_still_shows_its_quote(idx, monkey
     panel = view.sources_panel(idx, [a], 0)
     assert f'id="src-0-{a.citations[0].marker}"' in panel
     assert f"<mark>{view.escape_text(a.citations[0].quote)}</mark>" in panel
+
+
+def test_a_passage_is_listed_once_with_every_quoted_sentence_marked(idx):
+    from rag.records import Answer, Citation
+
+    doc = idx.documents["a"]
+    chunk = next(c for c in idx.chunks.values() if c.doc_id == "a" and len(c.sentences) >= 2)
+    (a0, b0), (a1, b1) = chunk.sentences[:2]
+    cits = tuple(Citation(1, chunk.chunk_id, "a", doc.title, chunk.section, s, e, doc.text[s:e]) for s, e in ((a0, b0), (a1, b1)))
+    ans = Answer("問", "答", False, cits, (), "traditional", segments=(("x", 1), ("y", 1)))
+    panel = view.sources_panel(idx, [ans], 0)
+    assert panel.count('class="src-passage"') == 1 and panel.count('id="src-0-1"') == 1
+    passage = re.search(r'<div class="src-passage">(.*?)</div>', panel).group(1)
+    assert passage.count("<mark>") == 2 and f"{a0}–{b0}、{a1}–{b1}" in panel
+
+
+def test_a_related_excerpt_is_headed_with_its_own_title(small_corpus, tmp_path, fake_settings):
+    page = ("主文章標題\n\n主文章正文說了一些事情。\n\n相關文章\n\n"
+            "另一篇文章：奔圖打印機銷量創新高\n\n奔圖的打印機累計下線超過兩千萬台 [...]\n")
+    ix = _index_with("host.txt", page, small_corpus, tmp_path, fake_settings)
+    chunk = next(c for c in ix.chunks.values() if c.doc_id == "host" and c.kind == "related")
+    a, b = chunk.sentences[0]
+    from rag.records import Answer, Citation
+
+    doc = ix.documents["host"]
+    cit = Citation(1, chunk.chunk_id, "host", doc.title, chunk.section, a, b, doc.text[a:b])
+    panel = view.sources_panel(ix, [Answer("問", "答", False, (cit,), (), "traditional", segments=(("x", 1),))], 0)
+    head = re.search(r'<span class="src-title">(.*?)</span>', panel).group(1)
+    assert "相關文章（摘錄）" in panel and "奔圖打印機銷量創新高" in head and "主文章標題" not in head
+    assert "原網頁附於：主文章標題" in panel

@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 
 from rag.api import RagIndex
 from rag.citations import is_ref, lookup_chunk
+from rag import provenance
 from rag.records import Answer, Citation, Document, ShortAnswer
 from rag.text.fold import to_script
 from rag.text.sanitize import sanitize
@@ -76,6 +77,10 @@ STRINGS = {
     "sources_plain": "出處",
     "no_date": "日期不詳",
     "no_outlet": "來源不詳",
+    "references": "參考：",
+    "untitled": "（無標題）",
+    "related_header": "相關文章（摘錄）",
+    "shown_on": "原網頁附於：",
 }
 
 
@@ -186,13 +191,18 @@ def stream_pieces(message: str, step: int = 12) -> list[str]:
 def _doc_meta(doc: Document, lang: str = "traditional", say_unknown: bool = True) -> str:
     """Date, authors and outlet of a document. A source always shows a date and an
     outlet, or says it has none ("日期不詳"): a reader must not guess what "今年" means."""
-    date = display_line(doc.date, 10) or (t("no_date", lang) if say_unknown else "")
-    src = (display_line(doc.sources[0].label, 60) if doc.sources else "") or (t("no_outlet", lang) if say_unknown else "")
+    date = display_line(provenance.date(doc), 10) or (t("no_date", lang) if say_unknown else "")
+    src = display_line(provenance.outlet(doc), 40) or (t("no_outlet", lang) if say_unknown else "")
     bits = [b for b in (date, display_line("、".join(doc.authors), 60), src) if b]
+    refs = provenance.references(doc)
+    if refs and say_unknown:
+        bits.append(t("references", lang) + display_line("、".join(refs[:4]), 60))
     return " · ".join(bits)
 
 
-def _title(doc: Document | None, fallback: str) -> str:
+def _title(doc: Document | None, fallback: str, lang: str = "traditional") -> str:
+    if doc is not None and provenance.title_is_guessed(doc):
+        return t("untitled", lang) + display_line(doc.title).rstrip("…") + "…"
     return display_line(doc.title if doc else fallback)
 
 
@@ -205,18 +215,28 @@ def _marked_quote(c: Citation, short: ShortAnswer | None) -> str:
             f"{escape_text(c.quote[b:])}</mark>")
 
 
-def _passage_html(idx: RagIndex, c: Citation, short: ShortAnswer | None = None) -> tuple[str, str]:
-    """The cited chunk with the quote marked, and the same inside its surrounding context.
-    If the index was rebuilt since the answer (the chunk is gone or now says something
-    else), only the quote is shown: it is what the answer cited."""
-    chunk = idx.chunks.get(c.chunk_id)
-    doc = idx.documents.get(c.doc_id)
-    if chunk is None or doc is None or doc.text[c.start:c.end] != c.quote or not chunk.start <= c.start <= c.end <= chunk.end:
-        body = _marked_quote(c, short)
+def _passage_html(idx: RagIndex, cits: Sequence[Citation], short: ShortAnswer | None = None) -> tuple[str, str]:
+    """The cited chunk, once, with every quoted sentence of it marked, and the same
+    inside its surrounding context. If the index was rebuilt since the answer (the chunk
+    is gone or now says something else), only the quotes are shown: they are what the
+    answer cited."""
+    first = cits[0]
+    chunk = idx.chunks.get(first.chunk_id)
+    doc = idx.documents.get(first.doc_id)
+    ordered = sorted({(c.start, c.end): c for c in cits}.values(), key=lambda c: c.start)
+    if chunk is None or doc is None or any(
+            doc.text[c.start:c.end] != c.quote or not chunk.start <= c.start <= c.end <= chunk.end for c in ordered):
+        body = " … ".join(_marked_quote(c, short) for c in ordered)
         return body, body
     text = doc.text
     lk = lookup_chunk(doc, chunk, context_chars=300)  # the records themselves: ids are never re-parsed
-    body = (escape_text(text[chunk.start:c.start]) + _marked_quote(c, short) + escape_text(text[c.end:chunk.end]))
+    parts, pos = [], chunk.start
+    for c in ordered:
+        if c.start < pos:  # overlapping quotes: the later one is already inside the earlier
+            continue
+        parts.append(escape_text(text[pos:c.start]) + _marked_quote(c, short))
+        pos = c.end
+    body = "".join(parts) + escape_text(text[pos:chunk.end])
     context = (escape_text(lk.before) + '<span class="ctx-passage">' + body + "</span>" + escape_text(lk.after))
     return body, context
 
@@ -230,26 +250,30 @@ def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation]
                  short: ShortAnswer | None = None) -> str:
     first = cits[0]
     doc = idx.documents.get(first.doc_id)
-    title = _title(doc, first.title)
+    title = _title(doc, first.title, lang)
     section = display_line(first.section)
     section_html = f'<div class="src-section">{escape_text(t("section", lang))}：{escape_text(section)}</div>' \
-        if section and section != title else ""
+        if section and section != display_line(doc.title if doc else first.title) else ""
     chunk = idx.chunks.get(first.chunk_id)
-    flag = f'<div class="src-flag">{escape_text(t("related_flag", lang))}</div>' \
-        if chunk is not None and chunk.kind == "related" else ""
-    passages = []
-    for c in cits:
-        body, context = _passage_html(idx, c, short)
-        passages.append(
-            f'<div class="src-passage">{body}</div>'
-            f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
-            f'<div class="ctx">{context}</div></details>'
-            f'<div class="src-ids">{escape_text(c.chunk_id)} · {escape_text(t("offsets", lang))} {c.start}–{c.end}</div>')
-    return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
+    flag = ""
+    if chunk is not None and chunk.kind == "related":
+        # An excerpt of another article that the page showed: its own title first, clearly
+        # headed, and the host page only as where it was found.
+        flag = f'<div class="src-flag">{escape_text(t("related_header", lang))}</div>'
+        section_html = f'<div class="src-section">{escape_text(t("shown_on", lang))}{escape_text(title)}</div>'
+        title = section or title
+    body, context = _passage_html(idx, cits, short)
+    spans = "、".join(f"{c.start}–{c.end}" for c in sorted({(c.start, c.end): c for c in cits}.values(),
+                                                           key=lambda c: c.start))
+    passage = (f'<div class="src-passage">{body}</div>'
+               f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
+               f'<div class="ctx">{context}</div></details>'
+               f'<div class="src-ids">{escape_text(first.chunk_id)} · {escape_text(t("offsets", lang))} {spans}</div>')
+    return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">{flag}'
             f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
             f'<span class="src-title">{escape_text(title)}</span></div>'
-            f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>{section_html}{flag}'
-            f'{"".join(passages)}</div>')
+            f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>{section_html}'
+            f'{passage}</div>')
 
 
 def _quote_only_item(turn: int, marker: int, cits: Sequence[Citation]) -> str:
@@ -303,7 +327,7 @@ def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
     if is_ref(query, idx.documents):  # parse_ref tries the reference as written, then trimmed
         lk = idx.cite(query)
         d = lk.doc
-        return (f'<div class="lookup-result"><div class="src-title">{escape_text(display_line(d.title))}</div>'
+        return (f'<div class="lookup-result"><div class="src-title">{escape_text(_title(d, d.title, lang))}</div>'
                 f'<div class="src-meta">{escape_text(_doc_meta(d, lang))}</div>'
                 f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {lk.start}–{lk.end}</div>'
                 f'<div class="ctx">{escape_text(lk.before)}<mark>{escape_text(lk.quote)}</mark>{escape_text(lk.after)}</div></div>')
@@ -323,7 +347,7 @@ def claim_html(idx: RagIndex, c, lang: str = "traditional") -> str:
                  f'{escape_text(t("claim_says", lang))}<b>{escape_text("、".join(c.claim_says))}</b></div>')
     for e in c.evidence:
         doc = idx.documents.get(e.doc_id)
-        body += (f'<div class="src-item"><div class="src-head"><span class="src-title">{escape_text(display_line(e.title))}</span></div>'
+        body += (f'<div class="src-item"><div class="src-head"><span class="src-title">{escape_text(_title(doc, e.title, lang))}</span></div>'
                  f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>'
                  f'<div class="src-passage"><mark>{escape_text(e.quote)}</mark></div>'
                  f'<div class="src-ids">{escape_text(e.chunk_id)} · {escape_text(t("offsets", lang))} {e.start}–{e.end}</div></div>')

@@ -80,6 +80,7 @@ class Cleaned:
 
     title: str = ""
     date: str = ""
+    meta_outlet: str = ""
     sections: list[Section] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
@@ -194,6 +195,26 @@ def _parse_source(note: str) -> Source:
     return Source(label=note, url=url.group(0) if url else "")
 
 
+_SOURCE_LINE = re.compile(r"^(?:来源|來源|稿源|出处|出處|Source)\s*[:：]\s*([^\s:：]{2,30})\s*$", re.IGNORECASE)
+_FULL_DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*(?:年|-|/|\.)\s*(\d{1,2})\s*(?:月|-|/|\.)\s*(\d{1,2})(?:日|号|號)?(?!\d)")
+_DATE_LABEL = re.compile(r"(?:发布时间|發佈時間|發布時間|发表时间|發表時間|更新时间|更新時間|刊登日期|日期|Published|Date)\s*[:：]?\s*",
+                         re.IGNORECASE)
+
+
+def find_dateline(body: str, head_chars: int = 300) -> str:
+    """The article's date as YYYY-MM-DD, from a dated line ("發佈時間：2025年6月30日")
+    anywhere, or a full date in its first ``head_chars`` characters (a dateline); ""
+    when there is none. A month and day without a year ("6月28日") is not a date of the
+    article: it is never completed by guessing the year."""
+    candidates = [m for m in _FULL_DATE.finditer(body)
+                  if m.start() < head_chars or _DATE_LABEL.search(body[max(0, m.start() - 12):m.start()])]
+    for m in candidates:
+        y, mo, d = (int(g) for g in m.groups())
+        if 1 <= mo <= 12 and 1 <= d <= 31:
+            return f"{y:04d}-{mo:02d}-{d:02d}"
+    return ""
+
+
 def clean(text: str) -> Cleaned:
     """Find the title, sections, sources, bylines and boilerplate of one article."""
     result = Cleaned()
@@ -223,6 +244,14 @@ def clean(text: str) -> Cleaned:
             result.metadata.append(("photo_credit", t))
             ln.kind = "drop"
             continue
+        if not related and (m := _SOURCE_LINE.match(t)) and not result.meta_outlet:
+            result.meta_outlet = m.group(1).strip()
+            result.metadata.append(("outlet", result.meta_outlet))
+            ln.kind = "drop"
+            continue
+        if not related and not result.meta_outlet and (m := _LEAD.match(t)) and m.group("org") and len(m.group("org")) >= 2:
+            result.meta_outlet = m.group("org")  # "界面新闻记者 | 张熹珑": the reporter's outlet
+            result.metadata.append(("outlet", result.meta_outlet))
         cut, names, credits = strip_leading_credits(t)
         if related:  # a teaser's byline belongs to the other article
             result.metadata.extend((f"related_{kind}", n) for kind, n in names)
@@ -329,10 +358,17 @@ def clean(text: str) -> Cleaned:
             spans.extend(inline_spans(text, ln.content_start, ln.content_end))
     flush(Section(title="", spans=()))
 
+    if not result.date:
+        found = find_dateline(text[lines[body_from].start if body_from < len(lines) else 0:])
+        if found:
+            result.date = found
+            result.metadata.append(("date_from", "dateline"))
     if not result.title and result.sections:
         a, b = result.sections[0].spans[0]
         first = re.split(r"[。！？!?，,]", text[a:b], maxsplit=1)[0]
         result.title = first[:_TITLE_MAX] + ("…" if len(first) > _TITLE_MAX else "")
+        # No headline: the title is the article's first words, and says so where shown.
+        result.metadata.append(("title_from", "first sentence"))
         result.sections = [Section(result.title if s.title == "" else s.title, s.spans, s.kind, s.truncated)
                            for s in result.sections]
     return result
