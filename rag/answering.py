@@ -179,5 +179,25 @@ def compose_answer(segments: Sequence[tuple[str, int]]) -> str:
     return "".join(f"{text}[{marker}]" for text, marker in segments)
 
 
-def no_evidence_text(script: str) -> str:
-    return NO_EVIDENCE["traditional" if script == "traditional" else "simplified"]
+NOT_CHINESE = {
+    "simplified": "这个系统以中文新闻原文回答中文问题；这个问题没有中文字，无法可靠地对应原文。请用中文提问。"
+                  " (Please ask in Chinese: the answers quote Chinese news verbatim.)",
+    "traditional": "這個系統以中文新聞原文回答中文問題；這個問題沒有中文字，無法可靠地對應原文。請用中文提問。"
+                   " (Please ask in Chinese: the answers quote Chinese news verbatim.)",
+}
+
+
+def no_evidence_text(script: str, searched_titles: Sequence[str] = ()) -> str:
+    """The honest no-answer, naming the articles searched when the search was limited to some."""
+    trad = script == "traditional"
+    if not searched_titles:
+        return NO_EVIDENCE["traditional" if trad else "simplified"]
+    names = "、".join(f"《{t}》" for t in searched_titles[:3])
+    if len(searched_titles) > 3:
+        names = (f"所選的 {len(searched_titles)} 篇文章" if trad else f"所选的 {len(searched_titles)} 篇文章")
+    text = f"未能在{names}中找到足夠的證據回答這個問題。" if trad else f"未能在{names}中找到足够的证据回答这个问题。"
+    return text
+
+
+def not_chinese_text(script: str) -> str:
+    return NOT_CHINESE["traditional" if script == "traditional" else "simplified"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .text.fold import detect_script, fold, in_script
 from .text.sanitize import has_surrogates, has_words, sanitize, surrogate_at
 
 log = logging.getLogger(__name__)
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -230,8 +232,16 @@ class RagIndex:
                     best = answering.ScoredSentence(h.chunk_id, h.doc_id, a, b, h.score, 0.0)
                 nearest.append(best)
             related = answering.make_citations(nearest, chunks, documents)
+        # Decide: a question with no Chinese character is not answered, and says why (the
+        # answer would quote Chinese text that the asker's words never matched).
+        not_chinese = not _HAN.search(question)
+        if not_chinese and not abstain:
+            abstain, related, citations, short = True, citations, [], None
         segments, converted = ([], []) if abstain else answering.answer_segments(citations, answer_script)
-        text = answering.no_evidence_text(answer_script) if abstain else answering.compose_answer(segments)
+        titles = [documents[d].title for d in dict.fromkeys(doc_ids or []) if d in documents]
+        text = (answering.not_chinese_text(answer_script) if not_chinese
+                else answering.no_evidence_text(answer_script, titles) if abstain
+                else answering.compose_answer(segments))
         short_text = in_script(short.text, answer_script)[0].strip() if short else ""
         timings["compose"] = (time.perf_counter() - t) * 1000 - timings.get("read", 0.0)
         timings["total"] = (time.perf_counter() - t0) * 1000

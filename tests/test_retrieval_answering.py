@@ -148,3 +148,16 @@ def test_the_copy_link_carries_plain_text_with_numbered_sources(idx):
     assert m and "\n" not in m.group(1) and html_lib.unescape(m.group(1)) == plain
     # An abstention has nothing to copy with sources.
     assert "copy-answer" not in view.answer_message(idx.ask("東京奧運會門票多少錢？"), 3, documents=idx.documents)
+
+
+def test_refusals_name_the_articles_searched_and_english_questions_are_told_why(idx):
+    from webapp import view
+
+    a = idx.ask("東京奧運會門票多少錢？", doc_ids=["b"])
+    assert a.abstained and "《深圳前海的发展》" in a.answer and "語料中" not in a.answer
+    e = idx.ask("How much foreign investment did Qianhai attract?")
+    assert e.abstained and not e.citations and ("請用中文提問" in e.answer or "请用中文提问" in e.answer)
+    # A refusal to a Simplified question is Simplified throughout, hint included.
+    s = idx.ask("东京奥运会门票多少钱？")
+    msg = view.answer_message(s, 0, "traditional")
+    assert s.abstained and "最接近的段落" in msg and "僅供參考" not in msg and "仅供参考" in msg

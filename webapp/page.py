@@ -23,8 +23,20 @@ from .session import MAX_TURNS, Chat, add_reply, set_reply, start_turn  # noqa: 
 log = logging.getLogger(__name__)
 
 CSS = """
-.gradio-container {max-width: 1400px !important}
-#sources-panel {max-height: 75vh; overflow-y: auto}
+.gradio-container {max-width: 1880px !important}
+/* Wide screens: the sources sit beside the chat and scroll on their own, inside the
+   viewport, so a highlighted quote is never pushed below the fold or under other parts
+   of the page. Narrow screens (phones): stacked under the chat, the page scrolls. */
+@media (min-width: 900px) {
+  #sources-col {position: sticky; top: .5rem; align-self: flex-start; max-height: calc(100vh - 1rem);
+                overflow-y: auto; overscroll-behavior: contain}
+  .hint-narrow {display: none}
+}
+@media (max-width: 899px) {
+  #main-row {flex-direction: column}
+  .hint-wide {display: none}
+}
+#chat {height: min(68vh, 760px) !important}
 .src-group .src-question {font-weight: 600; margin-bottom: .5em; color: #444}
 .src-item {border: 1px solid #ddd; border-radius: 8px; padding: .6em .8em; margin-bottom: .7em; background: #fff}
 .src-item.selected {border-color: #d97706; box-shadow: 0 0 0 2px #fcd34d}
@@ -81,15 +93,28 @@ JS = """
       return;
     }
     const a = e.target.closest('a.cite-marker, a[href^="#src-"]');
-    if (!a) return;
+    if (!a) {
+      // A click anywhere on an answer shows that answer's sources (the server agrees a
+      // moment later; this keeps the panel right even if its HTML did not change).
+      const tag = e.target.closest('.bot-row, .message') && e.target.closest('.bot-row, .message').querySelector('.turn-tag');
+      if (tag) showTurn(tag.dataset.turn);
+      return;
+    }
     e.preventDefault(); e.stopPropagation();
     const m = (a.getAttribute('href') || '').match(/#src-(\\d+)-(\\d+)/);
     if (!m) return;
-    document.querySelectorAll('.src-group').forEach((g) => { g.style.display = g.dataset.turn === m[1] ? '' : 'none'; });
+    showTurn(m[1]);
     document.querySelectorAll('.src-item.selected').forEach((x) => x.classList.remove('selected'));
     const el = document.getElementById('src-' + m[1] + '-' + m[2]);
-    if (el) { el.classList.add('selected'); el.scrollIntoView({behavior: 'smooth', block: 'nearest'}); }
+    if (el) {
+      el.classList.add('selected');
+      const mark = el.querySelector('mark') || el;
+      mark.scrollIntoView({block: 'center'});  // the quote itself, not just the card's top
+    }
   }, true);
+  function showTurn(turn) {
+    document.querySelectorAll('.src-group').forEach((g) => { g.style.display = g.dataset.turn === String(turn) ? '' : 'none'; });
+  }
 }
 """
 
@@ -226,10 +251,10 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         chat_state = gr.State(Chat())
         header = gr.Markdown(f"## {view.t('title')}\n{view.t('subtitle')}")
         with gr.Tab(view.t("ask")) as ask_tab:
-            with gr.Row():
-                with gr.Column(scale=3):
+            with gr.Row(elem_id="main-row"):
+                with gr.Column(scale=3, min_width=340):
                     # latex_delimiters=[]: news, not formulas; "$$…$$" in a source must show as written.
-                    chat = gr.Chatbot(label=view.t("ask"), show_label=False, height=520, elem_id="chat", sanitize_html=True,
+                    chat = gr.Chatbot(label=view.t("ask"), show_label=False, elem_id="chat", sanitize_html=True,
                                       render_markdown=True, latex_delimiters=[], feedback_options=None,
                                       buttons=[])  # our own copy link copies plain text with the sources
                     with gr.Row():
@@ -240,7 +265,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                         send = gr.Button(view.t("ask"), variant="primary", scale=1, elem_id="send")
                     examples = gr.Examples(view.EXAMPLES, inputs=box, label=view.t("examples"))
                     clear_btn = gr.Button(view.t("clear"), size="sm")
-                with gr.Column(scale=2):
+                with gr.Column(scale=2, min_width=340, elem_id="sources-col"):
                     sources_head = gr.Markdown(f"### {view.t('sources')}")
                     panel = gr.HTML(view.sources_panel(idx, [], 0), elem_id="sources-panel")
             with gr.Accordion(view.t("settings"), open=False) as settings_box:

@@ -61,7 +61,7 @@ STRINGS = {
     "examples": "試試這些問題",
     "related_flag": "相關文章摘錄（原網頁已截斷）",
     "clear": "清除對話",
-    "related_hint": "右側「出處」列出了最接近的段落，僅供參考，並非答案的證據。",
+    "related_hint": "<span class=\"hint-wide\">右側</span><span class=\"hint-narrow\">下方</span>「出處」列出了最接近的段落，僅供參考，並非答案的證據。",
     "failed": "抱歉，處理時出了問題，請再試一次；如果問題持續，請清除對話。",
     "bad_ref": "找不到這個出處：{msg}",
     "converted": "轉寫",
@@ -118,7 +118,11 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional",
                    documents: Mapping[str, Document] | None = None) -> str:
     """The chat message for an answer: escaped text with clickable [n] markers, quotes
     converted to the asker's script marked, and (given the documents) a copy link."""
-    parts: list[str] = []
+    # The message speaks the answer's script (a Simplified question gets Simplified
+    # hints); the page around it keeps the interface language.
+    lang = answer.script if answer.script in ("traditional", "simplified") else lang
+    # Which turn this message is: a click on it shows its sources (page.py's script).
+    parts: list[str] = [f'<span class="turn-tag" data-turn="{turn}"></span>']
     if answer.abstained:
         parts.append(escape_markdown(answer.answer))
         if answer.related:
