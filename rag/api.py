@@ -210,7 +210,18 @@ class RagIndex:
             evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold}
             abstain = not read or margin <= self.reader.threshold
             best = None if abstain else read[0]
-            chosen = [answering.ScoredSentence(best.chunk_id, best.doc_id, *best.sentence, margin, 1.0)] if best else []
+            # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
+            # than one passage: every other passage whose span also clears the threshold
+            # adds its sentence, up to max_answer_sentences, best first.
+            confident = [] if abstain else [r for r in read if r.margin > self.reader.threshold
+                                            and r.margin >= read[0].margin - self.settings.reader_extra_gap]
+            seen: set[tuple[str, int]] = set()
+            chosen = []
+            for r in confident:
+                if (r.doc_id, r.sentence[0]) in seen or len(chosen) >= self.settings.max_answer_sentences:
+                    continue
+                seen.add((r.doc_id, r.sentence[0]))
+                chosen.append(answering.ScoredSentence(r.chunk_id, r.doc_id, *r.sentence, r.margin, 1.0))
         else:
             quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
             evidence = self._evidence(hits, scored, quotable)

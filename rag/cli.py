@@ -55,6 +55,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["fusion"] = args.fusion
     if getattr(args, "reader", None):
         changes["reader"] = args.reader
+    if getattr(args, "reader_extra_gap", None) is not None:
+        changes["reader_extra_gap"] = args.reader_extra_gap
     return Settings(**changes).validate()
 
 
@@ -130,7 +132,8 @@ def _print_answer(a, as_json: bool, docs: dict | None = None) -> None:
                 continue
             shown.add(c.marker)
             section = f" · {_t(c.section)}" if c.section and c.section != c.title else ""
-            print(f"[{c.marker}] {_t(c.title)}{section} · {_t(_provenance(docs.get(c.doc_id)))}")
+            print(f"[{c.marker}] {_t(_title_of(docs.get(c.doc_id), c.title))}{section} · "
+                  f"{_t(_provenance(docs.get(c.doc_id)))}")
             print(f"    {_t(c.chunk_id)}  offsets {c.start}-{c.end}")
             print(f"    「{_t(c.quote)}」")
     elif a.related:
@@ -178,6 +181,14 @@ def _provenance(doc) -> str:
     return f"{date} · {outlet}"
 
 
+def _title_of(doc, fallback: str) -> str:
+    from . import provenance
+
+    if doc is not None and provenance.title_is_guessed(doc):
+        return f"(no headline) {doc.title}…"
+    return doc.title if doc is not None else fallback
+
+
 def claim_to_json(c, documents) -> dict:
     def cit(e) -> dict:
         doc = documents.get(e.doc_id)
@@ -201,7 +212,8 @@ def cmd_cite(args: argparse.Namespace) -> int:
             if c.verdict == "contradicted":
                 print(f"  the archive says {_t('、'.join(c.archive_says))}; the claim says {_t('、'.join(c.claim_says))}")
             for e in c.evidence:
-                print(f"  evidence: {_t(e.title)} · {_t(_provenance(idx.documents.get(e.doc_id)))}\n"
+                print(f"  evidence: {_t(_title_of(idx.documents.get(e.doc_id), e.title))} · "
+                      f"{_t(_provenance(idx.documents.get(e.doc_id)))}\n"
                       f"    {_t(e.chunk_id)}  offsets {e.start}-{e.end}\n    「{_t(e.quote)}」")
             if c.verdict == "not_found" and c.related:
                 print("  nearest passages (not evidence):")
@@ -343,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sample", type=int, help="a random sample of N questions (fixed seed)")
     s.add_argument("--gold-removed", action="store_true",
                    help="also ask each answerable question with its own passage left out (abstention)")
+    s.add_argument("--reader-extra-gap", type=float,
+                   help="answers may add the sentences of other passages within this reader margin of the best "
+                        "(default 2.0; 0: one sentence)")
     s.add_argument("--risk-coverage", action="store_true",
                    help="also ask every question with abstention off (hybrid; reader and heuristics) and plot "
                         "accuracy against the share answered")

@@ -57,6 +57,9 @@ class Settings:
     # Passages the reader reads (the best hits): each costs about 60 ms on 2 cores, and
     # hybrid retrieval puts the answer's passage in the top 3 for 0.99 of CMRC questions.
     reader_passages: int = 3
+    # Other passages whose span clears the threshold and comes within this margin of the
+    # best add their sentence to the answer (multi-part questions); 0: one sentence only.
+    reader_extra_gap: float = 2.0
     max_question_chars: int = 500
     # Corpus files larger than this are skipped and reported (see rag.corpus). One article
     # is a few KB to a few hundred KB; a file past this is not an article (a dump, a log,
@@ -76,6 +79,8 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Raise ValueError naming the bad value and what is allowed."""
+        if not 0 <= self.reader_extra_gap <= 100:
+            raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
         if self.mode not in ("hybrid", "dense", "bm25"):
             raise ValueError(f"mode {self.mode!r} is not one of hybrid, dense, bm25")
         if self.fusion not in ("convex", "rrf"):

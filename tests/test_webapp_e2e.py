@@ -242,3 +242,60 @@ def test_browser_shows_sources_as_written(server, tmp_path):
             raise
         finally:
             browser.close()
+
+
+_QUOTE_VISIBLE_JS = """() => {
+  const m = document.querySelector('#sources-panel .src-item.selected .src-passage mark');
+  if (!m) return 'no selected quote';
+  const r = m.getClientRects()[0];
+  if (!r || r.bottom <= 0 || r.top >= innerHeight || r.right <= 0 || r.left >= innerWidth)
+    return 'outside the viewport: ' + JSON.stringify(r) + ' in ' + innerWidth + 'x' + innerHeight;
+  const x = r.left + Math.min(r.width / 2, 12), y = r.top + r.height / 2;
+  const el = document.elementFromPoint(x, y);
+  return el && (m.contains(el) || el.contains(m)) ? 'ok' : 'covered by ' + (el ? el.outerHTML.slice(0, 120) : 'nothing');
+}"""
+
+
+@pytest.mark.model
+@pytest.mark.browser
+@pytest.mark.parametrize("width,height", [(390, 844), (1366, 768), (1920, 1080)])
+def test_the_highlighted_quote_is_in_view_after_a_marker_click(server, tmp_path, width, height):
+    """At a phone's, a laptop's and a wide screen's width the quote a marker points to is
+    on screen and nothing covers it, also after the context is expanded; the panel always
+    shows the sources of the answer last clicked."""
+    pw = _browser()
+    with pw.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": width, "height": height})
+        try:
+            page.goto(server, wait_until="domcontentloaded")
+            _ask(page, "河套香港園區首期有多少家創科機構落戶？", "79")
+            _ask(page, "阿里巴巴在铜锣湾买下了几层写字楼？", "13")
+            if width >= 1900:  # the page uses a wide screen, not a 1400-pixel strip
+                box = page.locator("#main-row").bounding_box()
+                assert box["width"] >= 1700, box
+            page.locator("#chat .bot-row").last.locator("a.cite-marker").first.click()
+            time.sleep(1)
+            assert page.evaluate(_QUOTE_VISIBLE_JS) == "ok"
+            page.screenshot(path=str(tmp_path / f"panel-{width}.png"))
+            # Expanding the context must not push the quote away or under anything.
+            page.locator("#sources-panel .src-item.selected summary").first.click()
+            page.locator("#sources-panel .src-item.selected a.cite-marker, #chat .bot-row a.cite-marker").last.click()
+            time.sleep(1)
+            assert page.evaluate(_QUOTE_VISIBLE_JS) == "ok"
+            # A click on the first answer (its text, not a marker) brings back its own sources.
+            page.locator("#chat .bot-row").nth(0).locator("strong.short-answer").click()
+            time.sleep(1)
+            shown = page.locator("#sources-panel .src-group:not([style*='none'])")
+            assert shown.count() == 1 and shown.get_attribute("data-turn") == "0"
+            assert "79" in shown.inner_text()
+            assert page.evaluate(_QUOTE_VISIBLE_JS) == "ok"
+            if width < 900:  # stacked: the hint speaks of the panel below, never "right"
+                _ask(page, "香港地鐵的車費是多少？", "未能")
+                hint = page.locator("#chat small.related-hint").last.inner_text()
+                assert "下方" in hint and "右側" not in hint, hint
+        except Exception:
+            page.screenshot(path=str(tmp_path / f"failure-{width}.png"))
+            raise
+        finally:
+            browser.close()
