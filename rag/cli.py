@@ -318,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("question", help="the question, or - to read one per line from stdin")
         s.add_argument("--index", default="index", help="index folder (default: index)")
         s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
-        s.add_argument("--fusion", choices=["convex", "rrf"], help="how hybrid fuses the legs")
+        s.add_argument("--fusion", choices=["zscore", "convex", "rrf"], help="how hybrid fuses the legs")
         s.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
         s.add_argument("--script", choices=["auto", "traditional", "simplified"], default="auto",
                        help="script of the answer (default: that of the question)")
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--corpus", help="corpus folder (built-in for cmrc datasets)")
     s.add_argument("--index", help="index folder (default: a cached one per corpus and model)")
     s.add_argument("--mode", default="all", choices=["dense", "bm25", "hybrid", "all"])
-    s.add_argument("--fusion", choices=["convex", "rrf"])
+    s.add_argument("--fusion", choices=["zscore", "convex", "rrf"])
     s.add_argument("--chunk-size", type=int)
     s.add_argument("--cmrc-file", help="path of cmrc2018_dev.json (default: eval/data or ../shared/benchmarks)")
     s.add_argument("--limit", type=int, help="only the first N questions")

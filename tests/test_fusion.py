@@ -1,4 +1,5 @@
-from rag.evaluation.fusion import Legs, candidates, doc_ranking, fuse_z, score
+from rag.evaluation.fusion import Legs, candidates, doc_ranking, score
+from rag.retrieval import fuse_z
 
 
 def test_z_fusion_is_scale_free_and_counts_a_missing_row_as_the_legs_worst():

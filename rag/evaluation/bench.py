@@ -56,18 +56,28 @@ def bench_build(corpus: Path, out: Path, settings: Settings, embedder) -> dict:
 
 
 def bench_queries(index_dir: Path, settings: Settings, embedder, questions: list[str]) -> dict:
+    """Warm ``ask`` per mode with the settings' answer step, and hybrid with the other
+    one (reader on / off) for comparison; p50, p95 and mean time per stage."""
     idx = open_index(index_dir, settings, embedder)
+    other = settings.with_(reader="none") if idx.reader is not None else settings.with_(reader="auto")
+    idx_other = open_index(index_dir, other, embedder)
+    label = "reader" if idx.reader is not None else "heuristics"
+    other_label = "heuristics" if idx.reader is not None else ("reader" if idx_other.reader is not None else "")
     for q in questions[:3]:  # warm the caches (jieba dictionary, model, OpenCC)
         idx.ask(q)
+        idx_other.ask(q)
     out = {}
-    for mode in ("dense", "bm25", "hybrid"):
+    runs = [(f"{m} ({label})" if m == "hybrid" else m, idx, m) for m in ("dense", "bm25", "hybrid")]
+    if other_label:
+        runs.append((f"hybrid ({other_label})", idx_other, "hybrid"))
+    for name, ix, mode in runs:
         totals, stages = [], {}
         for q in questions:
-            a = idx.ask(q, mode=mode)
+            a = ix.ask(q, mode=mode)
             totals.append(a.timings_ms["total"])
             for k, v in a.timings_ms.items():
                 stages.setdefault(k, []).append(v)
-        out[mode] = {"p50_ms": round(M.percentile(totals, 50), 2), "p95_ms": round(M.percentile(totals, 95), 2),
+        out[name] = {"p50_ms": round(M.percentile(totals, 50), 2), "p95_ms": round(M.percentile(totals, 95), 2),
                      "stage_mean_ms": {k: round(float(np.mean(v)), 3) for k, v in sorted(stages.items()) if k != "total"}}
     return out
 
@@ -212,7 +222,7 @@ def main_bench(args: argparse.Namespace, settings: Settings) -> int:
         kf = results["keyword_folding_cmrc_trad"]
         print(f"bm25 on Traditional CMRC: raw hit@1 {kf['raw']['hit@1']}, folded hit@1 {kf['folded']['hit@1']}")
     for mode, q in results["queries_seeds"].items():
-        print(f"query {mode:6}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, stages {q['stage_mean_ms']}")
+        print(f"query {mode:20}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, mean ms per stage {q['stage_mean_ms']}")
     print(f"cold start to first answer: {results['cold_start']['seconds_to_first_answer']}s; "
           f"peak memory {results['peak_rss_mb']} MB; seed index {results['index_size_mb_seeds']} MB")
     for row in results.get("scale", []) + results.get("scale_clustered", []):

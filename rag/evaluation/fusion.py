@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..retrieval import Ranked, fuse_convex, fuse_rrf
+from ..retrieval import Ranked, fuse_convex, fuse_rrf, fuse_z
 from . import metrics as M
 
 Fuse = Callable[[Ranked, Ranked], list[tuple[int, float]]]
@@ -29,25 +28,6 @@ class Legs:
     dense: tuple[tuple[int, float], ...]
     bm25: tuple[tuple[int, float], ...]
     gold: tuple[str, ...]
-
-
-def _z(ranked: Ranked) -> dict[int, float]:
-    """Scores as standard deviations above the leg's own mean (over its candidates)."""
-    if not ranked:
-        return {}
-    s = [x for _, x in ranked]
-    mu = sum(s) / len(s)
-    sd = math.sqrt(sum((x - mu) ** 2 for x in s) / len(s)) or 1.0
-    return {r: (x - mu) / sd for r, x in ranked}
-
-
-def fuse_z(dense: Ranked, bm25: Ranked, dense_weight: float) -> list[tuple[int, float]]:
-    """``w * z(dense) + (1 - w) * z(bm25)``; a row missing from a leg gets that leg's lowest z."""
-    d, b = _z(dense), _z(bm25)
-    d_min, b_min = min(d.values(), default=0.0), min(b.values(), default=0.0)
-    rows = set(d) | set(b)
-    fused = {r: dense_weight * d.get(r, d_min) + (1 - dense_weight) * b.get(r, b_min) for r in rows}
-    return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
 
 
 def candidates() -> dict[str, Fuse]:
