@@ -213,3 +213,19 @@ def test_merged_adapters_give_the_same_scores_as_the_adapters(seed_idx, model_ca
         s2, e2 = apart(ids, mask)
     assert torch.allclose(s1, s2, atol=1e-3) and torch.allclose(e1, e2, atol=1e-3)
     assert not torch.allclose(s1, torch.zeros_like(s1))
+
+
+def test_other_confident_passages_add_their_sentence_within_the_gap(read_idx):
+    q = "香港科技園公司今年新增了多少家初創企業？"
+    a = read_idx.ask(q)
+    # Two passages clear the stand-in reader's threshold with the same margin: both quoted,
+    # the best first and the short answer from it.
+    assert len(a.segments) == 2 and a.short_text == "三百家" and "三百家" in a.segments[0][0]
+    read_idx.settings = read_idx.settings.with_(reader_extra_gap=0.0)
+    one = read_idx.ask(q)
+    assert len(one.segments) == 2  # equal margins are within a gap of 0
+    read_idx.reader.read = lambda question, passages: [
+        SpanScore(6.0, 1.0, 0, 2) if i == 0 else SpanScore(5.0, 1.0, 0, 2) for i, _ in enumerate(passages)]
+    assert len(read_idx.ask(q).segments) == 1  # the second is 1.0 below the best: outside a gap of 0
+    read_idx.settings = read_idx.settings.with_(reader_extra_gap=2.0)
+    assert len(read_idx.ask(q).segments) >= 2
