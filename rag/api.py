@@ -272,7 +272,8 @@ class RagIndex:
                   for h in hits]
         spans = self.reader.read(question, [f.text for f in folded]) if hits else []  # type: ignore[union-attr]
         timings["read"] = (time.perf_counter() - t) * 1000
-        return rank_spans(hits, chunks, documents, folded, spans, target)
+        return rank_spans(hits, chunks, documents, folded, spans, target,
+                          question if target == "simplified" else fold(question, "simplified"))
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],

@@ -109,3 +109,15 @@ def test_the_seed_claim_set_meets_its_target(model_cache_dir, tmp_path):
     report = evaluate_claims(open_index(tmp_path / "idx", settings, emb),
                              load_claims(Path(__file__).resolve().parents[1] / "eval" / "datasets" / "seeds_claims.jsonl"))
     assert report["claims"] >= 60 and report["accuracy"] >= 0.9 and report["supported_but_not_true"] == 0, report["confusion"]
+
+
+def test_an_answer_about_another_company_place_or_year_is_a_subject_conflict():
+    from rag.claims.verdict import subject_conflict
+
+    assert subject_conflict(fold("腾讯在香港收购了哪一栋写字楼？"), fold("尤其是阿里巴巴斥巨资收购写字楼的举动")) == ("腾讯",)
+    assert subject_conflict(fold("前海深港青年梦工场2023年累计融资多少？"), fold("前海深港青年梦工场2025年累计融资72亿元")) == ("2023年",)
+    assert subject_conflict(fold("2024年深圳的研发人员总数是多少？"), fold("2024年香港研发人员总数47210人")) == ("深圳",)
+    # The same subject, written short or in the other script: no conflict.
+    assert subject_conflict(fold("阿里巴巴在铜锣湾买下了几层写字楼？"), ARCHIVE) == ()
+    # A window that names nothing of the kind cannot conflict.
+    assert subject_conflict(fold("腾讯有多少名员工？"), fold("公司共有三千名员工")) == ()

@@ -229,3 +229,15 @@ def test_other_confident_passages_add_their_sentence_within_the_gap(read_idx):
     assert len(read_idx.ask(q).segments) == 1  # the second is 1.0 below the best: outside a gap of 0
     read_idx.settings = read_idx.settings.with_(reader_extra_gap=2.0)
     assert len(read_idx.ask(q).segments) >= 2
+
+
+def test_a_span_from_a_sentence_about_another_company_is_not_an_answer(small_corpus, tmp_path, fake_settings):
+    (small_corpus / "deal.txt").write_text(
+        "收購消息\n\n阿里巴巴斥資六十六億元收購銅鑼灣寫字樓十三層。\n", encoding="utf-8")
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx.reader = NumberReader()
+    ok = idx.ask("阿里巴巴收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
+    assert not ok.abstained and ok.short_answer is not None
+    other = idx.ask("騰訊收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
+    assert other.abstained and other.short_answer is None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..answering import bigrams, coverage
-from ..text.entities import Entity, find_entities
+from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities
 from ..text.numbers import Quantity, quantities, same_value
 from ..text.tokenize import content_terms
 
@@ -65,8 +65,12 @@ def topic_share(claim: str, text: str, spans: list[tuple[int, int]], idf: Callab
 
 
 def _same_name(a: Entity, b: Entity) -> bool:
-    """One name, or a short form of it ("阿里" and "阿里巴巴", "蚂蚁" and "蚂蚁集团")."""
-    return a.kind == b.kind and min(len(a.text), len(b.text)) >= 2 and (a.text in b.text or b.text in a.text)
+    """One name, or a short form of it ("阿里" and "阿里巴巴", "蚂蚁" and "蚂蚁集团", "劳福局"
+    and "劳工及福利局")."""
+    if a.kind != b.kind or min(len(a.text), len(b.text)) < 2:
+        return False
+    x, y = canonical(a.text), canonical(b.text)
+    return x in y or y in x
 
 
 def _named_in(e: Entity, text: str, found: list[Entity]) -> bool:
@@ -127,6 +131,30 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
             topic >= (MIN_TOPIC_WITH_FIGURES if matched else MIN_TOPIC):
         return Judgement(SUPPORTED, round(topic, 4))
     return Judgement(NOT_FOUND, round(topic, 4))
+
+
+def subject_conflict(question: str, window: str) -> tuple[str, ...]:
+    """The names and years of a (folded) question that a (folded) passage window answers
+    about something else: the question names 腾讯 and the window, not naming it, names
+    阿里巴巴 instead; or 2023年 where the window gives only 2025年. Empty when the window is
+    about the question's subject (or says nothing of the kind). The same test as a claim's
+    "another company, place or year", applied before an answer is given."""
+    out: list[str] = []
+    qe = [e for e in find_entities(question) if e.kind in ("org", "place")]
+    we = [e for e in find_entities(window) if e.kind in ("org", "place")]
+    for e in qe:
+        if canonical(e.text) in GENERIC_PLACES:
+            continue
+        if _named_in(e, window, we):
+            continue
+        if any(x.kind == e.kind and not any(_same_name(x, c) for c in qe) for x in we):
+            out.append(e.text)
+    years = [q for q in quantities(question) if q.kind == "year"]
+    window_years = [q for q in quantities(window) if q.kind == "year"]
+    for y in years:
+        if window_years and not any(same_value(y, w) for w in window_years):
+            out.append(y.text)
+    return tuple(out)
 
 
 def split_claims(text: str, limit: int = 10) -> list[str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..answering import is_instruction
+from ..claims.verdict import subject_conflict
 from ..records import Chunk, Document, Hit
 from ..text.fold import fold
 from .features import SpanScore
@@ -38,8 +39,11 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
-               folded: Sequence[FoldedText], spans: Sequence[SpanScore | None], fold_target: str) -> list[ReadSpan]:
-    """One ReadSpan per passage that has a usable span, best margin first."""
+               folded: Sequence[FoldedText], spans: Sequence[SpanScore | None], fold_target: str,
+               question: str = "") -> list[ReadSpan]:
+    """One ReadSpan per passage that has a usable span, best margin first. Given the
+    (folded, Simplified) ``question``, spans from sentences about another company, place
+    or year than the question's are dropped."""
     out = []
     for h, f, sp in zip(hits, folded, spans):
         if sp is None or sp.end <= sp.start:
@@ -51,6 +55,14 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
         sentence = next(((s0, s1) for s0, s1 in chunk.sentences if s0 <= a < s1), None)
         if sentence is None or is_instruction(fold(doc.text[sentence[0]:sentence[1]], fold_target)):
             continue
+        if question:
+            # The sentence (with the three before it in the passage, where news names its
+            # subject) must be about the question's company, place and year: a span read
+            # from a sentence about another company is not an answer, however confident.
+            before = [s0 for s0, s1 in chunk.sentences if s1 <= sentence[0]][-3:]
+            window = fold(doc.text[before[0] if before else sentence[0]:sentence[1]], "simplified")
+            if subject_conflict(question, window):
+                continue
         out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence))
     out.sort(key=lambda r: -r.margin)
     return out

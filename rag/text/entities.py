@@ -50,6 +50,23 @@ BROAD_PLACES = set("""香港 深圳 广州 珠海 东莞 佛山 惠州 中山 �
 韩国 美国 英国 德国 法国 欧洲 中东 沙特 阿联酋 印度 印尼 马来西亚 泰国 越南 澳洲 澳大利亚 加拿大 东南亚""".split())
 
 
+# Regions too general to pin a subject down: "內地大廠在港招聘" is not a question about
+# somewhere other than Hong Kong. They are still names (a follow-up may swap them).
+GENERIC_PLACES = set("内地 中国 全国 全球 亚洲 欧洲 东南亚 中东 大湾区 粤港澳大湾区".split())
+# Short forms news uses for the same organisation (Simplified).
+ALIASES = {"劳福局": "劳工及福利局", "创科局": "创新科技局", "生产力局": "香港生产力促进局", "港大": "香港大学",
+           "中大": "香港中文大学", "科大": "香港科技大学", "理大": "香港理工大学", "城大": "香港城市大学",
+           "浸大": "香港浸会大学", "阿里": "阿里巴巴", "字节": "字节跳动", "科技园": "香港科技园"}
+
+
+def canonical(name: str) -> str:
+    """The full name of a short form ("劳福局" -> "劳工及福利局"), folded to Simplified."""
+    from .fold import fold
+
+    f = fold(name)
+    return ALIASES.get(f, f)
+
+
 @dataclass(frozen=True)
 class Entity:
     text: str
