@@ -117,7 +117,7 @@ def test_page_and_json_show_the_short_answer(read_idx):
 
     a = read_idx.ask("香港科技園公司今年新增了多少家初創企業？")
     msg = view.answer_message(a, 0)
-    assert msg.startswith('<span class="turn-tag" data-turn="0"></span><strong class="short-answer">三百家</strong>')
+    assert msg.startswith('<span class="turn-tag turn-0"></span><strong class="short-answer">三百家</strong>')
     panel = view.sources_panel(read_idx, [a], 0)
     assert '<strong class="short-span">三百家</strong>' in panel
     out = answer_to_json(a)

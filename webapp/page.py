@@ -73,10 +73,21 @@ JS = """
   document.addEventListener('click', (e) => {
     const c = e.target.closest('a.copy-answer');
     if (c) {
+      // Plain text: the answer as read (markers kept, links and hints left out), then its
+      // numbered sources as the panel lists them (title, date and outlet, chunk id, offsets).
       e.preventDefault(); e.stopPropagation();
-      const text = c.dataset.copy || '';
-      const done = () => { c.dataset.label = c.dataset.label || c.textContent; c.textContent = c.dataset.done || 'OK';
-                           setTimeout(() => { c.textContent = c.dataset.label; }, 1500); };
+      const turn = (c.getAttribute('href') || '').replace('#copy-', '');
+      const msg = c.closest('.message') || c.parentElement;
+      const clone = msg.cloneNode(true);
+      clone.querySelectorAll('a.copy-answer, small.searched, small.converted, small.related-hint').forEach((x) => x.remove());
+      const lines = [clone.innerText.trim(), '', (c.dataset && c.dataset.head) || c.getAttribute('title') || ''];
+      document.querySelectorAll('#src-group-' + turn + ' .src-item').forEach((it) => {
+        const part = (sel) => { const el = it.querySelector(sel); return el ? el.innerText.replace(/\\s+/g, ' ').trim() : ''; };
+        lines.push([part('.src-head'), part('.src-meta'), part('.src-ids')].filter(Boolean).join(' · '));
+      });
+      const text = lines.join('\\n');
+      const label = c.textContent;
+      const done = () => { c.textContent = '✓ ' + label; setTimeout(() => { c.textContent = label; }, 1500); };
       const fallback = () => {  // no Clipboard API on plain http: copy through a hidden text area
         const t = document.createElement('textarea'); t.value = text; t.style.position = 'fixed'; t.style.opacity = '0';
         document.body.appendChild(t); t.select(); try { document.execCommand('copy'); done(); } finally { t.remove(); }
@@ -89,15 +100,17 @@ JS = """
     if (q) {  // put the rewritten follow-up in the question box, ready to edit
       e.preventDefault(); e.stopPropagation();
       const box = document.querySelector('#question textarea');
-      if (box) { box.value = q.dataset.question || ''; box.dispatchEvent(new Event('input', {bubbles: true})); box.focus(); }
+      if (box) { box.value = q.textContent.trim(); box.dispatchEvent(new Event('input', {bubbles: true})); box.focus(); }
       return;
     }
     const a = e.target.closest('a.cite-marker, a[href^="#src-"]');
     if (!a) {
       // A click anywhere on an answer shows that answer's sources (the server agrees a
       // moment later; this keeps the panel right even if its HTML did not change).
-      const tag = e.target.closest('.bot-row, .message') && e.target.closest('.bot-row, .message').querySelector('.turn-tag');
-      if (tag) showTurn(tag.dataset.turn);
+      const row = e.target.closest('.bot-row, .message');
+      const tag = row && row.querySelector('.turn-tag');
+      const m2 = tag && tag.className.match(/turn-(\\d+)/);
+      if (m2) showTurn(m2[1]);
       return;
     }
     e.preventDefault(); e.stopPropagation();
@@ -190,7 +203,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=top_k,
                              script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
                              previous_question=chat.previous_question())
-            full = view.answer_message(answer, turn, lang, idx.documents)
+            full = view.answer_message(answer, turn, lang)
             panel = view.sources_panel(idx, {**chat.answers, turn: answer}, turn, lang)
         except RagError as exc:
             msg = (view.t("too_long", lang, n=len(question), limit=limit) if len(question) > limit

@@ -73,7 +73,6 @@ STRINGS = {
     "archive_says": "原文說 ",
     "claim_says": "，這句話說 ",
     "nearest": "最接近的段落（只供參考，並非證據）",
-    "copied": "已複製",
     "sources_plain": "出處",
     "no_date": "日期不詳",
     "no_outlet": "來源不詳",
@@ -114,15 +113,15 @@ def marker_link(turn: int, marker: int) -> str:
     return f'<a class="cite-marker" href="#src-{turn}-{marker}" data-turn="{turn}" data-marker="{marker}">[{marker}]</a>'
 
 
-def answer_message(answer: Answer, turn: int, lang: str = "traditional",
-                   documents: Mapping[str, Document] | None = None) -> str:
+def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
     """The chat message for an answer: escaped text with clickable [n] markers, quotes
-    converted to the asker's script marked, and (given the documents) a copy link."""
+    converted to the asker's script marked, and a copy link (page.py's script copies the
+    message as plain text with the turn's numbered sources)."""
     # The message speaks the answer's script (a Simplified question gets Simplified
     # hints); the page around it keeps the interface language.
     lang = answer.script if answer.script in ("traditional", "simplified") else lang
     # Which turn this message is: a click on it shows its sources (page.py's script).
-    parts: list[str] = [f'<span class="turn-tag" data-turn="{turn}"></span>']
+    parts: list[str] = [f'<span class="turn-tag turn-{turn}"></span>']
     if answer.abstained:
         parts.append(escape_markdown(answer.answer))
         if answer.related:
@@ -141,36 +140,13 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional",
         # The follow-up as rewritten and searched; one click puts it in the box to edit.
         q = answer.searched_question
         parts.append(f'\n\n<small class="searched">{t("searched", lang)}：<a class="edit-searched" href="#edit-{turn}" '
-                     f'data-question="{escape_text(q)}" title="{escape_text(t("edit_hint", lang))}">'
+                     f'title="{escape_text(t("edit_hint", lang))}">'
                      f'{escape_markdown(q)}</a> <span class="edit-hint">（{escape_text(t("edit_hint", lang))}）</span></small>')
-    if documents is not None and not answer.abstained:
-        copy = html.escape(plain_text(answer, documents, lang), quote=True).replace("\n", "&#10;")
-        parts.append(f'\n\n<a class="copy-answer" href="#copy-{turn}" data-copy="{copy}" '
-                     f'data-done="{escape_text(t("copied", lang))}">{escape_text(t("copy", lang))}</a>')
+    if not answer.abstained:
+        # The page's script builds the plain text from this message and the turn's sources.
+        parts.append(f'\n\n<a class="copy-answer" href="#copy-{turn}" title="{escape_text(t("sources_plain", lang))}：">'
+                     f'{escape_text(t("copy", lang))}</a>')
     return "".join(parts)
-
-
-def plain_text(answer: Answer, documents: Mapping[str, Document], lang: str = "traditional") -> str:
-    """What the copy button copies: the answer as plain text (no markup), then its
-    numbered sources with title, date, outlet, chunk id and offsets."""
-    lines = []
-    if answer.short_text:
-        lines += [sanitize(answer.short_text), ""]
-    lines.append("".join(f"{sanitize(text)}[{marker}]" for text, marker in answer.segments) or sanitize(answer.answer))
-    lines += ["", f"{t('sources_plain', lang)}："]
-    seen: set[int] = set()
-    for c in answer.citations:
-        if c.marker in seen:
-            continue
-        seen.add(c.marker)
-        doc = documents.get(c.doc_id)
-        spans = "、".join(f"{x.start}–{x.end}" for x in answer.citations if x.marker == c.marker)
-        bits = [display_line(doc.title if doc else c.title), display_line(doc.date, 20) if doc and doc.date else t("no_date", lang)]
-        if doc and doc.sources:
-            bits.append(display_line(doc.sources[0].label, 60))
-        bits += [c.chunk_id.replace("\n", " "), f"{t('offsets', lang)} {spans}"]
-        lines.append(f"[{c.marker}] " + " · ".join(b for b in bits if b))
-    return "\n".join(lines)
 
 
 _ATOM = re.compile(r"<(\w+)\b[^>]*>.*?</\1>|<[^>]*>|&\w+;|&#\d+;|\\.|.", re.DOTALL)
