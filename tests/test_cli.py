@@ -109,7 +109,13 @@ def test_real_model_claim_support(seed_index, model_cache_dir):
     r = run("cite", "--claim", "阿里和螞蟻斥資66億元買下銅鑼灣寫字樓", "--index", str(seed_index), "--json",
             env_cache=model_cache_dir)
     out = json.loads(r.stdout)
-    assert out[0]["doc_id"].startswith("000_") and "66億元" in out[0]["quote"]
+    assert out[0]["verdict"] == "supported", out
+    ev = out[0]["evidence"][0]
+    assert ev["doc_id"].startswith("000_") and "66億元" in ev["quote"]
+    r = run("cite", "--claim", "阿里和螞蟻斥資88億元買下銅鑼灣寫字樓", "--index", str(seed_index), "--json",
+            env_cache=model_cache_dir)
+    out = json.loads(r.stdout)
+    assert out[0]["verdict"] == "contradicted" and out[0]["archive_says"] == ["66億元"], out
 
 
 def test_eval_command_writes_reports(small_corpus, tmp_path):

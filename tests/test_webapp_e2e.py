@@ -213,7 +213,8 @@ def test_browser_shows_sources_as_written(server, tmp_path):
             last = page.locator("#chat .bot-row").last
             assert "https://3405803783/login" in last.inner_text()
             hrefs = last.locator("a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
-            assert hrefs and all(h.startswith("#src-") for h in hrefs), hrefs
+            # Only the page's own links: markers and the copy link; nothing from the document.
+            assert hrefs and all(h.startswith(("#src-", "#copy-")) for h in hrefs), hrefs
             assert page.locator("#sources-panel a").count() == 0
 
             _ask(page, "觀塘海濱長廊的單車徑全長多少？", "公里")
