@@ -314,7 +314,7 @@ class RagIndex:
         target = self.settings.fold_target
         for s in scored[:20]:
             chunk, text = ix.chunk_by_id[s.chunk_id], ix.documents[s.doc_id].text
-            prev = [a for a, b in chunk.sentences if b <= s.start][-3:]  # up to three sentences before it
+            prev = chunk.starts_before(s.start)
             before = fold(text[prev[-1]:s.start], target) if prev else ""
             earlier = fold(text[prev[0]:prev[-1]], target) if len(prev) > 1 else ""
             j = judge(folded, fold(text[s.start:s.end], target), ix.bm25.idf, before, earlier)

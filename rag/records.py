@@ -70,6 +70,11 @@ class Chunk:
     kind: str = "article"
     truncated: bool = False
 
+    def starts_before(self, offset: int, count: int = 3) -> list[int]:
+        """Start offsets of the last ``count`` sentences that end at or before ``offset``:
+        where news names the subject of the sentence at ``offset``."""
+        return [a for a, b in self.sentences if b <= offset][-count:]
+
     @property
     def n(self) -> int:
         return int(self.chunk_id.rsplit("#", 1)[1])

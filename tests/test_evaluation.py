@@ -128,7 +128,9 @@ def test_scale_benchmark_on_small_sizes(fake_settings):
     assert row["approximate"]["query_ms"] > 0 and row["exact"]["memory_mb"] > 0
 
 
-def test_runner_measures_the_reader_short_answers_and_gold_removed(small_corpus, tmp_path, fake_settings):
+@pytest.fixture()
+def reader_idx(small_corpus, tmp_path, fake_settings):
+    """The small corpus with the stand-in reader, and two answerable questions and one not."""
     from test_reader import NumberReader
 
     build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
@@ -137,6 +139,11 @@ def test_runner_measures_the_reader_short_answers_and_gold_removed(small_corpus,
     items = [QAItem("1", "香港科技園公司今年新增了多少家初創企業？", ("三百家",), ("a",)),
              QAItem("2", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
              QAItem("3", "東京奧運會門票多少錢？", (), ())]
+    return idx, items
+
+
+def test_runner_measures_the_reader_short_answers_and_gold_removed(reader_idx, tmp_path):
+    idx, items = reader_idx
     report = evaluate(idx, items, ["hybrid"], gold_removed=True)
     sa = report["modes"]["hybrid"]["short_answers"]
     assert sa["given"] == 1.0 and sa["em"] == 1.0 and sa["f1"] == 1.0
@@ -161,15 +168,8 @@ def test_risk_coverage_moves_the_threshold_over_the_confidences():
     assert risk_coverage([]) == []
 
 
-def test_runner_draws_risk_coverage_and_measures_the_reader_order(small_corpus, tmp_path, fake_settings):
-    from test_reader import NumberReader
-
-    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
-    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
-    idx.reader = NumberReader()
-    items = [QAItem("1", "香港科技園公司今年新增了多少家初創企業？", ("三百家",), ("a",)),
-             QAItem("2", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
-             QAItem("3", "東京奧運會門票多少錢？", (), ())]
+def test_runner_draws_risk_coverage_and_measures_the_reader_order(reader_idx, tmp_path):
+    idx, items = reader_idx
     report = evaluate(idx, items, ["hybrid"], risk_coverage=True)
     rc = report["risk_coverage"]
     assert set(rc) == {"reader", "heuristics"}

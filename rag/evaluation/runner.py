@@ -431,6 +431,14 @@ def prepare(args: argparse.Namespace) -> tuple[list[QAItem], Path, str]:
     return items, folder, Path(args.dataset).stem
 
 
+def index_folder(args: argparse.Namespace, name: str, corpus: Path, settings: Settings) -> Path:
+    """``--index``, or the cached index of this data set, corpus, model and chunk size."""
+    if args.index:
+        return Path(args.index)
+    key = f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}"
+    return ROOT / "eval" / "results" / "cache" / key / "index"
+
+
 def main_eval(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
@@ -445,8 +453,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
         items = random.Random(20261124).sample(items, min(args.sample, len(items)))
     if args.limit:
         items = items[: args.limit]
-    index_dir = Path(args.index) if args.index else (
-        ROOT / "eval" / "results" / "cache" / f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}" / "index")
+    index_dir = index_folder(args, name, corpus, settings)
     embedder = load_embedder(settings)
     report_build = build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
     idx = open_index(index_dir, settings, embedder)
@@ -506,8 +513,7 @@ def main_eval_claims(args: argparse.Namespace, settings: Settings) -> int:
     items = load_claims(Path(args.dataset))
     corpus = Path(args.corpus or ROOT / "seeds")
     name = Path(args.dataset).stem
-    index_dir = Path(args.index) if args.index else (
-        ROOT / "eval" / "results" / "cache" / f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}" / "index")
+    index_dir = index_folder(args, name, corpus, settings)
     embedder = load_embedder(settings)
     build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
     report = evaluate_claims(open_index(index_dir, settings, embedder), items)

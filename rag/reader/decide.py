@@ -59,7 +59,7 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
             # The sentence (with the three before it in the passage, where news names its
             # subject) must be about the question's company, place and year: a span read
             # from a sentence about another company is not an answer, however confident.
-            before = [s0 for s0, s1 in chunk.sentences if s1 <= sentence[0]][-3:]
+            before = chunk.starts_before(sentence[0])
             window = fold(doc.text[before[0] if before else sentence[0]:sentence[1]], "simplified")
             if subject_conflict(question, window):
                 continue
