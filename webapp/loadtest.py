@@ -42,15 +42,20 @@ class LoadReport:
         return self.ok / self.seconds if self.seconds else 0.0
 
 
-def rss_mb(pid: int) -> float | None:
+def rss_mb(pid: int, field: str = "VmRSS") -> float | None:
     """Resident memory of a process in MB (Linux), None when unknown."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The most resident memory a process has had (VmHWM), in MB."""
+    return rss_mb(pid, "VmHWM")
 
 
 def _check_loopback(url: str) -> None:

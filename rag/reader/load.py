@@ -11,8 +11,9 @@ from ..errors import ModelError
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-def load_base(model_dir: Path, rank: int = 16):
-    """(tokenizer, ReaderNet with fresh adapters) over the converted model at ``model_dir``."""
+def load_base(model_dir: Path, rank: int = 16, attn: str | None = None):
+    """(tokenizer, ReaderNet with fresh adapters) over the converted model at ``model_dir``.
+    ``attn``: transformers' attention implementation ("eager" for the ONNX export)."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -23,7 +24,8 @@ def load_base(model_dir: Path, rank: int = 16):
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     if not getattr(tokenizer, "is_fast", False):
         raise ModelError(f"the tokenizer in {model_dir} is not a fast tokenizer; the reader needs offsets")
-    bert = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False)
+    extra = {"attn_implementation": attn} if attn else {}
+    bert = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False, **extra)
     return tokenizer, ReaderNet(bert, rank=rank, alpha=2.0 * rank)
 
 
@@ -38,12 +40,9 @@ def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
         raise ModelError(f"{path} is damaged ({exc}); retrain with: python -m eval.train_reader") from exc
 
 
-def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR):
-    """(tokenizer, trained ReaderNet in eval mode, manifest); ModelError when the weights
-    are missing or damaged, or were trained on another base model."""
-    import torch
-    from safetensors.torch import load_file
-
+def check_weights(base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR) -> dict:
+    """The manifest of the shipped weights, once they are checked: trained on the base
+    model ``base_fingerprint`` and matching their checksum; ModelError otherwise."""
     manifest = read_manifest(weights_dir)
     want = manifest.get("base_model", {}).get("fingerprint")
     if want != base_fingerprint:
@@ -57,7 +56,18 @@ def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIG
     if hashlib.sha256(data).hexdigest() != manifest.get("weights_sha256"):
         raise ModelError(f"{weights} does not match its checksum in manifest.json; retrain with: "
                          "python -m eval.train_reader")
-    tokenizer, net = load_base(model_dir, rank=int(manifest["adapter"]["rank"]))
+    return manifest
+
+
+def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR, attn: str | None = None):
+    """(tokenizer, trained ReaderNet in eval mode, manifest); ModelError when the weights
+    are missing or damaged, or were trained on another base model."""
+    import torch
+    from safetensors.torch import load_file
+
+    manifest = check_weights(base_fingerprint, weights_dir)
+    weights = weights_dir / "reader.safetensors"
+    tokenizer, net = load_base(model_dir, rank=int(manifest["adapter"]["rank"]), attn=attn)
     state = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
     missing = set(net.trained_state()) - set(state)
     if missing:

@@ -62,8 +62,12 @@ class ReaderNet(nn.Module):
         self.head = nn.Linear(bert.config.hidden_size, 2)
         self.rank, self.alpha = rank, alpha
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    def forward(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor,
+                inputs_embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Start and end logits per token; ``inputs_embeds`` (the rows of the word embedding
+        table, looked up by the caller) replaces ``input_ids`` in the ONNX export."""
+        hidden = self.bert(input_ids=input_ids, inputs_embeds=inputs_embeds,
+                           attention_mask=attention_mask).last_hidden_state
         logits = self.head(hidden)
         start, end = logits[..., 0], logits[..., 1]
         neg = torch.finfo(start.dtype).min

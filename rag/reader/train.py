@@ -137,10 +137,10 @@ def near_miss_negatives(examples: list[Example], rng: random.Random, share: floa
 
 def _best_read(net, tokenizer, question: str, passages: list[str]) -> tuple[float, str]:
     """The pipeline's decision over several passages: the best span's margin and text."""
-    from .infer import read_passages
+    from .infer import read_passages, torch_forward
 
     best, text = -1e9, ""
-    for p, sp in zip(passages, read_passages(net, tokenizer, question, passages)):
+    for p, sp in zip(passages, read_passages(torch_forward(net), tokenizer, question, passages)):
         if sp is not None and sp.score - sp.null > best:
             best, text = sp.score - sp.null, p[sp.start:sp.end]
     return best, text
