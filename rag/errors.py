@@ -10,7 +10,21 @@ class IndexLoadError(RagError):
 
 
 class InputError(RagError):
-    """A question, file or argument that cannot be used as given."""
+    """A question, file or argument that cannot be used as given.
+
+    ``kind`` says which, so an interface can word it in its own language: "empty",
+    "no_words" (only punctuation or symbols), "not_utf8", "too_long",
+    "unknown_document" (``subject`` holds the id), or "invalid" (anything else: the
+    message says what)."""
+
+    KINDS = ("empty", "no_words", "not_utf8", "too_long", "unknown_document", "invalid")
+
+    def __init__(self, message: str, kind: str = "invalid", subject: str = "") -> None:
+        super().__init__(message)
+        if kind not in self.KINDS:
+            raise ValueError(f"InputError kind {kind!r} is not one of {', '.join(self.KINDS)}")
+        self.kind = kind
+        self.subject = subject
 
 
 class ModelError(RagError):

@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 RAG_SKIP_APT=1 bash scripts/setup.sh
 # shellcheck disable=SC1091
 . .venv/bin/activate
+rag model >/dev/null  # convert the bundled model and export it to ONNX (once; torch is needed only here)
 rag index --corpus seeds --out index
 exec python app.py "$@"

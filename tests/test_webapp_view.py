@@ -232,3 +232,30 @@ def test_a_related_excerpt_is_headed_with_its_own_title(small_corpus, tmp_path, 
     head = re.search(r'<span class="src-title">(.*?)</span>', panel).group(1)
     assert "相關文章（摘錄）" in panel and "奔圖打印機銷量創新高" in head and "主文章標題" not in head
     assert "原網頁附於：主文章標題" in panel
+
+
+def test_refused_questions_are_told_in_the_interface_language():
+    from rag.api import check_question
+    from rag.errors import InputError
+    from rag.settings import Settings
+
+    def refusal(q: str, lang: str) -> str:
+        try:
+            check_question(q, Settings())
+        except InputError as exc:
+            return view.input_error(exc, lang, q, 500)
+        raise AssertionError(f"{q!r} was accepted")
+
+    assert refusal("？？？", "traditional") == view.t("err_no_words", "traditional")
+    assert refusal("？？？", "simplified") == "问题里没有可以搜寻的字词（只有标点或符号），请用中文写出想问的事。"
+    assert refusal("   ", "traditional") == "請先輸入問題。"
+    assert refusal("問\udcff題", "traditional") == view.t("err_not_utf8", "traditional")
+    assert "600" in refusal("長" * 600, "traditional") and "500" in refusal("長" * 600, "traditional")
+    for q in ("？？？", "   ", "問\udcff題", "長" * 600):  # no English half-sentence on the page
+        assert not any("a" <= ch <= "z" for ch in refusal(q, "simplified")), q
+    exc = InputError("no document 'x' in this index", "unknown_document", "x<b>")
+    assert view.input_error(exc, "traditional") == "資料庫裏沒有這篇文章：x<b>"
+    other = InputError("top_k 0 is out of range; give 1 to 50 passages")
+    assert other.kind == "invalid" and "top_k 0" in view.input_error(other, "traditional")
+    with pytest.raises(ValueError, match="kind 'bogus'"):
+        InputError("x", "bogus")

@@ -207,7 +207,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             panel = view.sources_panel(idx, {**chat.answers, turn: answer}, turn, lang)
         except RagError as exc:
             msg = (view.t("too_long", lang, n=len(question), limit=limit) if len(question) > limit
-                   else view.t("error", lang, msg=str(exc)))
+                   else view.input_error(exc, lang, question, limit))
             add_reply(chat, turn, view.escape_markdown(msg))
             yield chat.messages, panel_now, chat
             return
@@ -233,7 +233,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             idx.refresh()
             return view.lookup_html(idx, query if isinstance(query, str) else "", lang)
         except RagError as exc:
-            return f"<div>{view.escape_text(view.t('error', lang, msg=str(exc)))}</div>"
+            return f"<div>{view.escape_text(view.input_error(exc, lang))}</div>"
         except Exception:  # noqa: BLE001
             log.exception("lookup failed")
             return f"<div>{view.escape_text(view.t('failed', lang))}</div>"
@@ -364,6 +364,9 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         method, path = scope.get("method", ""), scope.get("path", "")
+        root = scope.get("root_path", "")
+        if root and path.startswith(root + "/"):  # behind a proxy that keeps the prefix
+            path = path[len(root):]
         if not route_allowed(method, path):
             log.info("refused %s %s (not a route of this page)", method, path[:200])
             await _refuse(send, 403, "this route is not used by the page and is disabled "
@@ -395,11 +398,11 @@ async def _refuse(send, status: int, detail: str) -> None:
 
 
 def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           prevent_thread_lock: bool = False) -> None:
+           prevent_thread_lock: bool = False, root_path: str = "") -> None:
     """Launch with safe defaults: local only, no share link, bounded queue, no uploads,
     no file access beyond Gradio's own assets, bounded request bodies."""
     page.queue(default_concurrency_limit=CONCURRENT_ANSWERS, max_size=QUEUE_SIZE)
     page.launch(server_name=host, server_port=port, share=False, auth=auth, max_file_size="1mb",
-                prevent_thread_lock=prevent_thread_lock, footer_links=[], css=CSS, js=JS,
+                prevent_thread_lock=prevent_thread_lock, footer_links=[], root_path=root_path or None, css=CSS, js=JS,
                 theme=gr.themes.Soft(), show_error=False, mcp_server=False, strict_cors=True,
                 state_session_capacity=SESSIONS, app_kwargs={"middleware": [Middleware(RequestGuard)]})

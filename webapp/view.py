@@ -53,6 +53,10 @@ STRINGS = {
     "empty": "請先輸入問題。",
     "too_long": "問題太長了（{n} 字），請精簡到 {limit} 字以內。",
     "error": "無法處理這個問題：{msg}",
+    "err_empty": "請先輸入問題。",
+    "err_no_words": "問題裏沒有可以搜尋的字詞（只有標點或符號），請用中文寫出想問的事。",
+    "err_not_utf8": "問題裏有無法辨認的字元（不是 UTF-8 文字），請重新輸入。",
+    "err_unknown_document": "資料庫裏沒有這篇文章：{doc}",
     "section": "章節",
     "offsets": "位置",
     "score": "相關度",
@@ -86,6 +90,19 @@ STRINGS = {
 def t(key: str, lang: str = "traditional", **kw: object) -> str:
     s = STRINGS[key].format(**kw) if kw else STRINGS[key]
     return to_script(s, "simplified") if lang == "simplified" else s
+
+
+def input_error(exc: Exception, lang: str, question: str = "", limit: int = 0) -> str:
+    """The interface's own words for a refused input (``InputError.kind``); the library's
+    message, after a prefix in the interface's language, only for kinds without one."""
+    kind = getattr(exc, "kind", "invalid")
+    if kind == "too_long":
+        return t("too_long", lang, n=len(question), limit=limit)
+    if kind == "unknown_document":
+        return t("err_unknown_document", lang, doc=display_line(getattr(exc, "subject", ""), 80))
+    if kind in ("empty", "no_words", "not_utf8"):
+        return t(f"err_{kind}", lang)
+    return t("error", lang, msg=str(exc))
 
 
 def escape_text(text: str) -> str:

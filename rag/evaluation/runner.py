@@ -283,7 +283,9 @@ def _fmt(v: float | None, pct: bool = True) -> str:
 def markdown_report(report: dict, title: str) -> str:
     lines = [f"# {title}", "", f"Index: `{report['meta']['index']}` · model `{report['meta']['model']}` · "
              f"chunk size {report['meta']['chunk_size']} · fusion {report['meta']['fusion']} · "
-             f"{report['meta']['questions']} questions · reader `{report['meta'].get('reader', 'none')}`", ""]
+             f"{report['meta']['questions']} questions · reader `{report['meta'].get('reader', 'none')}` · "
+             f"backend `{report['meta'].get('backend', '?')}`"
+             + (f" (reader `{report['meta']['reader_backend']}`)" if report['meta'].get('reader_backend') else ""), ""]
     modes = list(report["modes"])
     lines += ["## Retrieval (document level, answerable questions)", "",
               "| mode | hit@1 | hit@3 | hit@5 | hit@10 | MRR@10 | nDCG@10 | recall@5 |", "|---|---|---|---|---|---|---|---|"]
@@ -432,10 +434,14 @@ def prepare(args: argparse.Namespace) -> tuple[list[QAItem], Path, str]:
 
 
 def index_folder(args: argparse.Namespace, name: str, corpus: Path, settings: Settings) -> Path:
-    """``--index``, or the cached index of this data set, corpus, model and chunk size."""
+    """``--index``, or the cached index of this data set, corpus, model, backend and chunk
+    size (each backend its own: comparing them should not share passage vectors)."""
     if args.index:
         return Path(args.index)
-    key = f"{name}-{corpus.name}-{settings.model.replace('/', '_')}-c{settings.chunk_size}"
+    from ..embedding import uses_onnx
+
+    backend = "-onnx" if uses_onnx(settings) else ""
+    key = f"{name}-{corpus.name}-{settings.model.replace('/', '_')}{backend}-c{settings.chunk_size}"
     return ROOT / "eval" / "results" / "cache" / key / "index"
 
 
@@ -471,6 +477,8 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
         b.close()
     report["meta"] = {"dataset": name, "index": str(index_dir), "model": settings.model, "chunk_size": settings.chunk_size,
                       "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
+                      "backend": getattr(idx.embedder, "backend", "?"),
+                      "reader_backend": getattr(idx.reader, "backend", None),
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
     out = Path(args.out) if args.out else ROOT / "eval" / "results" / name
