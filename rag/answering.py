@@ -33,7 +33,7 @@ _EXPECTED = [(re.compile(q), re.compile(a)) for q, a in (
 # the world, so they are never used as evidence (they stay in the index, and a
 # citation lookup still shows them). Matched on folded (Simplified, lower-case) text.
 _INSTRUCTION = re.compile(
-    r"(?:忽略|无视|忽视|不要理会|不理会|跳过)(?:掉)?(?:以上|上面|上述|之前|前面|先前|此前|所有|全部|一切)(?:的|所有的)?"
+    r"(?:忽略|无视|忽视|不要理会|不理会|跳过)(?:掉)?(?:以上|上面|上述|之前|前面|先前|此前|所有|全部|一切)(?:的|所有的?|全部的?)?"
     r"(?:指令|指示|提示|说明|规则|要求|内容|设定|对话)"
     r"|你(?:现在)?(?:必须|只能|务必|一定要)(?:回答|回复|输出|说|扮演|假装|遵守)"
     r"|(?:系统提示|系统指令|提示词|system prompt|jailbreak|越狱模式)"
@@ -158,7 +158,7 @@ def make_citations(sentences: Sequence[ScoredSentence], chunks: dict[str, Chunk]
 
 # Square brackets in a quoted sentence are shown full width, so that in an answer's
 # text "[n]" is only ever a marker the library wrote (a source may contain "[1]").
-_BRACKETS = str.maketrans({"[": "［", "]": "］"})
+BRACKETS = str.maketrans({"[": "［", "]": "］"})
 
 
 def answer_segments(citations: Sequence[Citation], script: str) -> tuple[list[tuple[str, int]], list[int]]:
@@ -168,7 +168,7 @@ def answer_segments(citations: Sequence[Citation], script: str) -> tuple[list[tu
     segments, converted = [], []
     for c in citations:
         text, changed = in_script(c.quote, script)
-        segments.append((text.strip().translate(_BRACKETS), c.marker))
+        segments.append((text.strip().translate(BRACKETS), c.marker))
         if changed:
             converted.append(c.marker)
     return segments, sorted(set(converted))
@@ -201,3 +201,17 @@ def no_evidence_text(script: str, searched_titles: Sequence[str] = ()) -> str:
 
 def not_chinese_text(script: str) -> str:
     return NOT_CHINESE["traditional" if script == "traditional" else "simplified"]
+
+
+def fallback_notice(script: str, error: str, no_evidence: bool, dropped: int) -> str:
+    """One line saying why a generated answer is not shown (the quoted one is)."""
+    trad = script == "traditional"
+    if error:
+        line = (f"語言模型無法使用（{error}），以下是引自原文的答案。" if trad
+                else f"语言模型无法使用（{error}），以下是引自原文的答案。")
+    elif no_evidence:
+        line = "語言模型認為資料不足以回答；以下是引自原文的答案。" if trad else "语言模型认为资料不足以回答；以下是引自原文的答案。"
+    else:
+        line = (f"生成的 {dropped} 句未能通過原文核對，已略去；以下是引自原文的答案。" if trad
+                else f"生成的 {dropped} 句未能通过原文核对，已略去；以下是引自原文的答案。")
+    return line

@@ -104,10 +104,13 @@ class RagIndex:
     current when it started, so a swap in the middle of an answer cannot mix two
     builds; ``Answer.index_id`` says which build answered."""
 
-    def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings, reader: Reader | None = None) -> None:
+    def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings, reader: Reader | None = None,
+                 model=None) -> None:
         self._loaded = loaded
         self.embedder = embedder
         self.reader = reader
+        # The language model for generated answers (a generation.client.ChatModel), or None.
+        self.model = model
         self.settings = settings
         self._refresh_lock = threading.Lock()
         self._stamp = _manifest_stamp(loaded.path)
@@ -178,8 +181,12 @@ class RagIndex:
         return retrieve(ix, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
 
     def ask(self, question: str, mode: str | None = None, top_k: int | None = None, script: str = "auto",
-            doc_ids: Sequence[str] | None = None, previous_question: str = "") -> Answer:
-        """Answer with 1-3 quoted sentences and verified citations, or abstain."""
+            doc_ids: Sequence[str] | None = None, previous_question: str = "", on_sentence=None) -> Answer:
+        """Answer with 1-3 quoted sentences and verified citations, or abstain. With a
+        language model configured, the answer is the model's sentences that pass the
+        citation gate (``on_sentence`` sees each as it passes), else the quoted one.
+
+        The pipeline: check, search, read, decide, cite, compose (then generate and gate)."""
         t0 = time.perf_counter()
         ix = self._loaded  # one build for the whole answer
         chunks, documents = ix.chunk_by_id, ix.documents
@@ -255,15 +262,57 @@ class RagIndex:
         text = (answering.not_chinese_text(answer_script) if not_chinese
                 else answering.no_evidence_text(answer_script, titles) if abstain
                 else answering.compose_answer(segments))
-        short_text = in_script(short.text, answer_script)[0].strip() if short else ""
         timings["compose"] = (time.perf_counter() - t) * 1000 - timings.get("read", 0.0)
+        generated, generation, notice = False, {}, ""
+        if self.model is not None and hits and not not_chinese:
+            # Generate: the model writes from the same passages; only gated sentences count.
+            gen = self._generate(searched, answer_script, hits, ix, on_sentence)
+            timings["generate"] = gen.seconds * 1000
+            generation = {"model": self.model.name, "passed": len(gen.passed), "dropped": len(gen.dropped),
+                          "reasons": gen.reasons, "no_evidence": gen.no_evidence, "error": gen.error,
+                          "seconds": round(gen.seconds, 3)}
+            cits = answering.make_citations(
+                [answering.ScoredSentence(hits[n - 1].chunk_id, hits[n - 1].doc_id, sent.start, sent.end, 1.0, 1.0)
+                 for n, sent in (g.support for g in gen.passed)],
+                chunks, documents)
+            if cits and len(cits) == len(gen.passed):
+                generated, abstain, related, citations = True, False, [], cits
+                segments = [(in_script(g.text, answer_script)[0].translate(answering.BRACKETS), c.marker)
+                            for g, c in zip(gen.passed, cits)]
+                converted, text = [], answering.compose_answer(segments)
+                # The reader's short answer stays only when a cited sentence holds it.
+                if short and not any(c.doc_id == short.doc_id and c.start <= short.start < short.end <= c.end
+                                     for c in cits):
+                    short = None
+            else:
+                notice = answering.fallback_notice(answer_script, gen.error, gen.no_evidence, len(gen.dropped))
+        short_text = in_script(short.text, answer_script)[0].strip() if short else ""
         timings["total"] = (time.perf_counter() - t0) * 1000
         return Answer(question=question, answer=text, abstained=abstain, citations=tuple(citations), hits=tuple(hits),
                       script=answer_script, timings_ms=timings, searched_question=searched, related=tuple(related),
                       evidence={k: round(v, 4) for k, v in evidence.items()}, segments=tuple(segments),
                       converted=tuple(converted),
                       index_id=ix.build_id, short_answer=short, short_text=short_text,
-                      reader=self.reader.name if self.reader is not None else "", read_margins=read_margins)
+                      reader=self.reader.name if self.reader is not None else "", read_margins=read_margins,
+                      generated=generated, generation=generation, notice=notice)
+
+    def _generate(self, question: str, script: str, hits: Sequence[Hit], ix: LoadedIndex, on_sentence=None):
+        """The model's answer from the passages of the best hits, through the gate."""
+        from .generation.gate import gate_sources
+        from .generation.generate import generate
+        from .generation.prompt import Passage, build_messages, without_instructions
+
+        target = self.settings.fold_target
+        given = hits[: self.settings.answer_passages]
+        passages, spans = [], []
+        for n, h in enumerate(given, 1):
+            chunk, doc = ix.chunk_by_id[h.chunk_id], ix.documents[h.doc_id]
+            passages.append(Passage(n, chunk.chunk_id, doc.doc_id, doc.title, without_instructions(chunk.text)))
+            # Instruction-shaped sentences can support nothing.
+            kept = [(a, b) for a, b in chunk.sentences if not answering.is_instruction(fold(doc.text[a:b]))]
+            spans.append((n, chunk.chunk_id, doc.doc_id, doc.text, kept))
+        return generate(self.model, build_messages(question, passages, script), gate_sources(spans, target),
+                        ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
               timings: dict[str, float]) -> list[ReadSpan]:
@@ -391,7 +440,13 @@ def open_index(path: str | Path = "index", settings: Settings | None = None, emb
     settings = (settings or Settings()).validate()
     embedder = embedder or load_embedder(settings)
     loaded = load_index(Path(path), settings, embedder)
-    return RagIndex(loaded, embedder, settings, load_reader(settings, embedder))
+    model = None
+    if settings.llm_base_url:  # nothing of the generation package is imported otherwise
+        from .generation.client import OpenAIChat
+
+        model = OpenAIChat(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout,
+                           settings.llm_max_tokens)
+    return RagIndex(loaded, embedder, settings, load_reader(settings, embedder), model)
 
 
 def answer_to_json(a: Answer) -> dict:
@@ -414,6 +469,11 @@ def answer_to_json(a: Answer) -> dict:
         "no_answer_score": (round(-a.evidence["reader_margin"], 4)
                             if a.evidence.get("reader_margin", float("-inf")) > -1e9 else None),
         "reader": a.reader or "none",
+        # "generated": the model's sentences, each checked against the passage it cites;
+        # otherwise quoted from the sources (``notice`` says why when a model was asked).
+        "generated": a.generated,
+        "generation": a.generation or None,
+        "notice": a.notice,
         "script": a.script,
         "citations": [cit(c) for c in a.citations],
         "related": [cit(c) for c in a.related],

@@ -55,6 +55,14 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["fusion"] = args.fusion
     if getattr(args, "reader", None):
         changes["reader"] = args.reader
+    for flag, var, key in (("llm_base_url", "RAG_LLM_BASE_URL", "llm_base_url"), ("llm_model", "RAG_LLM_MODEL", "llm_model")):
+        value = getattr(args, flag, None) or os.environ.get(var)
+        if value:
+            changes[key] = value
+    if os.environ.get("RAG_LLM_API_KEY") and changes.get("llm_base_url"):
+        changes["llm_api_key"] = os.environ["RAG_LLM_API_KEY"]  # never a flag: flags show in the process list
+    if getattr(args, "llm_timeout", None) is not None:
+        changes["llm_timeout"] = args.llm_timeout
     backend = getattr(args, "backend", None) or os.environ.get("RAG_BACKEND")
     if backend:
         changes["backend"] = backend
@@ -120,6 +128,10 @@ def _print_answer(a, as_json: bool, docs: dict | None = None) -> None:
         return
     if a.searched_question != a.question:
         print(f"(searched: {_t(a.searched_question)})")
+    if a.generated:
+        print("（生成答案，已逐句核對原文 · generated, each sentence checked against its source）")
+    elif a.notice:
+        print(f"（{_t(a.notice)}）")
     if a.short_text:
         print(f"答案：{_t(a.short_text)}\n")
     print(_t(a.answer))
@@ -325,6 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--backend", choices=["auto", "onnx", "torch"],
                         help="how the bundled model runs: onnx (ONNX Runtime int8, no torch at serve time), "
                              "torch (float32), auto (default: onnx when onnxruntime is installed); or RAG_BACKEND")
+    common.add_argument("--llm-base-url", help="generated answers: an OpenAI-compatible server, e.g. "
+                        "http://127.0.0.1:11434/v1 (Ollama); or RAG_LLM_BASE_URL; the key in RAG_LLM_API_KEY")
+    common.add_argument("--llm-model", help="the model the server serves (or RAG_LLM_MODEL)")
+    common.add_argument("--llm-timeout", type=float, help="seconds to wait for a whole reply (default 30)")
     common.add_argument("--reader", choices=["auto", "trained", "none"],
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")

@@ -145,6 +145,14 @@ class Answer:
     reader: str = ""  # which reader decided ("" for the overlap heuristics)
     # The reader's margin (best span score minus no-answer score) per passage it read.
     read_margins: tuple[tuple[str, float], ...] = ()
+    # Generated answers: True when ``answer`` is the model's gated sentences (each
+    # segment's marker cites the sentence that supports it); ``generation`` says what
+    # the gate did (model, passed, dropped, reasons, error, seconds; empty when no model
+    # is configured); ``notice`` is one line for the reader when the quoted answer is
+    # shown instead (model unreachable, nothing passed the gate).
+    generated: bool = False
+    generation: dict = field(default_factory=dict)
+    notice: str = ""
 
 
 @dataclass(frozen=True)

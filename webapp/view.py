@@ -54,6 +54,8 @@ STRINGS = {
     "too_long": "問題太長了（{n} 字），請精簡到 {limit} 字以內。",
     "error": "無法處理這個問題：{msg}",
     "err_empty": "請先輸入問題。",
+    "label_generated": "生成答案，已逐句核對原文",
+    "label_quoted": "引自原文",
     "err_no_words": "問題裏沒有可以搜尋的字詞（只有標點或符號），請用中文寫出想問的事。",
     "err_not_utf8": "問題裏有無法辨認的字元（不是 UTF-8 文字），請重新輸入。",
     "err_unknown_document": "資料庫裏沒有這篇文章：{doc}",
@@ -139,6 +141,11 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
     lang = answer.script if answer.script in ("traditional", "simplified") else lang
     # Which turn this message is: a click on it shows its sources (page.py's script).
     parts: list[str] = [f'<span class="turn-tag turn-{turn}"></span>']
+    if answer.generation:  # a model was asked: say which kind of answer this is
+        kind = "label_generated" if answer.generated else "label_quoted"
+        parts.append(f'<small class="answer-kind {kind}">{escape_text(t(kind, lang))}</small>\n\n')
+        if answer.notice:
+            parts.append(f'<small class="answer-notice">{escape_text(answer.notice)}</small>\n\n')
     if answer.abstained:
         parts.append(escape_markdown(answer.answer))
         if answer.related:

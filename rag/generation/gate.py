@@ -1,0 +1,182 @@
+"""The citation gate: every generated sentence is checked, in code, before anyone sees it.
+
+A sentence passes when (1) it carries markers, all of passages that were given; (2)
+every figure (number, date, amount, percentage) and every name (company, place, year)
+in it occurs in a cited passage, after folding scripts and widths and normalising
+numerals ("5.02萬" = "50,200"); (3) the claim check (``claims.verdict.judge``, the
+same test as ``rag cite --claim``) finds a sentence of a cited passage that supports
+it. That sentence, with its offsets, is the citation shown. Pure functions.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+from ..answering import is_instruction
+from ..claims.verdict import SUPPORTED, judge, significant
+from ..text.entities import canonical, find_entities
+from ..text.fold import fold
+from ..text.numbers import quantities, same_value
+from .prompt import NO_EVIDENCE
+
+MARKER = re.compile(r"\s*[\[［【]\s*(\d{1,3})\s*[\]］】]")
+_END = "。！？!?"
+_CLOSE = "」』”’\"'）)》"
+
+# Why a sentence was dropped (counted in Answer.generation["reasons"]).
+REASONS = ("no_marker", "unknown_marker", "unsupported_figure", "unsupported_name", "not_supported", "instruction")
+
+
+@dataclass(frozen=True)
+class SourceSentence:
+    """A sentence of a passage given to the model: offsets into its document, folded
+    text, and the folded sentences before it (news names the company there)."""
+
+    start: int
+    end: int
+    folded: str
+    before: str = ""
+    earlier: str = ""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Passage ``n`` as the gate sees it."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    folded: str  # the whole passage, folded, with the sentences before it (for names)
+    sentences: tuple[SourceSentence, ...]
+
+
+@dataclass(frozen=True)
+class GatedSentence:
+    """One generated sentence and the gate's decision. ``text`` is as generated, markers
+    removed; ``support`` is (passage n, sentence) when it passed."""
+
+    text: str
+    markers: tuple[int, ...]
+    reason: str = ""  # "" when it passed; one of REASONS otherwise
+    support: tuple[int, SourceSentence] | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.reason
+
+
+def strip_markers(sentence: str) -> tuple[str, tuple[int, ...]]:
+    markers = tuple(int(m) for m in MARKER.findall(sentence))
+    return MARKER.sub("", sentence).strip(), markers
+
+
+def is_no_evidence(sentence: str) -> bool:
+    """The fixed no-evidence sentence (either script, with or without a marker)."""
+    text = fold(strip_markers(sentence)[0]).rstrip("。.！!")
+    return any(text == fold(s).rstrip("。") for s in NO_EVIDENCE.values())
+
+
+def _figures_found(claim: str, cited: str) -> bool:
+    have = significant(quantities(cited))
+    return all(any(x.kind == q.kind and same_value(x, q) for x in have) for q in significant(quantities(claim)))
+
+
+def _names_found(claim: str, cited: str) -> bool:
+    names = [e for e in find_entities(claim) if e.kind in ("org", "place", "year")]
+    if not names:
+        return True
+    there = find_entities(cited)
+    for e in names:
+        if e.text in cited:
+            continue
+        c = canonical(e.text)
+        if not any(o.kind == e.kind and (c in canonical(o.text) or canonical(o.text) in c) for o in there
+                   if len(o.text) >= 2):
+            return False
+    return True
+
+
+def check_sentence(sentence: str, sources: Mapping[int, Source], idf: Callable[[str], float]) -> GatedSentence:
+    """The gate's decision on one generated sentence (see the module doc)."""
+    text, markers = strip_markers(sentence)
+    claim = fold(text)
+    if is_instruction(claim):
+        return GatedSentence(text, markers, "instruction")
+    if not markers:
+        return GatedSentence(text, markers, "no_marker")
+    if any(m not in sources for m in markers):
+        return GatedSentence(text, markers, "unknown_marker")
+    cited = [sources[m] for m in dict.fromkeys(markers)]
+    together = "\n".join(s.folded for s in cited)
+    if not _figures_found(claim, together):
+        return GatedSentence(text, markers, "unsupported_figure")
+    if not _names_found(claim, together):
+        return GatedSentence(text, markers, "unsupported_name")
+    best: tuple[float, int, SourceSentence] | None = None
+    for src in cited:
+        for s in src.sentences:
+            j = judge(claim, s.folded, idf, s.before, s.earlier)
+            if j.verdict == SUPPORTED and (best is None or j.topic > best[0]):
+                best = (j.topic, src.n, s)
+    if best is None:
+        return GatedSentence(text, markers, "not_supported")
+    return GatedSentence(text, markers, "", (best[1], best[2]))
+
+
+class SentenceStream:
+    """Cuts streamed text into sentences as they complete: a sentence ends at 。！？!? or a
+    line break, with the closing quotes and markers that follow it. Text that may still
+    grow (an end mark at the very end of what came so far) is held back."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+
+    def feed(self, delta: str) -> list[str]:
+        self._buf += delta
+        return self._cut(final=False)
+
+    def close(self) -> list[str]:
+        out = self._cut(final=True)
+        rest, self._buf = self._buf.strip(), ""
+        return out + ([rest] if rest else [])
+
+    def _cut(self, final: bool) -> list[str]:
+        out = []
+        while True:
+            i = next((k for k, ch in enumerate(self._buf) if ch in _END or ch == "\n"), None)
+            if i is None:
+                return out
+            j = i + 1
+            while True:  # the end marks, quotes and markers that belong to this sentence
+                m = MARKER.match(self._buf, j)
+                if m:
+                    j = m.end()
+                elif j < len(self._buf) and (self._buf[j] in _END or self._buf[j] in _CLOSE):
+                    j += 1
+                else:
+                    break
+            if j >= len(self._buf) and not final:
+                return out  # a marker may still come
+            if j < len(self._buf) and self._buf[j] in "[［【" and not final:
+                return out  # a marker in the making ("[1")
+            sentence, self._buf = self._buf[:j].strip(), self._buf[j:]
+            if sentence:
+                out.append(sentence)
+
+
+def gate_sources(passages: Sequence[tuple[int, str, str, str, Sequence[tuple[int, int]]]],
+                 target: str = "simplified") -> dict[int, Source]:
+    """Sources from (n, chunk_id, doc_id, document text, the chunk's sentence spans),
+    each sentence with the (up to three) sentences of the chunk before it, as the claim
+    check reads them."""
+    out = {}
+    for n, chunk_id, doc_id, text, spans in passages:
+        sents = []
+        for i, (a, b) in enumerate(spans):
+            prior = [x for x, _ in spans[max(0, i - 3):i]]
+            before = fold(text[prior[-1]:a], target) if prior else ""
+            earlier = fold(text[prior[0]:prior[-1]], target) if len(prior) > 1 else ""
+            sents.append(SourceSentence(a, b, fold(text[a:b], target), before, earlier))
+        out[n] = Source(n, chunk_id, doc_id, "".join(x.folded for x in sents), tuple(sents))
+    return out
