@@ -211,3 +211,30 @@ def test_cli_and_page_label_generated_and_quoted_answers(gen_index):
         b, _ = _ask(gen_index, server, lambda m: Reply(status=500))
         msg = view.answer_message(b, 2, "simplified")
         assert view.t("label_quoted", "simplified") in msg and "HTTP 500" in msg
+
+
+def test_eval_reports_gate_drops_and_model_latency(gen_index):
+    from rag.evaluation.datasets import QAItem
+    from rag.evaluation.runner import evaluate, markdown_report
+
+    out, settings = gen_index
+    with StubServer() as server:
+        # Right for the first question, a made-up figure for the second.
+        server.reply = lambda m: Reply(f"前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。" if "外资" in m[1]["content"][-30:]
+                                       else "首年收到三万份申请[1]。")
+        idx = open_index(out, settings.with_(llm_base_url=server.url, llm_model="stub"), HashingEmbedder())
+        items = [QAItem("1", Q, ("八十亿元",), ("b",)), QAItem("2", "高端人才通行證計劃收到多少申請？", ("兩萬份",), ("a",))]
+        report = evaluate(idx, items, ["hybrid"])
+    g = report["modes"]["hybrid"]["generation"]
+    assert g["asked"] == 2 and g["generated_shown"] == 0.5 and g["sentences_passed"] == 1
+    assert g["drop_reasons"] == {"unsupported_figure": 1} and g["model_failed"] == 0.0 and g["model_ms"]["p50"] > 0
+    report["meta"] = {"index": "x", "model": "fake", "chunk_size": 300, "fusion": "zscore", "questions": 2}
+    assert "## Generated answers (hybrid)" in markdown_report(report, "t")
+
+
+def test_numbers_without_a_unit_are_checked_too():
+    idf = lambda term: 1.0  # noqa: E731
+    sources = {1: _src(1, "政府推出高端人才通行证计划，首年收到两万份申请。")}
+    assert check_sentence("高端人才通行证计划首年收到两万份申请[1]。", sources, idf).passed
+    assert check_sentence("高端人才通行证计划首年收到20,000份申请[1]。", sources, idf).passed
+    assert check_sentence("高端人才通行证计划首年收到三万份申请[1]。", sources, idf).reason == "unsupported_figure"

@@ -43,8 +43,9 @@ class Judgement:
 
 
 def significant(qs: list[Quantity]) -> list[Quantity]:
-    """Figures worth comparing: with a unit, or written in digits ("一號中心" is a name)."""
-    return [q for q in qs if q.kind or re.search(r"\d", q.text)]
+    """Figures worth comparing: with a unit, written in digits, or scaled by 万/亿
+    ("两万份" is a count; "一號中心" is a name)."""
+    return [q for q in qs if q.kind or re.search(r"[\d万萬亿億]", q.text)]
 
 
 def _masked(claim: str, spans: list[tuple[int, int]]) -> str:

@@ -54,6 +54,7 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) 
         "read_margins": dict(a.read_margins),
         "confidence": confidence(a, idx.settings),
         "latency_ms": a.timings_ms.get("total", 0.0), "timings_ms": a.timings_ms,
+        "generated": a.generated, "generation": a.generation,
     }
 
 
@@ -135,6 +136,28 @@ def summarize(results: Sequence[dict]) -> dict:
         "by_document": {d: retrieval(rs) for d, rs in sorted(by_doc.items())},
         "latency_ms": {"p50": M.percentile(lat, 50), "p95": M.percentile(lat, 95), "mean": M.mean(lat)},
         "stage_ms_mean": {k: M.mean(v) for k, v in sorted(stage.items())},
+        **({"generation": generation_summary(results)} if any(r.get("generation") for r in results) else {}),
+    }
+
+
+def generation_summary(results: Sequence[dict]) -> dict:
+    """With a language model: how often its answer was shown, what the gate dropped and
+    why, how often the model failed, and its latency."""
+    asked = [r for r in results if r.get("generation")]
+    reasons: dict[str, int] = defaultdict(int)
+    for r in asked:
+        for k, v in r["generation"].get("reasons", {}).items():
+            reasons[k] += v
+    gen_ms = [r["generation"]["seconds"] * 1000 for r in asked]
+    return {
+        "asked": len(asked),
+        "generated_shown": M.mean(1.0 if r["generated"] else 0.0 for r in asked),
+        "sentences_passed": sum(r["generation"]["passed"] for r in asked),
+        "sentences_dropped": sum(r["generation"]["dropped"] for r in asked),
+        "drop_reasons": dict(sorted(reasons.items())),
+        "model_said_no_evidence": M.mean(1.0 if r["generation"].get("no_evidence") else 0.0 for r in asked),
+        "model_failed": M.mean(1.0 if r["generation"].get("error") else 0.0 for r in asked),
+        "model_ms": {"p50": M.percentile(gen_ms, 50), "p95": M.percentile(gen_ms, 95)},
     }
 
 
@@ -355,6 +378,15 @@ def markdown_report(report: dict, title: str) -> str:
     if len({d for m in modes for d in report["modes"][m]["by_document"]}) <= 30:
         lines += table("By document (hit@1 / hit@5 / n)", "by_document", hits, lambda d: d[:12])
     lines += table("Where a query's time goes (mean ms per stage)", "stage_ms_mean", lambda v: f"{v:.1f}")
+    for m in modes:
+        g = report["modes"][m].get("generation")
+        if g:
+            lines += ["", f"## Generated answers ({m})", "",
+                      f"Model asked {g['asked']} times: its answer shown {_fmt(g['generated_shown'])} of the time; "
+                      f"{g['sentences_passed']} sentences passed the citation gate, {g['sentences_dropped']} dropped "
+                      f"({', '.join(f'{k} {v}' for k, v in g['drop_reasons'].items()) or 'none'}); the model said "
+                      f"'no evidence' {_fmt(g['model_said_no_evidence'])}, failed {_fmt(g['model_failed'])}; "
+                      f"model time p50 {g['model_ms']['p50']:.0f} ms, p95 {g['model_ms']['p95']:.0f} ms."]
     if "abstention_calibration" in report:
         c = report["abstention_calibration"]
         lines += ["", f"Abstention thresholds that minimise wrong decisions on this set (hybrid): dense ≥ "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from ..answering import is_instruction
-from ..claims.verdict import SUPPORTED, judge, significant
+from ..claims.verdict import SUPPORTED, judge
 from ..text.entities import canonical, find_entities
 from ..text.fold import fold
 from ..text.numbers import quantities, same_value
@@ -78,8 +78,11 @@ def is_no_evidence(sentence: str) -> bool:
 
 
 def _figures_found(claim: str, cited: str) -> bool:
-    have = significant(quantities(cited))
-    return all(any(x.kind == q.kind and same_value(x, q) for x in have) for q in significant(quantities(claim)))
+    """Every number of the claim, with or without a unit ("三万份" too, which the claim
+    check leaves aside), has its value in the cited text (and its unit, when both have one)."""
+    have = quantities(cited)
+    return all(any(same_value(x, q) and (x.kind == q.kind or not (x.kind and q.kind)) for x in have)
+               for q in quantities(claim))
 
 
 def _names_found(claim: str, cited: str) -> bool:
