@@ -22,6 +22,7 @@ class Reply:
     chunk: int = 4  # characters per streamed piece
     cut_after: int | None = None  # stream this many pieces, then drop the connection
     garbage: bool = False  # a stream line that is not JSON
+    piece_delay: float = 0.0  # seconds between streamed pieces
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -69,6 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
                 return  # no finish_reason, no [DONE]
+            if r.piece_delay:
+                time.sleep(r.piece_delay)
             event = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             self.wfile.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
             self.wfile.flush()

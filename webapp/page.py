@@ -16,6 +16,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from rag.api import RagIndex  # noqa: E402
 from rag.errors import RagError  # noqa: E402
+from rag.text.fold import detect_script  # noqa: E402
 
 from . import view  # noqa: E402
 from .session import MAX_TURNS, Chat, add_reply, set_reply, start_turn  # noqa: E402,F401 (MAX_TURNS: re-exported)
@@ -166,6 +167,42 @@ def _lang(label: object) -> str:
     return LANGS.get(label, "traditional") if isinstance(label, str) else "traditional"
 
 
+def _answer_script(chosen: str, question: str, lang: str) -> str:
+    """The script the answer will be in (as ``RagIndex.ask`` decides it)."""
+    if chosen in ("traditional", "simplified"):
+        return chosen
+    found = detect_script(question)
+    return found if found in ("traditional", "simplified") else lang
+
+
+def _generating(idx: RagIndex, ask: dict):
+    """Run ``idx.ask(**ask)`` in a worker and yield (sentences passed so far, None) as
+    each generated sentence passes the gate, then ((), the Answer). The worker's
+    exception is raised here."""
+    import queue
+    import threading
+
+    events: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["answer"] = idx.ask(**ask, on_sentence=lambda g: events.put(g.text))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome["error"] = exc
+        finally:
+            events.put(None)
+
+    threading.Thread(target=work, daemon=True, name="generate").start()
+    passed: list[str] = []
+    while (item := events.get()) is not None:
+        passed.append(item)
+        yield tuple(passed), None
+    if "error" in outcome:
+        raise outcome["error"]
+    yield (), outcome["answer"]
+
+
 def build_page(idx: RagIndex) -> gr.Blocks:
     """The chat page over an opened index."""
     choices = [(c.label, c.doc_id) for c in view.document_choices(idx)]
@@ -200,9 +237,30 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         yield chat.messages, panel_now, chat
         try:
             idx.refresh()  # a rebuilt index is used from the next question on
-            answer = idx.ask(question, mode=_pick(MODES, mode_label, "hybrid"), top_k=top_k,
-                             script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
-                             previous_question=chat.previous_question())
+            ask = dict(question=question, mode=_pick(MODES, mode_label, "hybrid"), top_k=top_k,
+                       script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
+                       previous_question=chat.previous_question())
+            if idx.model is None:
+                answer = idx.ask(**ask)
+            else:
+                # A generated answer is shown sentence by sentence, each once it has passed
+                # the citation gate (never a token before), then replaced by the full reply.
+                answer = None
+                replied = False
+                for passed, result in _generating(idx, ask):
+                    if result is not None:
+                        answer = result
+                        break
+                    text = view.generating_message(passed, _answer_script(ask["script"], question, lang))
+                    if replied:
+                        set_reply(chat, text)
+                    else:
+                        add_reply(chat, turn, text)
+                        replied = True
+                    yield chat.messages, panel_now, chat
+                if replied:  # the placeholder gives way to the answer (or the error below)
+                    chat.messages.pop()
+                    chat.message_turns.pop()
             full = view.answer_message(answer, turn, lang)
             panel = view.sources_panel(idx, {**chat.answers, turn: answer}, turn, lang)
         except RagError as exc:

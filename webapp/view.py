@@ -15,7 +15,7 @@ from rag.api import RagIndex
 from rag.citations import is_ref, lookup_chunk
 from rag import provenance
 from rag.records import Answer, Citation, Document, ShortAnswer
-from rag.text.fold import to_script
+from rag.text.fold import in_script, to_script
 from rag.text.sanitize import sanitize
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ STRINGS = {
     "err_empty": "請先輸入問題。",
     "label_generated": "生成答案，已逐句核對原文",
     "label_quoted": "引自原文",
+    "checking": "生成中，每句通過原文核對後才顯示…",
     "err_no_words": "問題裏沒有可以搜尋的字詞（只有標點或符號），請用中文寫出想問的事。",
     "err_not_utf8": "問題裏有無法辨認的字元（不是 UTF-8 文字），請重新輸入。",
     "err_unknown_document": "資料庫裏沒有這篇文章：{doc}",
@@ -92,6 +93,14 @@ STRINGS = {
 def t(key: str, lang: str = "traditional", **kw: object) -> str:
     s = STRINGS[key].format(**kw) if kw else STRINGS[key]
     return to_script(s, "simplified") if lang == "simplified" else s
+
+
+def generating_message(passed: Sequence[str], lang: str) -> str:
+    """The reply while a generated answer streams: the sentences that have passed the
+    citation gate so far (their citations come with the full answer)."""
+    text = "".join(in_script(p, lang)[0] for p in passed)
+    return (f'<small class="answer-kind">{escape_text(t("checking", lang))}</small>\n\n'
+            + escape_markdown(text) + " …")
 
 
 def input_error(exc: Exception, lang: str, question: str = "", limit: int = 0) -> str:
