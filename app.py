@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None = None, env: dict[str, str] | None = None)
                    help="generated answers from an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 "
                         "(or RAG_LLM_BASE_URL; its key in RAG_LLM_API_KEY)")
     p.add_argument("--llm-model", default=env.get("RAG_LLM_MODEL", ""), help="the model it serves (or RAG_LLM_MODEL)")
+    p.add_argument("--mcp-port", type=int, default=int(env["RAG_MCP_PORT"]) if env.get("RAG_MCP_PORT", "").isdigit() else None,
+                   help="also serve the MCP tools (ask, search, cite, support) over streamable HTTP at "
+                        "http://HOST:PORT/mcp (or RAG_MCP_PORT)")
     p.add_argument("--backend", default=env.get("RAG_BACKEND", "auto"), choices=["auto", "onnx", "torch"],
                    help="how the bundled model runs (default auto: ONNX Runtime when installed, no torch loaded)")
     return p.parse_args(argv)
@@ -61,8 +64,11 @@ def main() -> int:
         for flag, value in (("--index", args.index), ("--corpus", args.corpus)):
             if not value.strip():
                 raise RagError(f"{flag} is empty; name a folder")
-        if not 1 <= args.port <= 65535:
-            raise RagError(f"--port {args.port} is not a port; give 1 to 65535")
+        for flag, port in (("--port", args.port), ("--mcp-port", args.mcp_port)):
+            if port is not None and not 1 <= port <= 65535:
+                raise RagError(f"{flag} {port} is not a port; give 1 to 65535")
+        if args.mcp_port is not None and args.mcp_port == args.port:
+            raise RagError(f"--mcp-port {args.mcp_port} is the page's own port; give another")
         if args.root_path and (not args.root_path.startswith("/") or any(c in args.root_path for c in " ?#\\")):
             raise RagError(f"--root-path {args.root_path!r} must be a path such as /news-qa")
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
@@ -80,6 +86,16 @@ def main() -> int:
         print(terminal_text(f"error: {exc}"), file=sys.stderr)
         return 2
     from webapp.page import build_page, launch
+
+    if args.mcp_port is not None:
+        try:
+            from rag.mcp_tools.tools import serve_http_in_background
+        except ImportError as exc:
+            print(terminal_text(f"error: --mcp-port needs the mcp package ({exc.name} is missing): "
+                                "pip install 'mcp==2.3.0'"), file=sys.stderr)
+            return 2
+        serve_http_in_background(idx, args.host, args.mcp_port)
+        print(f"MCP tools at http://{args.host}:{args.mcp_port}/mcp", file=sys.stderr)
 
     print(f"open http://{args.host}:{args.port}" + (" (login required)" if auth else ""), file=sys.stderr)
     launch(build_page(idx), args.host, args.port, auth, root_path=args.root_path.rstrip("/"))

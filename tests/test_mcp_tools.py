@@ -125,3 +125,33 @@ def test_mcp_errors_before_serving_are_messages(tmp_path):
                        capture_output=True, text=True, cwd=ROOT, timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and "no index at" in r.stderr and "Traceback" not in r.stderr
     assert r.stdout == ""  # stdout belongs to the protocol
+
+
+@pytest.mark.slow
+def test_the_chat_page_can_serve_the_tools_too(small_corpus, tmp_path):
+    from mcp import Client
+
+    from webapp.loadtest import free_port, start_app
+
+    port = free_port()
+    proc, url = start_app(small_corpus, tmp_path / "index", tmp_path / "app.log", model="fake",
+                          cache_dir=tmp_path / "m", args=["--mcp-port", str(port)])
+    try:
+        async def main() -> None:
+            async with Client(f"http://127.0.0.1:{port}/mcp", read_timeout_seconds=120) as client:
+                assert {t.name for t in (await client.list_tools()).tools} == {"ask", "search", "cite", "support"}
+                a = _payload(await client.call_tool("ask", {"question": "前海合作区去年吸引外资多少？"}))
+                assert a["citations"]
+
+        for _ in range(40):  # the tools' server starts beside the page
+            try:
+                anyio.run(main)
+                break
+            except Exception:  # noqa: BLE001
+                time.sleep(0.5)
+        else:
+            anyio.run(main)
+        assert "MCP tools at http://127.0.0.1" in (tmp_path / "app.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -119,3 +119,13 @@ def refresh(idx: RagIndex) -> None:
         idx.refresh()
     except Exception as exc:  # a damaged rebuild: keep serving the current one, as refresh documents
         log.warning("index refresh failed: %s", exc)
+
+
+def serve_http_in_background(idx: RagIndex, host: str, port: int) -> None:
+    """The tools over streamable HTTP at ``http://host:port/mcp``, in a daemon thread (the
+    chat page's process serves both; the page's route allow-list is not involved)."""
+    import threading
+
+    server = make_server(idx)
+    threading.Thread(target=lambda: server.run("streamable-http", host=host, port=port), daemon=True,
+                     name="mcp-http").start()
