@@ -106,3 +106,14 @@ def test_terminal_text_removes_escape_sequences_and_line_breaks():
     assert "owned" not in out and "ZXZpbA" not in out and "evil.example" not in out
     assert "隱藏" in out and "連結" in out and "第一行 第二行" in out  # hidden text is shown, not hidden
     assert terminal_text("一\n二\r\n三", keep_newlines=True) == "一\n二\n三"
+
+
+def test_the_written_out_table_of_invisible_characters_is_the_scan():
+    import unicodedata
+
+    from rag.text import sanitize as S
+
+    if unicodedata.unidata_version == S.UNICODE_VERSION_OF_TABLE:
+        assert [tuple(r) for r in S.invisible_ranges()] == list(S.INVISIBLE_TABLE)
+    else:  # another Python: the scan is used, and the table is not
+        assert S.INVISIBLE.count("-") + 1 >= len(S.invisible_ranges()) // 2
