@@ -7,9 +7,10 @@
 """
 from .api import RagIndex, Support, answer_to_json, open_index
 from .errors import RagError
+from .filters import DocFilter
 from .records import Answer, Chunk, Citation, Document, Hit, Section
 from .settings import Settings
 
-__all__ = ["open_index", "RagIndex", "Support", "answer_to_json", "Settings", "RagError",
+__all__ = ["open_index", "RagIndex", "Support", "answer_to_json", "Settings", "RagError", "DocFilter",
            "Answer", "Chunk", "Citation", "Document", "Hit", "Section"]
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ from .conversation import rewrite_followup
 from .embedding import load_embedder
 from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
+from .filters import DocFilter, check_filter, describe, restrict
 from .index_store import LoadedIndex, load_index
 from .reader.decide import ReadSpan, rank_spans
 from .reader.runtime import Reader, load_reader
@@ -161,8 +162,14 @@ class RagIndex:
             return True
 
     def search(self, query: str, mode: str | None = None, top_k: int | None = None,
-               doc_ids: Sequence[str] | None = None, timings: dict[str, float] | None = None) -> list[Hit]:
-        return self._search(self._loaded, query, mode, top_k, doc_ids, timings)
+               doc_ids: Sequence[str] | None = None, timings: dict[str, float] | None = None,
+               filters: DocFilter | None = None) -> list[Hit]:
+        """The best passages for ``query`` (no answer composed), optionally within ``doc_ids``
+        and ``filters``."""
+        ix = self._loaded
+        if filters:
+            doc_ids = restrict(ix.documents, check_filter(filters), doc_ids)
+        return self._search(ix, query, mode, top_k, doc_ids, timings)
 
     def _search(self, ix: LoadedIndex, query: str, mode: str | None, top_k: int | None,
                 doc_ids: Sequence[str] | None, timings: dict[str, float] | None = None) -> list[Hit]:
@@ -181,16 +188,23 @@ class RagIndex:
         return retrieve(ix, self.embedder, query, self.settings, mode, top_k, doc_ids, timings)
 
     def ask(self, question: str, mode: str | None = None, top_k: int | None = None, script: str = "auto",
-            doc_ids: Sequence[str] | None = None, previous_question: str = "", on_sentence=None) -> Answer:
+            doc_ids: Sequence[str] | None = None, previous_question: str = "", on_sentence=None,
+            filters: DocFilter | None = None) -> Answer:
         """Answer with 1-3 quoted sentences and verified citations, or abstain. With a
         language model configured, the answer is the model's sentences that pass the
         citation gate (``on_sentence`` sees each as it passes), else the quoted one.
+
+        ``filters`` (dates, sources) narrow the documents before ranking; the answer says
+        which filter was applied (``Answer.filter_note``).
 
         The pipeline: check, search, read, decide, cite, compose (then generate and gate)."""
         t0 = time.perf_counter()
         ix = self._loaded  # one build for the whole answer
         chunks, documents = ix.chunk_by_id, ix.documents
         question = check_question(question, self.settings)
+        filters = check_filter(filters) if filters else None
+        if filters:
+            doc_ids = restrict(documents, filters, doc_ids)
         if previous_question:
             ok = isinstance(previous_question, str) and not has_surrogates(previous_question)
             previous_question = sanitize(previous_question[: 4 * self.settings.max_question_chars]) if ok else ""
@@ -294,7 +308,8 @@ class RagIndex:
                       converted=tuple(converted),
                       index_id=ix.build_id, short_answer=short, short_text=short_text,
                       reader=self.reader.name if self.reader is not None else "", read_margins=read_margins,
-                      generated=generated, generation=generation, notice=notice)
+                      generated=generated, generation=generation, notice=notice,
+                      filter_note=describe(filters, answer_script) if filters else "")
 
     def _generate(self, question: str, script: str, hits: Sequence[Hit], ix: LoadedIndex, on_sentence=None):
         """The model's answer from the passages of the best hits, through the gate."""
@@ -474,6 +489,7 @@ def answer_to_json(a: Answer) -> dict:
         "generated": a.generated,
         "generation": a.generation or None,
         "notice": a.notice,
+        "filter": a.filter_note,
         "script": a.script,
         "citations": [cit(c) for c in a.citations],
         "related": [cit(c) for c in a.related],

@@ -128,6 +128,8 @@ def _print_answer(a, as_json: bool, docs: dict | None = None) -> None:
         return
     if a.searched_question != a.question:
         print(f"(searched: {_t(a.searched_question)})")
+    if a.filter_note:
+        print(f"（{_t(a.filter_note)}）")
     if a.generated:
         print("（生成答案，已逐句核對原文 · generated, each sentence checked against its source）")
     elif a.notice:
@@ -159,7 +161,11 @@ def _print_answer(a, as_json: bool, docs: dict | None = None) -> None:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     idx = _open(args)
-    kwargs = dict(mode=args.mode, top_k=args.top_k, script=args.script, doc_ids=args.doc or None)
+    from .filters import DocFilter
+
+    filters = DocFilter(args.since or "", args.until or "", tuple(args.source or ()))
+    kwargs = dict(mode=args.mode, top_k=args.top_k, script=args.script, doc_ids=args.doc or None,
+                  filters=filters or None)
     if args.question == "-":
         failures = 0
         for n, raw in enumerate(sys.stdin.buffer, start=1):
@@ -363,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--script", choices=["auto", "traditional", "simplified"], default="auto",
                        help="script of the answer (default: that of the question)")
         s.add_argument("--doc", action="append", help="only search this document id (repeatable)")
+        s.add_argument("--since", help="only documents dated on or after this day, month or year (2024-06-30, "
+                                       "2024-06, 2024); undated documents are left out")
+        s.add_argument("--until", help="only documents dated on or before this day, month or year")
+        s.add_argument("--source", action="append", help="only documents from this outlet, e.g. 信報 (repeatable)")
         s.add_argument("--json", action="store_true", help="print JSON")
         s.set_defaults(func=cmd_ask)
 

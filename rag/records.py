@@ -153,6 +153,7 @@ class Answer:
     generated: bool = False
     generation: dict = field(default_factory=dict)
     notice: str = ""
+    filter_note: str = ""  # the date and source filter applied, in words ("" when none)
 
 
 @dataclass(frozen=True)

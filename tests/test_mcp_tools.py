@@ -68,6 +68,10 @@ async def _exercise(client, docs_text: dict[str, str]) -> None:
     assert "nosuchdoc" in err and "Traceback" not in err
     assert "context_chars" in _payload(await client.call_tool("cite", {"ref": "a#0", "context_chars": -1}))["error"]
     assert not _payload(await client.call_tool("ask", {"question": "前海区内企业有多少家？"})).get("error")
+    # Filters by date and source, as in rag ask.
+    dated = _payload(await client.call_tool("search", {"query": "人才", "since": "2025"}))["passages"]
+    assert {p["doc_id"] for p in dated} == {"b"}
+    assert "no document passes" in _payload(await client.call_tool("search", {"query": "前海", "until": "1999"}))["error"]
 
 
 def _docs(small_corpus) -> dict[str, str]:

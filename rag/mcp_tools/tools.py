@@ -14,6 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..api import RagIndex, answer_to_json, claim_to_json, lookup_to_json
 from ..errors import RagError
+from ..filters import DocFilter
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def make_server(idx: RagIndex, name: str = "rag-zh-news"):
 
     @server.tool(annotations=read_only)
     def ask(question: str, top_k: int = 5, script: Literal["auto", "traditional", "simplified"] = "auto",
-            mode: Literal["hybrid", "dense", "bm25"] = "hybrid") -> dict[str, Any]:
+            mode: Literal["hybrid", "dense", "bm25"] = "hybrid", since: str = "", until: str = "",
+            sources: list[str] | None = None) -> dict[str, Any]:
         """Answer a question about the archive (in Chinese, either script) with quoted sentences.
 
         Returns: answer (the quoted sentences, each followed by a marker [n]), abstained
@@ -57,21 +59,28 @@ def make_server(idx: RagIndex, name: str = "rag-zh-news"):
         nearest passages, which are not evidence), short_answer (text as written in the source,
         display in the asker's script, doc_id, start, end, score; or null), citations (marker,
         chunk_id, doc_id, title, start, end, quote: quote == the document's text[start:end]),
-        hits (the retrieved passages with scores) and timings_ms."""
+        hits (the retrieved passages with scores), filter (the date/source filter applied, in
+        words) and timings_ms. since/until (2024, 2024-06 or 2024-06-30) and sources (outlet
+        names) restrict the documents searched; undated documents are left out of a date filter."""
         refresh(idx)
-        return _run(lambda: answer_to_json(idx.ask(question, mode=mode, top_k=top_k, script=script)))
+        f = DocFilter(since, until, tuple(sources or ()))
+        return _run(lambda: answer_to_json(idx.ask(question, mode=mode, top_k=top_k, script=script,
+                                                   filters=f or None)))
 
     @server.tool(annotations=read_only)
-    def search(query: str, top_k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid") -> dict[str, Any]:
+    def search(query: str, top_k: int = 5, mode: Literal["hybrid", "dense", "bm25"] = "hybrid", since: str = "",
+               until: str = "", sources: list[str] | None = None) -> dict[str, Any]:
         """Find the passages of the archive most related to a query (no answer is composed).
 
         Returns: passages, best first, each with chunk_id, doc_id, title, date, section, start
         and end (offsets into the original file), text (verbatim: the document's
-        text[start:end]), score (fused), dense_rank and bm25_rank (rank in each retrieval leg)."""
+        text[start:end]), score (fused), dense_rank and bm25_rank (rank in each retrieval leg).
+        since/until/sources filter the documents as in ask."""
         refresh(idx)
+        f = DocFilter(since, until, tuple(sources or ()))
 
         def run() -> dict[str, Any]:
-            hits = idx.search(query, mode=mode, top_k=top_k)
+            hits = idx.search(query, mode=mode, top_k=top_k, filters=f or None)
             out = []
             for h in hits:
                 c = idx.chunks[h.chunk_id]
