@@ -74,3 +74,25 @@ def test_cli_filters_say_what_was_applied(dated):
     r = subprocess.run([sys.executable, "-m", "rag", "ask", "前海外資？", "--index", str(out), "--model", "fake",
                         "--until", "2024-02-30"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "not a date" in r.stderr
+
+
+def test_the_page_applies_the_date_and_source_settings(dated):
+    from webapp import page, view
+
+    idx, _ = dated
+    assert view.outlet_choices(idx) == ["信報", "大公報"]
+    assert page._filters("  ", None, []) is None
+    f = page._filters("2024", "", ["信報", 3])
+    assert f == DocFilter("2024", "", ("信報",))
+    a = idx.ask("前海合作區吸引外資多少？", filters=f)
+    msg = view.answer_message(a, 1, "traditional")
+    assert "只搜尋 2024-01-01 至 …、來源為 信報 的文章" in msg
+    assert view.input_error(_refusal(idx, DocFilter("2030")), "traditional").startswith("無法處理這個問題")
+
+
+def _refusal(idx, f):
+    try:
+        idx.ask("前海外資？", filters=f)
+    except InputError as exc:
+        return exc
+    raise AssertionError("accepted")

@@ -16,6 +16,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from rag.api import RagIndex  # noqa: E402
 from rag.errors import RagError  # noqa: E402
+from rag.filters import DocFilter  # noqa: E402
 from rag.text.fold import detect_script  # noqa: E402
 
 from . import view  # noqa: E402
@@ -167,6 +168,14 @@ def _lang(label: object) -> str:
     return LANGS.get(label, "traditional") if isinstance(label, str) else "traditional"
 
 
+def _filters(since: object, until: object, sources: object) -> DocFilter | None:
+    """The page's date and source settings as a filter (None when none is set)."""
+    text = lambda v: v.strip() if isinstance(v, str) else ""  # noqa: E731
+    chosen = tuple(x for x in sources if isinstance(x, str)) if isinstance(sources, list) else ()
+    f = DocFilter(text(since), text(until), chosen[:20])
+    return f or None
+
+
 def _answer_script(chosen: str, question: str, lang: str) -> str:
     """The script the answer will be in (as ``RagIndex.ask`` decides it)."""
     if chosen in ("traditional", "simplified"):
@@ -221,7 +230,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             log.exception("sources panel failed")
             return f"<div>{view.escape_text(view.t('failed', lang))}</div>"
 
-    def respond(message, chat, lang_label, mode_label, top_k, script_label, doc_ids):
+    def respond(message, chat, lang_label, mode_label, top_k, script_label, doc_ids, since="", until="",
+                sources=None):
         lang = _lang(lang_label)
         chat = _chat(chat)
         panel_now = panel_of(chat, chat.last_answered(), lang)
@@ -239,7 +249,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             idx.refresh()  # a rebuilt index is used from the next question on
             ask = dict(question=question, mode=_pick(MODES, mode_label, "hybrid"), top_k=top_k,
                        script=_pick(SCRIPTS, script_label, "auto"), doc_ids=doc_ids or None,
-                       previous_question=chat.previous_question())
+                       previous_question=chat.previous_question(),
+                       filters=_filters(since, until, sources))
             if idx.model is None:
                 answer = idx.ask(**ask)
             else:
@@ -316,7 +327,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 gr.update(value=t("clear")), f"### {t('sources')}", gr.update(label=t("ask")),
                 gr.update(label=t("lookup")), gr.update(label=t("settings")), t("lookup_hint"),
                 gr.update(value=t("lookup_button")), gr.update(label=t("examples")),
-                panel)
+                panel, gr.update(label=t("since")), gr.update(label=t("until")), gr.update(label=t("outlets")))
 
     with gr.Blocks(title=view.STRINGS["title"], analytics_enabled=False) as page:
         chat_state = gr.State(Chat())
@@ -346,6 +357,14 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                     script = gr.Radio(list(SCRIPTS), value="跟隨提問", label=view.t("script"))
                     lang = gr.Radio(list(LANGS), value="繁體", label=view.t("ui_lang"))
                 docs = gr.Dropdown(choices, multiselect=True, label=view.t("docs"), elem_id="doc-filter")
+                with gr.Row():
+                    # Dates and sources narrow the articles before ranking (rag.filters).
+                    since = gr.Textbox(label=view.t("since"), placeholder="2024-01-01", max_lines=1, max_length=10,
+                                       elem_id="filter-since")
+                    until = gr.Textbox(label=view.t("until"), placeholder="2024-12-31", max_lines=1, max_length=10,
+                                       elem_id="filter-until")
+                    outlets = gr.Dropdown(view.outlet_choices(idx), multiselect=True, label=view.t("outlets"),
+                                          elem_id="filter-sources")
         with gr.Tab(view.t("lookup")) as lookup_tab:
             lookup_hint = gr.Markdown(view.t("lookup_hint"))
             with gr.Row():
@@ -355,7 +374,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
 
         # The chat's history is not an input: the server keeps it (session.py), so no
         # visitor can make the server hold megabytes of history sent with a question.
-        inputs = [box, chat_state, lang, mode, top_k, script, docs]
+        inputs = [box, chat_state, lang, mode, top_k, script, docs, since, until, outlets]
         outputs = [chat, panel, chat_state]
         box.submit(respond, inputs, outputs, api_name="chat")
         send.click(respond, inputs, outputs, api_name=False)
@@ -369,7 +388,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         lookup_box.submit(lookup, [lookup_box, lang], lookup_out, api_name=False)
         lang.change(relabel, [lang, mode, script, chat_state],
                     [box, send, header, docs, mode, top_k, script, lang, clear_btn, sources_head, ask_tab, lookup_tab,
-                     settings_box, lookup_hint, lookup_btn, examples.dataset, panel], api_name=False)
+                     settings_box, lookup_hint, lookup_btn, examples.dataset, panel, since, until, outlets],
+                    api_name=False)
     return page
 
 

@@ -54,6 +54,9 @@ STRINGS = {
     "too_long": "問題太長了（{n} 字），請精簡到 {limit} 字以內。",
     "error": "無法處理這個問題：{msg}",
     "err_empty": "請先輸入問題。",
+    "since": "由（日期，如 2024-01-01）",
+    "until": "至（日期）",
+    "outlets": "只看這些來源",
     "label_generated": "生成答案，已逐句核對原文",
     "label_quoted": "引自原文",
     "checking": "生成中，每句通過原文核對後才顯示…",
@@ -93,6 +96,16 @@ STRINGS = {
 def t(key: str, lang: str = "traditional", **kw: object) -> str:
     s = STRINGS[key].format(**kw) if kw else STRINGS[key]
     return to_script(s, "simplified") if lang == "simplified" else s
+
+
+def outlet_choices(idx: RagIndex) -> list[str]:
+    """The outlets of the index's documents (for the source filter), each once."""
+    seen: list[str] = []
+    for d in idx.documents.values():
+        o = display_line(provenance.outlet(d), 40)
+        if o and o not in seen:
+            seen.append(o)
+    return sorted(seen)
 
 
 def generating_message(passed: Sequence[str], lang: str) -> str:
@@ -155,6 +168,8 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
         parts.append(f'<small class="answer-kind {kind}">{escape_text(t(kind, lang))}</small>\n\n')
         if answer.notice:
             parts.append(f'<small class="answer-notice">{escape_text(answer.notice)}</small>\n\n')
+    if answer.filter_note:  # which articles were searched
+        parts.append(f'<small class="answer-filter">{escape_text(answer.filter_note)}</small>\n\n')
     if answer.abstained:
         parts.append(escape_markdown(answer.answer))
         if answer.related:
