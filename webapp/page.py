@@ -359,11 +359,11 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 docs = gr.Dropdown(choices, multiselect=True, label=view.t("docs"), elem_id="doc-filter")
                 with gr.Row():
                     # Dates and sources narrow the articles before ranking (rag.filters).
-                    since = gr.Textbox(label=view.t("since"), placeholder="2024-01-01", max_lines=1, max_length=10,
+                    since = gr.Textbox("", label=view.t("since"), placeholder="2024-01-01", max_lines=1, max_length=10,
                                        elem_id="filter-since")
-                    until = gr.Textbox(label=view.t("until"), placeholder="2024-12-31", max_lines=1, max_length=10,
+                    until = gr.Textbox("", label=view.t("until"), placeholder="2024-12-31", max_lines=1, max_length=10,
                                        elem_id="filter-until")
-                    outlets = gr.Dropdown(view.outlet_choices(idx), multiselect=True, label=view.t("outlets"),
+                    outlets = gr.Dropdown(view.outlet_choices(idx), value=[], multiselect=True, label=view.t("outlets"),
                                           elem_id="filter-sources")
         with gr.Tab(view.t("lookup")) as lookup_tab:
             lookup_hint = gr.Markdown(view.t("lookup_hint"))
