@@ -234,7 +234,9 @@ def fat_history_sessions(url: str, sessions: int, history_bytes: int, question: 
 
     turn = [{"role": "user", "content": "x" * 1000}, {"role": "assistant", "content": "y" * 1000}]
     history = turn * max(1, history_bytes // 2100)
-    return [raw_event(url, "chat", [question, history, "繁體", "混合（推薦）", 5, "跟隨提問", []], uuid.uuid4().hex[:12])
+    # The page's inputs: question, (history slot), language, mode, sources, script, articles, since, until, outlets.
+    data = [question, history, "繁體", "混合（推薦）", 5, "跟隨提問", [], "", "", []]
+    return [raw_event(url, "chat", data, uuid.uuid4().hex[:12])
             for _ in range(sessions)]
 
 
