@@ -94,8 +94,8 @@ def torch_available() -> bool:
 
 
 def no_export_error(folder: Path, why: str) -> ModelError:
-    return ModelError(f"the ONNX model is not ready ({why}) and torch, which makes it, is not installed; "
-                      f"run `rag model` where torch is installed, or pass --backend torch")
+    return ModelError(f"the ONNX model in {folder} is not ready ({why}) and torch, which makes it, is not "
+                      "installed; run `rag model` where torch is installed, or pass --backend torch")
 
 
 def ensure_export(folder: Path, expect: dict[str, str], make) -> OnnxFiles:
