@@ -74,7 +74,8 @@ def _same_name(a: Entity, b: Entity) -> bool:
     return x in y or y in x
 
 
-def _named_in(e: Entity, text: str, found: list[Entity]) -> bool:
+def named_in(e: Entity, text: str, found: list[Entity]) -> bool:
+    """``e`` is written in ``text``, or one of the names ``found`` there is it or a short form."""
     return e.text in text or any(_same_name(e, o) for o in found)
 
 
@@ -111,7 +112,7 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
     names_archive: list[str] = []
     missing = present = 0
     for e in ce:
-        if _named_in(e, named_window, we):
+        if named_in(e, named_window, we):
             present += not e.broad  # "香港" is in half the archive: it ties nothing together
             continue
         instead = [x.text for x in we if x.kind == e.kind and not any(_same_name(x, c) for c in ce)]
@@ -146,7 +147,7 @@ def subject_conflict(question: str, window: str) -> tuple[str, ...]:
     for e in qe:
         if canonical(e.text) in GENERIC_PLACES:
             continue
-        if _named_in(e, window, we):
+        if named_in(e, window, we):
             continue
         if any(x.kind == e.kind and not any(_same_name(x, c) for c in qe) for x in we):
             out.append(e.text)

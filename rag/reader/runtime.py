@@ -55,8 +55,8 @@ def onnx_forward(session, table) -> Forward:
 
 
 def _load_onnx(model_dir: Path, fingerprint: str, embedder) -> TrainedReader:
-    from ..embedding.onnx_embedder import open_session
     from ..onnx.files import TOKENIZER, SharedTokenizer, ensure_export, reader_dir
+    from ..onnx.session import open_session
     from .load import WEIGHTS_DIR, check_weights
 
     manifest = check_weights(fingerprint)
