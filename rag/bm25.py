@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -41,6 +41,49 @@ class BM25Index:
         tfs = np.array([tf for _, tf in flat], dtype=np.float32)
         doc_len = np.array([len(t) for t in docs], dtype=np.float32)
         return cls(vocab, ptr, doc_ids, tfs, doc_len, k1, b)
+
+    def updated(self, row_map: np.ndarray, n_rows: int, added: Mapping[int, Sequence[str]]) -> "BM25Index":
+        """The index of a changed corpus without re-reading the unchanged rows.
+
+        ``row_map[i]`` is the new row of old row ``i`` (-1: removed); ``added`` maps every
+        other new row to its tokens. Statistics (document frequencies, lengths) come out
+        exactly as ``build`` makes them for the new rows; term ids may be numbered differently."""
+        row_map = np.asarray(row_map, dtype=np.int64)
+        if len(row_map) != self.n_docs:
+            raise ValueError(f"row_map has {len(row_map)} rows but the index has {self.n_docs}")
+        kept = row_map >= 0
+        covered = np.zeros(n_rows, dtype=np.int64)
+        np.add.at(covered, row_map[kept], 1)
+        np.add.at(covered, np.fromiter(added, dtype=np.int64, count=len(added)), 1)
+        if len(covered) and (covered.min() != 1 or covered.max() != 1):
+            raise ValueError("every new row must come from exactly one old row or from ``added``")
+        term_of = np.repeat(np.arange(len(self.vocab), dtype=np.int64), np.diff(self.ptr))
+        new_doc = row_map[self.doc_ids]
+        keep = new_doc >= 0
+        vocab = dict(self.vocab)
+        doc_len = np.zeros(n_rows, dtype=np.float32)
+        doc_len[row_map[kept]] = self.doc_len[kept]
+        a_terms: list[int] = []
+        a_docs: list[int] = []
+        a_tfs: list[int] = []
+        for row, tokens in added.items():
+            doc_len[row] = len(tokens)
+            for term, tf in Counter(tokens).items():
+                a_terms.append(vocab.setdefault(term, len(vocab)))
+                a_docs.append(row)
+                a_tfs.append(tf)
+        terms = np.concatenate([term_of[keep], np.array(a_terms, dtype=np.int64)])
+        docs = np.concatenate([new_doc[keep], np.array(a_docs, dtype=np.int64)])
+        tfs = np.concatenate([self.tfs[keep], np.array(a_tfs, dtype=np.float32)])
+        df = np.bincount(terms, minlength=len(vocab))
+        live = df > 0  # a term whose every row was removed leaves the vocabulary, as in a fresh build
+        renumber = np.cumsum(live) - 1
+        terms = renumber[terms]
+        order = np.lexsort((docs, terms))
+        ptr = np.zeros(int(live.sum()) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum(df[live])
+        return BM25Index({t: int(renumber[i]) for t, i in vocab.items() if live[i]}, ptr,
+                         docs[order].astype(np.int32), tfs[order].astype(np.float32), doc_len, self.k1, self.b)
 
     @property
     def n_docs(self) -> int:

@@ -7,6 +7,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from .errors import InputError
 from .records import Document, Source
@@ -124,8 +125,13 @@ def _open_nonblocking(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NONBLOCK)
 
 
-def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[list[Document], list[Skipped]]:
-    """Every readable article in ``folder``; the others are reported, not fatal."""
+def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
+                known: Mapping[str, Document] | None = None) -> tuple[list[Document], list[Skipped]]:
+    """Every readable article in ``folder``; the others are reported, not fatal.
+
+    ``known`` (a previous build's documents by id): a file whose text is unchanged
+    comes back as that very Document object, not cleaned again."""
+    known = known or {}
     docs: list[Document] = []
     skipped: list[Skipped] = []
     seen: dict[str, Path] = {}
@@ -144,7 +150,11 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> tuple[list
             continue
         try:
             text = decode_strict(read_article(path, folder, max_bytes), text_path(path))
-            docs.append(document_from_text(doc_id, text_path(path), text))
+            prior = known.get(doc_id)
+            if prior is not None and prior.path == text_path(path) and prior.text == text:
+                docs.append(prior)
+            else:
+                docs.append(document_from_text(doc_id, text_path(path), text))
             seen[doc_id] = path
         except InputError as exc:
             skipped.append(Skipped(text_path(path), valid_text(str(exc))))

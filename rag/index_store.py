@@ -37,6 +37,8 @@ from .checksums import sha256_file
 from .errors import IndexLoadError, InputError
 from .records import Chunk, Document
 from .settings import Settings
+from .stores.base import Store
+from .stores.faiss_store import FaissStore
 from .text.chunking import chunk_document, match_text
 from .text.fold import fold
 from .text.tokenize import tokenize
@@ -130,25 +132,112 @@ def read_manifest(folder: Path) -> dict:
     return _parse_manifest(_manifest_bytes(folder), folder / "manifest.json", folder)
 
 
-def _load_cache(folder: Path, manifest: dict | None) -> dict[str, np.ndarray]:
-    """Vectors of the previous build by passage key; empty unless the cache files match
-    their checksums in the previous manifest (a damaged cache must not slip wrong
-    vectors into the next build)."""
+def _read_cache(folder: Path, manifest: dict | None) -> tuple[list[str], np.ndarray] | None:
+    """The previous build's embedding cache (one key and vector per chunk row), or None
+    unless the cache files match their checksums in its manifest (a damaged cache must
+    not slip wrong vectors into the next build)."""
     sums = (manifest or {}).get("cache_files", {})
     if not sums:  # no previous index, or one from an older format: nothing to trust
-        return {}
+        return None
     try:
         blobs = {name: (folder / name).read_bytes() for name in ("embed_cache_keys.json", "embed_cache.npy")}
         if any(hashlib.sha256(blobs[n]).hexdigest() != sums.get(n) for n in blobs):
             log.warning("not reusing the vectors in %s: the embedding cache does not match its checksums", folder)
-            return {}
+            return None
         keys = json.loads(blobs["embed_cache_keys.json"].decode("utf-8"))
         arr = np.load(io.BytesIO(blobs["embed_cache.npy"]), allow_pickle=False)
-        if len(keys) != len(arr):
-            return {}
-        return dict(zip(keys, arr))
+        if not isinstance(keys, list) or len(keys) != len(arr) or arr.ndim != 2:
+            return None
+        return keys, arr
     except (OSError, ValueError):
-        return {}
+        return None
+
+
+@dataclass
+class _Previous:
+    """What a build reuses of the build it replaces: unchanged documents keep their
+    chunks, vectors and keyword postings without being cleaned, embedded or tokenized again."""
+
+    manifest: dict
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    keys: list[str]
+    matrix: np.ndarray
+    bm25: BM25Index
+
+
+def _reusable(previous: dict | None, settings: Settings, embedder: Embedder) -> bool:
+    """Whether the previous build's chunks and vectors are what this build would make."""
+    return (previous is not None and previous.get("format_version") == FORMAT_VERSION
+            and previous.get("model", {}).get("fingerprint") == embedder.fingerprint
+            and vectors_compatible(previous.get("model", {}), embedder)
+            and previous.get("chunking") == _chunk_settings(settings)
+            and previous.get("normalization") == _normalization(settings))
+
+
+def _previous_build(folder: Path, manifest: dict) -> _Previous | None:
+    """The previous build's records, checked against its manifest; None if anything is
+    missing or damaged (the build then starts from scratch, reusing only valid vectors)."""
+    cache = _read_cache(folder, manifest)
+    files = manifest.get("files", {})
+    if cache is None or not {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} <= set(files):
+        return None
+    try:
+        blobs = {n: _checked_bytes(folder, n, files[n])
+                 for n in ("documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json")}
+        docs, chunks = _parse_records(blobs["documents.jsonl"], blobs["chunks.jsonl"])
+        bm25 = BM25Index.from_bytes(blobs["bm25.npz"], blobs["bm25_terms.json"])
+    except (IndexLoadError, ValueError, KeyError, TypeError, IndexError, OSError, zipfile.BadZipFile) as exc:
+        log.warning("not reusing the previous build in %s: %s", folder, exc)
+        return None
+    keys, matrix = cache
+    if not (len(keys) == len(chunks) == bm25.n_docs):
+        return None
+    return _Previous(manifest, docs, chunks, keys, matrix, bm25)
+
+
+def _parse_records(documents_jsonl: bytes, chunks_jsonl: bytes) -> tuple[dict[str, Document], list[Chunk]]:
+    """Documents and chunks from their (checked) files; ValueError if they do not fit."""
+    docs = _parse_documents(documents_jsonl)
+    return docs, _parse_chunks(chunks_jsonl, docs)
+
+
+def _parse_documents(documents_jsonl: bytes) -> dict[str, Document]:
+    docs = {}
+    for line in io.StringIO(documents_jsonl.decode("utf-8")):
+        d = document_from_json(json.loads(line))
+        docs[d.doc_id] = d
+    return docs
+
+
+def _parse_chunks(chunks_jsonl: bytes, docs: dict[str, Document]) -> list[Chunk]:
+    chunks = []
+    for line in io.StringIO(chunks_jsonl.decode("utf-8")):
+        o = json.loads(line)
+        c = Chunk(o["chunk_id"], o["doc_id"], o["section"], o["start"], o["end"], o["text"],
+                  tuple(tuple(s) for s in o["sentences"]), o["kind"], o["truncated"])
+        doc = docs.get(c.doc_id)
+        if doc is None or doc.text[c.start:c.end] != c.text:
+            raise ValueError(f"chunk {c.chunk_id} does not match the text of its document")
+        chunks.append(c)
+    return chunks
+
+
+def _store_info(manifest: dict | None) -> dict:
+    """The manifest's store section; builds from before stores existed are FAISS builds."""
+    return (manifest or {}).get("store") or {"kind": "faiss"}
+
+
+def _same_store(previous: dict, settings: Settings) -> bool:
+    info = _store_info(previous)
+    if settings.store != info.get("kind"):
+        return False
+    if settings.store == "faiss":
+        return True
+    from .stores.milvus_store import collection_usable
+
+    return (info.get("uri") == settings.milvus_uri and info.get("base") == settings.milvus_collection
+            and info.get("analyzer") == settings.milvus_analyzer and collection_usable(info, settings.store_config()))
 
 
 def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
@@ -238,25 +327,23 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
     t0 = time.perf_counter()
     _recover_swap(out)
     _sweep_leftovers(out)
-    docs, skipped = read_corpus(corpus, settings.max_document_bytes)
-    if not docs:
-        reasons = "; ".join(s.reason for s in skipped)
-        raise InputError(f"no readable document in {corpus}: {reasons}")
-    corpus_sums = {d.doc_id: d.sha256 for d in docs}
-
     previous: dict | None = None
     if (out / "manifest.json").is_file():
         try:
             previous = read_manifest(out)
         except IndexLoadError:
             previous = None
-    if (not force and previous is not None and previous.get("format_version") == FORMAT_VERSION
-            and previous.get("corpus", {}).get("documents") == corpus_sums
-            and previous.get("model", {}).get("fingerprint") == embedder.fingerprint
-            and vectors_compatible(previous.get("model", {}), embedder)
-            and previous.get("chunking") == _chunk_settings(settings)
-            and previous.get("normalization") == _normalization(settings)
-            and previous.get("vector_index", {}).get("threshold") == settings.ann_threshold):
+    old = _previous_build(out, previous) if _reusable(previous, settings, embedder) else None
+    docs, skipped = read_corpus(corpus, settings.max_document_bytes,
+                                known=old.documents if old is not None and not force else None)
+    if not docs:
+        reasons = "; ".join(s.reason for s in skipped)
+        raise InputError(f"no readable document in {corpus}: {reasons}")
+    corpus_sums = {d.doc_id: d.sha256 for d in docs}
+
+    if (not force and old is not None and previous.get("corpus", {}).get("documents") == corpus_sums
+            and previous.get("vector_index", {}).get("threshold") == settings.ann_threshold
+            and _same_store(previous, settings)):
         try:
             verify_files(out, previous)
             return BuildReport(out, len(docs), previous["counts"]["chunks"], skipped, previous["counts"]["chunks"], 0,
@@ -264,33 +351,67 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
         except IndexLoadError:
             pass  # damaged: rebuild below
 
+    # Chunks: an unchanged document keeps its rows (chunks, vectors, keyword postings).
+    fp = embedder.fingerprint
+    reuse = old is not None and not force
+    old_rows: dict[str, list[int]] = {}
+    if reuse:
+        for r, c in enumerate(old.chunks):
+            old_rows.setdefault(c.doc_id, []).append(r)
     chunks: list[Chunk] = []
-    texts: list[str] = []
-    by_id = {d.doc_id: d for d in docs}
+    keys: list[str] = []
+    source: list[int] = []  # the row of the previous build a row is copied from, or -1
+    fresh_text: dict[int, str] = {}  # new row -> folded text
     for d in docs:
+        if reuse and old.documents.get(d.doc_id) is d:
+            for r in old_rows.get(d.doc_id, []):
+                chunks.append(old.chunks[r])
+                keys.append(old.keys[r])
+                source.append(r)
+            continue
         for c in chunk_document(d, settings.chunk_size, settings.chunk_overlap_sentences):
+            folded = fold(match_text(d, c), settings.fold_target)
+            fresh_text[len(chunks)] = folded
             chunks.append(c)
-            texts.append(match_text(by_id[c.doc_id], c))
-    folded = [fold(t, settings.fold_target) for t in texts]
+            keys.append(_cache_key(fp, folded))
+            source.append(-1)
     t1 = time.perf_counter()
 
-    # Vectors: reuse what the previous index already embedded.
-    cache = _load_cache(out, previous) if out.is_dir() else {}
-    fp = embedder.fingerprint
-    keys = [_cache_key(fp, t) for t in folded]
-    missing = [i for i, k in enumerate(keys) if k not in cache]
-    if missing:
-        fresh = embedder.embed_passages([folded[i] for i in missing], progress=progress)
-        for i, row in zip(missing, fresh):
-            cache[keys[i]] = row
-    elif progress:
-        progress(len(folded), len(folded))
-    dim = embedder.dimension if not chunks else len(cache[keys[0]])
-    matrix = np.stack([cache[k] for k in keys]).astype(np.float32) if chunks else np.zeros((0, dim), np.float32)
+    # Vectors: copied for kept rows; looked up in the previous cache (a passage that
+    # moved to another row, or an older build's) before embedding what is new.
+    src = np.array(source, dtype=np.int64)
+    cached = _read_cache(out, previous) if old is None and out.is_dir() else (
+        (old.keys, old.matrix) if old is not None else None)
+    cache_row = {k: i for i, k in enumerate(cached[0])} if cached else {}
+    todo = [i for i in fresh_text if keys[i] not in cache_row]
+    embedded = embedder.embed_passages([fresh_text[i] for i in todo], progress=progress) if todo else None
+    if not todo and progress:
+        progress(len(chunks), len(chunks))
+    dim = (len(embedded[0]) if todo else cached[1].shape[1] if cached and len(cached[1]) else embedder.dimension)
+    matrix = np.zeros((len(chunks), dim), dtype=np.float32)
+    kept = src >= 0
+    if kept.any():
+        matrix[kept] = old.matrix[src[kept]]
+    for i in fresh_text:
+        if keys[i] in cache_row:
+            matrix[i] = cached[1][cache_row[keys[i]]]
+    for j, i in enumerate(todo):
+        matrix[i] = embedded[j]
     t2 = time.perf_counter()
 
-    bm25 = BM25Index.build([tokenize(f) for f in folded])
-    index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+    tokens = {i: tokenize(f) for i, f in fresh_text.items()}
+    if kept.any():
+        row_map = np.full(old.bm25.n_docs, -1, dtype=np.int64)
+        row_map[src[kept]] = np.flatnonzero(kept)
+        bm25 = old.bm25.updated(row_map, len(chunks), tokens)
+    else:
+        bm25 = BM25Index.build([tokens[i] for i in range(len(chunks))])
+    writer = None
+    if settings.store == "faiss":
+        index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
+    else:
+        kind = "milvus-" + vec.choose_kind(len(chunks), settings.ann_threshold)
+        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, settings, dim)
     t3 = time.perf_counter()
 
     out_parent = out.resolve().parent
@@ -308,8 +429,10 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
                                      "start": c.start, "end": c.end, "text": c.text,
                                      "sentences": [list(s) for s in c.sentences], "kind": c.kind,
                                      "truncated": c.truncated}, ensure_ascii=False) + "\n")
-        vec.save(index, tmp / "vectors.faiss")
-        files = ["documents.jsonl", "chunks.jsonl", "vectors.faiss", *bm25.save(tmp)]
+        files = ["documents.jsonl", "chunks.jsonl", *bm25.save(tmp)]
+        if writer is None:
+            vec.save(index, tmp / "vectors.faiss")
+            files.append("vectors.faiss")
         np.save(tmp / "embed_cache.npy", matrix, allow_pickle=False)
         (tmp / "embed_cache_keys.json").write_text(json.dumps(keys))
         manifest = {
@@ -323,6 +446,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             "chunking": _chunk_settings(settings),
             "vector_index": {"kind": kind, "threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
                              "ef_search": settings.hnsw_ef_search, "metric": "inner_product (cosine)"},
+            "store": writer.info if writer is not None else {"kind": "faiss"},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
             "corpus": {"path": text_path(corpus), "documents": corpus_sums},
@@ -336,11 +460,54 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
         _swap_in(tmp, out)
     except BaseException:
         _discard(tmp)
+        if writer is not None:
+            writer.abandon()
         raise
+    if writer is not None:
+        writer.commit()
+    elif _store_info(previous).get("kind") == "milvus":
+        from .stores.milvus_store import drop_build
+
+        drop_build(previous, settings.store_config())
     t4 = time.perf_counter()
-    return BuildReport(out, len(docs), len(chunks), skipped, len(chunks) - len(missing), len(missing),
+    reused = len(chunks) - len(todo)
+    return BuildReport(out, len(docs), len(chunks), skipped, reused, len(todo),
                        {"read_clean_chunk": t1 - t0, "embed": t2 - t1, "bm25_faiss": t3 - t2, "write": t4 - t3,
                         "total": t4 - t0})
+
+
+def _milvus_write(docs: list[Document], chunks: list[Chunk], keys: list[str], source: list[int],
+                  matrix: np.ndarray, tokens: dict[int, list[str]], old: "_Previous | None",
+                  previous: dict | None, settings: Settings, dim: int):
+    """Write this build's rows to Milvus (invisible to readers until the folder swap names
+    their generation); the writer's ``commit``/``abandon`` finish or undo it."""
+    from . import provenance
+    from .stores.milvus_store import CollectionWriter, MilvusRow, row_key
+
+    writer = CollectionWriter(settings.store_config(), _store_info(previous), dim, os.urandom(4).hex(),
+                              settings.milvus_analyzer, vec.choose_kind(len(chunks), settings.ann_threshold) == "hnsw-ip",
+                              settings.hnsw_m)
+    by_id = {d.doc_id: d for d in docs}
+    sha = {d.doc_id: d.sha256 for d in docs}
+    # A new collection needs every row; an update only the rows that are new.
+    rows = [i for i in range(len(chunks)) if not writer.incremental or source[i] < 0]
+    added = []
+    for i in rows:
+        c = chunks[i]
+        d = by_id[c.doc_id]
+        toks = tokens.get(i)
+        if toks is None:  # a kept row going into a new collection
+            toks = tokenize(fold(match_text(d, c), settings.fold_target))
+        added.append(MilvusRow(row_key(c.chunk_id, keys[i], sha[c.doc_id]), c.chunk_id, c.doc_id, c.section,
+                               c.start, c.end, provenance.date(d), provenance.outlet(d), matrix[i], tuple(toks)))
+    retired: list[str] = []
+    if writer.incremental and old is not None:
+        kept = {r for r in source if r >= 0}
+        old_sha = old.manifest.get("corpus", {}).get("documents", {})
+        retired = [row_key(c.chunk_id, old.keys[r], old_sha.get(c.doc_id, ""))
+                   for r, c in enumerate(old.chunks) if r not in kept]
+    writer.write(added, retired)
+    return writer
 
 
 @contextmanager
@@ -487,10 +654,11 @@ class LoadedIndex:
     manifest: dict
     documents: dict[str, Document]
     chunks: list[Chunk]
-    vectors: object  # faiss.Index
-    bm25: BM25Index
+    vectors: object  # faiss.Index (None when the vectors live in Milvus)
+    bm25: BM25Index  # the keyword statistics the answer step weighs words with (idf)
     row_of: dict[str, int]
     chunk_by_id: dict[str, Chunk] = field(default_factory=dict)
+    store: Store | None = None  # dense and keyword search (rag.stores)
 
     @property
     def build_id(self) -> str:
@@ -574,7 +742,9 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
         raise
     check_matches(folder, manifest, settings, embedder)
     files = manifest.get("files", {})
-    required = {"documents.jsonl", "chunks.jsonl", "vectors.faiss", "bm25.npz", "bm25_terms.json"}
+    milvus = _store_info(manifest) if _store_info(manifest).get("kind") == "milvus" else None
+    required = {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} | (
+        set() if milvus else {"vectors.faiss"})
     if not required <= set(files):
         raise IndexLoadError(f"{mpath} lists no checksum for {', '.join(sorted(required - set(files)))}; "
                              f"rebuild with: rag index --out {folder}")
@@ -589,33 +759,31 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
     # From here on only checked bytes are parsed. A parse error means the manifest and
     # the files were edited together: refuse, naming the file.
     current = "documents.jsonl"
+    index = None
     try:
-        docs = {}
-        for line in io.StringIO(blobs["documents.jsonl"].decode("utf-8")):
-            d = document_from_json(json.loads(line))
-            docs[d.doc_id] = d
+        docs = _parse_documents(blobs["documents.jsonl"])
         current = "chunks.jsonl"
-        chunks = []
-        for line in io.StringIO(blobs["chunks.jsonl"].decode("utf-8")):
-            o = json.loads(line)
-            c = Chunk(o["chunk_id"], o["doc_id"], o["section"], o["start"], o["end"], o["text"],
-                      tuple(tuple(s) for s in o["sentences"]), o["kind"], o["truncated"])
-            doc = docs.get(c.doc_id)
-            if doc is None or doc.text[c.start:c.end] != c.text:
-                raise ValueError(f"chunk {c.chunk_id} does not match the text of its document")
-            chunks.append(c)
-        current = "vectors.faiss"
-        index = vec.from_bytes(blobs["vectors.faiss"])
+        chunks = _parse_chunks(blobs["chunks.jsonl"], docs)
+        if milvus is None:
+            current = "vectors.faiss"
+            index = vec.from_bytes(blobs["vectors.faiss"])
         current = "bm25.npz or bm25_terms.json"  # the keyword index is the pair
         bm25 = BM25Index.from_bytes(blobs["bm25.npz"], blobs["bm25_terms.json"])
     except (ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         raise IndexLoadError(f"index file {folder}/{current} cannot be read ({exc}); "
                              f"rebuild with: rag index --out {folder}") from exc
     dim = manifest.get("model", {}).get("dimension")
-    if index.ntotal != len(chunks) or bm25.n_docs != len(chunks) or index.d != dim:
-        raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {index.ntotal} vectors of "
-                             f"dimension {index.d} (manifest: {dim}), {bm25.n_docs} keyword rows; rebuild it")
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = settings.hnsw_ef_search
-    return LoadedIndex(folder, manifest, docs, chunks, index, bm25, {c.chunk_id: i for i, c in enumerate(chunks)},
-                       {c.chunk_id: c for c in chunks})
+    n_vectors, vec_dim = (index.ntotal, index.d) if index is not None else (len(chunks), dim)
+    if n_vectors != len(chunks) or bm25.n_docs != len(chunks) or vec_dim != dim:
+        raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {n_vectors} vectors of "
+                             f"dimension {vec_dim} (manifest: {dim}), {bm25.n_docs} keyword rows; rebuild it")
+    row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+    if index is not None:
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = settings.hnsw_ef_search
+        store = FaissStore(index, bm25, [c.doc_id for c in chunks])
+    else:
+        from .stores.milvus_store import open_store
+
+        store = open_store(manifest, folder, settings.store_config(), row_of, len(chunks), settings.hnsw_ef_search)
+    return LoadedIndex(folder, manifest, docs, chunks, index, bm25, row_of, {c.chunk_id: c for c in chunks}, store)

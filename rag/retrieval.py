@@ -5,9 +5,6 @@ import math
 import time
 from typing import Sequence
 
-import numpy as np
-
-from . import vectors as vec
 from .embedding.base import Embedder
 from .index_store import LoadedIndex
 from .records import Hit
@@ -76,10 +73,8 @@ def retrieve(index: LoadedIndex, embedder: Embedder | None, question: str, setti
     mode = mode or settings.mode
     top_k = top_k or settings.top_k
     timings = timings if timings is not None else {}
-    allowed = None
-    if doc_ids:
-        wanted = set(doc_ids)
-        allowed = np.array([c.doc_id in wanted for c in index.chunks], dtype=bool)
+    only = list(doc_ids) if doc_ids else None
+    store = index.store
     folded = fold(question, settings.fold_target)
     n_cand = max(settings.candidates, top_k)
     dense: list[tuple[int, float]] = []
@@ -91,11 +86,11 @@ def retrieve(index: LoadedIndex, embedder: Embedder | None, question: str, setti
         q = embedder.embed_queries([folded])
         timings["embed_query"] = (time.perf_counter() - t) * 1000
         t = time.perf_counter()
-        dense = vec.search(index.vectors, q, n_cand, allowed)[0]
+        dense = store.dense(q[0], n_cand, only)
         timings["faiss"] = (time.perf_counter() - t) * 1000
     if mode in ("bm25", "hybrid"):
         t = time.perf_counter()
-        bm25 = index.bm25.top_k(tokenize(folded), n_cand, allowed)
+        bm25 = store.keyword(tokenize(folded), n_cand, only)
         timings["bm25"] = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     if mode == "dense":

@@ -82,6 +82,17 @@ class Settings:
     # is a few KB to a few hundred KB; a file past this is not an article (a dump, a log,
     # a mistake) and would stall cleaning and embedding.
     max_document_bytes: int = 5_000_000
+    # Where a build keeps the vectors and the keyword index (rag.stores): "faiss" (files
+    # of the index folder) or "milvus" (a collection; milvus_uri is a file path for
+    # Milvus Lite or http://host:19530 for a server). Loading follows the manifest; the
+    # token is only needed for a server that asks for one.
+    store: str = "faiss"
+    milvus_uri: str = ""
+    milvus_token: str = field(default="", repr=False)
+    milvus_collection: str = "rag_chunks"
+    # Milvus's keyword leg: "tokens" (BM25 over our jieba tokens: same scores as the FAISS
+    # store) or "jieba" (Milvus's own jieba analyzer on the folded text).
+    milvus_analyzer: str = "tokens"
 
     def dense_threshold(self) -> float:
         if self.min_dense_score is not None:
@@ -90,6 +101,11 @@ class Settings:
 
     def cache_dir(self) -> Path:
         return self.model_cache_dir or default_cache_dir()
+
+    def store_config(self):
+        from .stores.base import StoreConfig
+
+        return StoreConfig(self.store, self.milvus_uri, self.milvus_token, self.milvus_collection)
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)
@@ -127,6 +143,9 @@ class Settings:
             raise ValueError(f"llm_timeout {self.llm_timeout} must be between 1 and 600 seconds")
         if not 16 <= self.llm_max_tokens <= 4000:
             raise ValueError(f"llm_max_tokens {self.llm_max_tokens} must be between 16 and 4000")
+        if self.milvus_analyzer not in ("tokens", "jieba"):
+            raise ValueError(f"milvus_analyzer {self.milvus_analyzer!r} is not one of tokens, jieba")
+        self.store_config().check()
         if self.fold_target not in ("simplified", "traditional"):
             raise ValueError(f"fold_target {self.fold_target!r} is not simplified or traditional")
         return self
