@@ -66,6 +66,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     backend = getattr(args, "backend", None) or os.environ.get("RAG_BACKEND")
     if backend:
         changes["backend"] = backend
+    if getattr(args, "store", None):
+        changes["store"] = args.store
+    for flag, key in (("milvus_uri", "milvus_uri"), ("milvus_collection", "milvus_collection"),
+                      ("milvus_analyzer", "milvus_analyzer")):
+        if getattr(args, flag, None):
+            changes[key] = getattr(args, flag)
+    if os.environ.get("RAG_MILVUS_TOKEN"):
+        changes["milvus_token"] = os.environ["RAG_MILVUS_TOKEN"]  # never a flag: flags show in the process list
     if getattr(args, "reader_extra_gap", None) is not None:
         changes["reader_extra_gap"] = args.reader_extra_gap
     return Settings(**changes).validate()
@@ -78,13 +86,32 @@ def _folder(value: str, flag: str) -> Path:
     return Path(value)
 
 
+def _keep_store(settings: Settings, args: argparse.Namespace, out: Path) -> Settings:
+    """Without --store, a rebuild stays in the store the index is in (a Milvus index is
+    not silently turned into a FAISS one)."""
+    from .errors import IndexLoadError
+    from .index_store import read_manifest
+
+    if getattr(args, "store", None) or not (out / "manifest.json").is_file():
+        return settings
+    try:
+        info = read_manifest(out).get("store") or {}
+    except IndexLoadError:
+        return settings
+    if info.get("kind") != "milvus":
+        return settings
+    return settings.with_(store="milvus", milvus_uri=args.milvus_uri or info.get("uri", ""),
+                          milvus_collection=args.milvus_collection or info.get("base", "rag_chunks"),
+                          milvus_analyzer=args.milvus_analyzer or info.get("analyzer", "tokens")).validate()
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from .embedding import load_embedder
     from .index_store import build_index, check_output_folder
 
     corpus, out = _folder(args.corpus, "--corpus"), _folder(args.out, "--out")
     check_output_folder(out, corpus)  # before loading the model: a refusal should be quick
-    settings = _settings(args)
+    settings = _keep_store(_settings(args), args, out)
     embedder = load_embedder(settings)
     report = build_index(corpus, out, settings, embedder,
                          progress=terminal_progress("embedding"), force=args.force)
@@ -99,6 +126,42 @@ def cmd_index(args: argparse.Namespace) -> int:
               f"(embedding {t['embed']:.1f}s)")
     if report.skipped:
         print(f"{len(report.skipped)} file(s) skipped, see above", file=sys.stderr)
+    return 0
+
+
+def _print_update(verb: str, report, index: Path) -> None:
+    b = report.build
+    print(f"{verb}; index {_t(index)} now holds {b.documents} documents in {b.chunks} chunks "
+          f"({b.embedded_vectors} embedded, {b.reused_vectors} reused) after {b.seconds.get('total', 0):.1f}s")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from .embedding import load_embedder
+    from .updates import add_documents, settings_for
+
+    index = _folder(args.index, "--index")
+    settings, _, _ = settings_for(index, _settings(args))  # a missing index fails before the model loads
+    report = add_documents(index, [Path(f) for f in args.files], settings, load_embedder(settings),
+                           replace=args.replace, progress=terminal_progress("embedding"))
+    for path in report.moved_to:
+        print(f"replaced; the previous file is kept at {_t(path)}")
+    if report.unchanged:
+        print(f"already in the corpus, unchanged: {_t(', '.join(report.unchanged))}")
+    _print_update(f"added {len(report.added)} document(s): {_t(', '.join(report.added)) or '-'}", report, index)
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from .embedding import load_embedder
+    from .updates import remove_documents, settings_for
+
+    index = _folder(args.index, "--index")
+    settings, _, _ = settings_for(index, _settings(args))
+    report = remove_documents(index, args.doc_ids, settings, load_embedder(settings),
+                              progress=terminal_progress("embedding"))
+    for path in report.moved_to:
+        print(f"moved {_t(path)} (move it back and run rag index to restore it)")
+    _print_update(f"removed {len(report.removed)} document(s): {_t(', '.join(report.removed))}", report, index)
     return 0
 
 
@@ -357,7 +420,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="index", help="index folder to write (default: index)")
     s.add_argument("--chunk-size", type=int, help="chunk size in characters (default 300)")
     s.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
+    s.add_argument("--store", choices=["faiss", "milvus"],
+                   help="where vectors and the keyword index live: faiss (files of the index folder, default) or "
+                        "milvus (a collection; needs --milvus-uri)")
+    s.add_argument("--milvus-uri", help="a file path (Milvus Lite, embedded) or http://host:19530 (a Milvus server; "
+                                        "its token in RAG_MILVUS_TOKEN)")
+    s.add_argument("--milvus-collection", help="base name of the collection (default rag_chunks)")
+    s.add_argument("--milvus-analyzer", choices=["tokens", "jieba"],
+                   help="Milvus keyword leg: BM25 over our jieba tokens (default; same scores as faiss) or "
+                        "Milvus's own jieba analyzer")
     s.set_defaults(func=cmd_index)
+
+    s = sub.add_parser("add", parents=[common],
+                       help="add articles to an index: copies them into its corpus folder and updates the index")
+    s.add_argument("files", nargs="+", help=".txt/.md articles (the file name without suffix is the document id)")
+    s.add_argument("--index", default="index", help="index folder (default: index)")
+    s.add_argument("--replace", action="store_true",
+                   help="replace a document of the same id (its previous file is kept in <corpus>/.removed/)")
+    s.set_defaults(func=cmd_add)
+
+    s = sub.add_parser("remove", parents=[common],
+                       help="remove documents from an index: their files move to <corpus>/.removed/")
+    s.add_argument("doc_ids", nargs="+", help="document ids (list them with: rag docs)")
+    s.add_argument("--index", default="index", help="index folder (default: index)")
+    s.set_defaults(func=cmd_remove)
 
     for name, helptext in (("ask", "answer a question with citations"),):
         s = sub.add_parser(name, parents=[common], help=helptext)

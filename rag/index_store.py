@@ -640,6 +640,16 @@ def _checked_bytes(folder: Path, name: str, digest: str) -> bytes:
     return data
 
 
+def read_documents(folder: Path, manifest: dict) -> dict[str, Document]:
+    """The documents of an index (checked against the manifest), without its vectors."""
+    digest = manifest.get("files", {}).get("documents.jsonl", "")
+    try:
+        return _parse_documents(_checked_bytes(folder, "documents.jsonl", digest))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IndexLoadError(f"index file {folder}/documents.jsonl cannot be read ({exc}); "
+                             f"rebuild with: rag index --out {folder}") from exc
+
+
 def verify_files(folder: Path, manifest: dict) -> None:
     """Check every file of the index against its checksum in the manifest."""
     for name, digest in manifest.get("files", {}).items():

@@ -66,6 +66,14 @@ def chunk_of(pk: str) -> str:
     return pk.rsplit("@", 1)[0]
 
 
+class _QuietLite(logging.Filter):
+    """Milvus Lite's embedded gRPC server logs a traceback for a timestamp call it does not
+    implement (pymilvus asks for it when creating a collection, then carries on)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Method not implemented" not in record.getMessage()
+
+
 def connect(uri: str, token: str = ""):
     """One client per (uri, token) in this process: Milvus Lite lets only one process
     open a database file, and one client serves every thread."""
@@ -86,6 +94,10 @@ def connect(uri: str, token: str = ""):
                         "(the chat page, another rag command) or use a Milvus server"
                         if lite else "check that the server is running and the URI and token are right")
                 raise StoreError(f"cannot open Milvus at {uri} ({_reason(exc)}); {hint}") from None
+            logging.getLogger("grpc._server").addFilter(_QuietLite())
+            # pymilvus logs every refused call with a traceback at ERROR; the store turns
+            # each into one clear message instead.
+            logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
             _clients[key] = client
         return client
 
@@ -270,6 +282,7 @@ class CollectionWriter:
         if self.incremental:
             self.name, self.token = prev["collection"], prev["token"]
             self.base_generation = int(prev.get("generation", 0))
+            self._call(self.client.load_collection, self.name)
             self._rollback(self.base_generation)
         else:
             self.name, self.token = f"{config.milvus_collection}_{token}", token
