@@ -500,13 +500,11 @@ def _milvus_write(docs: list[Document], chunks: list[Chunk], keys: list[str], so
             toks = tokenize(fold(match_text(d, c), settings.fold_target))
         added.append(MilvusRow(row_key(c.chunk_id, keys[i], sha[c.doc_id]), c.chunk_id, c.doc_id, c.section,
                                c.start, c.end, provenance.date(d), provenance.outlet(d), matrix[i], tuple(toks)))
-    retired: list[str] = []
+    changed: set[str] = set()
     if writer.incremental and old is not None:
         kept = {r for r in source if r >= 0}
-        old_sha = old.manifest.get("corpus", {}).get("documents", {})
-        retired = [row_key(c.chunk_id, old.keys[r], old_sha.get(c.doc_id, ""))
-                   for r, c in enumerate(old.chunks) if r not in kept]
-    writer.write(added, retired)
+        changed = {c.doc_id for r, c in enumerate(old.chunks) if r not in kept}
+    writer.write(added, sorted(changed))
     return writer
 
 

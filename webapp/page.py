@@ -310,6 +310,18 @@ def build_page(idx: RagIndex) -> gr.Blocks:
     def clear():
         return [], view.sources_panel(idx, {}, 0), Chat()
 
+    def document_lists():
+        """The article and outlet choices of the index as it is now: documents added
+        (rag add) or removed since the page started show up when the page is opened
+        and whenever the article list is opened."""
+        try:
+            idx.refresh()
+            return (gr.update(choices=[(c.label, c.doc_id) for c in view.document_choices(idx)]),
+                    gr.update(choices=view.outlet_choices(idx)))
+        except Exception:  # noqa: BLE001 - the lists keep what they had
+            log.exception("refreshing the document lists failed")
+            return gr.update(), gr.update()
+
     def relabel(lang_label, mode_label, script_label, chat):
         lang = _lang(lang_label)
         chat = _chat(chat)
@@ -386,6 +398,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         clear_btn.click(clear, None, [chat, panel, chat_state], api_name=False)
         lookup_btn.click(lookup, [lookup_box, lang], lookup_out, api_name="lookup")
         lookup_box.submit(lookup, [lookup_box, lang], lookup_out, api_name=False)
+        page.load(document_lists, None, [docs, outlets], api_name=False)
+        docs.focus(document_lists, None, [docs, outlets], api_name=False)
         lang.change(relabel, [lang, mode, script, chat_state],
                     [box, send, header, docs, mode, top_k, script, lang, clear_btn, sources_head, ask_tab, lookup_tab,
                      settings_box, lookup_hint, lookup_btn, examples.dataset, panel, since, until, outlets],

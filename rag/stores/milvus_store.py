@@ -11,10 +11,14 @@ frequencies, lengths) current through inserts and deletes, and its scores equal 
 is the other choice (``KEYWORD_ANALYZERS``); it tokenizes differently from our jieba.
 
 Updates are versioned so that a reader sees the old or the new document, never half of
-one: a row carries ``gen_added`` and ``gen_removed``, and a reader of build generation
-``g`` searches only rows with ``gen_added <= g < gen_removed``. An update writes the new
-rows and retires the old ones under ``g + 1``, swaps the folder's manifest (which names
-``g + 1``) and only then deletes what no generation from ``g + 1`` on can see.
+one: a row carries the generation that added it, and a reader of build generation ``g``
+searches only rows with ``gen_added <= g``, minus the older rows of the documents that
+generation ``g`` changed or removed (the manifest lists them). An update inserts the new
+rows under ``g + 1`` (invisible to readers of ``g``), swaps the folder's manifest (which
+names ``g + 1`` and its changed documents), and only then deletes the superseded rows. A
+crash before the swap leaves rows of ``g + 1`` that the next update deletes first.
+(Marking rows retired with an upsert instead was measured to skew Milvus's BM25
+statistics by up to 2%: an upsert is a delete plus an insert.)
 """
 from __future__ import annotations
 
@@ -32,8 +36,7 @@ from .base import Ranked, StoreConfig
 
 log = logging.getLogger(__name__)
 
-FIELDS_VERSION = 1  # bump when the collection's fields change
-NEVER = 2**62  # gen_removed of a row no update has retired
+FIELDS_VERSION = 2  # bump when the collection's fields change
 KEYWORD_ANALYZERS = {"tokens": {"tokenizer": "standard"}, "jieba": {"tokenizer": "jieba"}}
 _BATCH = 512
 _clients: dict[tuple[str, str], object] = {}
@@ -106,8 +109,16 @@ def _reason(exc: Exception) -> str:
     return str(getattr(exc, "message", "") or exc).splitlines()[0][:200]
 
 
-def _expr(generation: int, doc_ids: Sequence[str] | None) -> str:
-    expr = f"gen_added <= {generation} and gen_removed > {generation}"
+def _ids(values: Sequence[str]) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def _expr(generation: int, doc_ids: Sequence[str] | None, hidden: Sequence[str] = ()) -> str:
+    """The rows generation ``generation`` sees (within ``doc_ids``): what it or an earlier
+    generation added, without the older rows of the documents it changed (``hidden``)."""
+    expr = f"gen_added <= {generation}"
+    if hidden:
+        expr += f" and not (doc_id in {_ids(hidden)} and gen_added < {generation})"
     if doc_ids is not None:
         expr += f" and doc_id in {json.dumps(list(doc_ids), ensure_ascii=False)}"
     return expr
@@ -119,10 +130,11 @@ class MilvusStore:
     kind = "milvus"
 
     def __init__(self, client, collection: str, generation: int, row_of: Mapping[str, int], analyzer: str,
-                 ef_search: int = 128) -> None:
+                 ef_search: int = 128, hidden: Sequence[str] = ()) -> None:
         self.client = client
         self.collection = collection
         self.generation = generation
+        self.hidden = tuple(hidden)
         self.analyzer = analyzer
         self._row_of = row_of
         self._ef = ef_search
@@ -132,7 +144,7 @@ class MilvusStore:
             return []
         try:
             res = self.client.search(self.collection, data=data, anns_field=field, limit=min(k, 16384),
-                                     filter=_expr(self.generation, doc_ids), output_fields=["doc_id"],
+                                     filter=_expr(self.generation, doc_ids, self.hidden), output_fields=["doc_id"],
                                      search_params=params)
         except Exception as exc:
             raise StoreError(f"Milvus search in collection {self.collection} failed ({_reason(exc)}); "
@@ -190,7 +202,8 @@ def open_store(manifest: dict, folder, config: StoreConfig, row_of: Mapping[str,
         dims = [f.get("params", {}).get("dim") for f in desc.get("fields", []) if f.get("name") == "vector"]
         client.load_collection(name)
         generation = int(info.get("generation", 0))
-        count = client.query(name, filter=_expr(generation, None), output_fields=["count(*)"])[0]["count(*)"]
+        hidden = [str(d) for d in info.get("changed", [])]
+        count = client.query(name, filter=_expr(generation, None, hidden), output_fields=["count(*)"])[0]["count(*)"]
     except Exception as exc:
         raise IndexLoadError(f"the Milvus collection {name} at {uri} cannot be read ({_reason(exc)}); {fix}") from None
     if props.get("rag.token") != info.get("token"):
@@ -203,7 +216,7 @@ def open_store(manifest: dict, folder, config: StoreConfig, row_of: Mapping[str,
     if count != n_chunks:
         raise IndexLoadError(f"the Milvus collection {name} holds {count} rows for build generation {generation} "
                              f"but index {folder} has {n_chunks} chunks (edited or half-written); {fix}")
-    return MilvusStore(client, name, generation, row_of, info.get("analyzer", "tokens"), ef_search)
+    return MilvusStore(client, name, generation, row_of, info.get("analyzer", "tokens"), ef_search, hidden)
 
 
 # --- writes (builds and updates) --------------------------------------------------------
@@ -238,7 +251,6 @@ def _create(client, name: str, dim: int, token: str, analyzer: str, hnsw: bool, 
     schema.add_field("date", DataType.VARCHAR, max_length=32)
     schema.add_field("source", DataType.VARCHAR, max_length=256)
     schema.add_field("gen_added", DataType.INT64)
-    schema.add_field("gen_removed", DataType.INT64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
     schema.add_field("keywords", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
                      analyzer_params=KEYWORD_ANALYZERS[analyzer])
@@ -257,10 +269,9 @@ def _create(client, name: str, dim: int, token: str, analyzer: str, hnsw: bool, 
                              properties={"rag.token": token, "rag.fields": str(FIELDS_VERSION)})
 
 
-def _as_dict(r: MilvusRow, analyzer: str, gen_added: int, gen_removed: int = NEVER) -> dict:
+def _as_dict(r: MilvusRow, analyzer: str, gen_added: int) -> dict:
     return {"pk": r.pk, "chunk_id": r.chunk_id, "doc_id": r.doc_id, "section": r.section[:300], "start": r.start,
-            "end": r.end, "date": r.date[:32], "source": r.source[:80], "gen_added": gen_added,
-            "gen_removed": gen_removed, "vector": np.asarray(r.vector, dtype=np.float32).tolist(),
+            "end": r.end, "date": r.date[:32], "source": r.source[:80], "gen_added": gen_added, "vector": np.asarray(r.vector, dtype=np.float32).tolist(),
             "keywords": keyword_text(r.tokens, analyzer)}
 
 
@@ -273,25 +284,32 @@ class CollectionWriter:
         self.config = config
         self.client = connect(config.milvus_uri, config.milvus_token)
         self.analyzer = analyzer
+        self._dim, self._hnsw = dim, hnsw
         prev = previous or {}
         same = (prev.get("kind") == "milvus" and prev.get("uri") == config.milvus_uri
                 and prev.get("base") == config.milvus_collection and prev.get("analyzer") == analyzer
                 and prev.get("dimension") == dim and bool(prev.get("hnsw")) == hnsw)
         self.previous_collection = prev.get("collection") if prev.get("kind") == "milvus" else None
         self.incremental = same and self._usable(prev)
+        self.changed: list[str] = []
         if self.incremental:
             self.name, self.token = prev["collection"], prev["token"]
             self.base_generation = int(prev.get("generation", 0))
             self._call(self.client.load_collection, self.name)
-            self._rollback(self.base_generation)
+            self._clean(self.base_generation, [str(d) for d in prev.get("changed", [])])
         else:
             self.name, self.token = f"{config.milvus_collection}_{token}", token
             self.base_generation = 0
             self._call(_create, self.client, self.name, dim, token, analyzer, hnsw, hnsw_m)
         self.generation = self.base_generation + 1
-        self.info = {"kind": "milvus", "uri": config.milvus_uri, "base": config.milvus_collection,
-                     "collection": self.name, "token": self.token, "generation": self.generation,
-                     "analyzer": analyzer, "dimension": dim, "hnsw": hnsw}
+
+    @property
+    def info(self) -> dict:
+        """The manifest's store section for this build."""
+        return {"kind": "milvus", "uri": self.config.milvus_uri, "base": self.config.milvus_collection,
+                "collection": self.name, "token": self.token, "generation": self.generation,
+                "changed": self.changed, "analyzer": self.analyzer,
+                "dimension": self._dim, "hnsw": self._hnsw}
 
     def _call(self, fn, *args, **kwargs):
         try:
@@ -311,37 +329,30 @@ class CollectionWriter:
         except Exception:
             return False
 
-    def _rollback(self, g: int) -> None:
-        """Undo what a crashed update left: rows of a generation never committed, and
-        retirements it marked (the folder still names generation ``g``)."""
+    def _clean(self, g: int, changed: Sequence[str]) -> None:
+        """Delete what generation ``g`` does not see: rows a crashed update added after it,
+        and superseded rows whose deletion did not happen (or did not finish)."""
         self._call(self.client.delete, self.name, filter=f"gen_added > {g}")
-        stale = self._call(self.client.query, self.name, filter=f"gen_removed > {g} and gen_removed < {NEVER}",
-                           output_fields=["*"])
-        if stale:
-            self._upsert([{**_plain(r), "gen_removed": NEVER} for r in stale])
+        for i in range(0, len(changed), _BATCH):
+            batch = changed[i:i + _BATCH]
+            self._call(self.client.delete, self.name, filter=f"doc_id in {_ids(batch)} and gen_added < {g}")
 
-    def _upsert(self, rows: list[dict]) -> None:
-        for i in range(0, len(rows), _BATCH):
-            self._call(self.client.upsert, self.name, rows[i:i + _BATCH])
-
-    def write(self, added: Sequence[MilvusRow], retired_pks: Sequence[str]) -> None:
-        """Add the new rows and retire the removed ones, both invisible to the current generation."""
+    def write(self, added: Sequence[MilvusRow], changed_docs: Sequence[str]) -> None:
+        """Insert the new rows under the next generation (invisible to the current one);
+        ``changed_docs`` are the documents whose older rows that generation no longer sees."""
+        self.changed = sorted(set(changed_docs)) if self.incremental else []
         g = self.generation
-        self._upsert([_as_dict(r, self.analyzer, g) for r in added])
-        for i in range(0, len(retired_pks), _BATCH):
-            batch = list(retired_pks[i:i + _BATCH])
-            rows = self._call(self.client.query, self.name, filter=f"pk in {json.dumps(batch, ensure_ascii=False)}",
-                              output_fields=["*"])
-            self._upsert([{**_plain(r), "gen_removed": g} for r in rows])
+        rows = [_as_dict(r, self.analyzer, g) for r in added]
+        for i in range(0, len(rows), _BATCH):
+            self._call(self.client.insert, self.name, rows[i:i + _BATCH])
         self._call(self.client.flush, self.name)
         self._call(self.client.load_collection, self.name)
 
     def commit(self) -> None:
-        """After the folder names the new generation: delete what it no longer sees, and
-        drop the previous build's collection if this was a full build."""
+        """After the folder names the new generation: delete the rows it no longer sees,
+        and drop the previous build's collection if this was a full build."""
         try:
-            self.client.delete(self.name, filter=f"gen_removed <= {self.generation}")
-            self.client.alter_collection_properties(self.name, properties={"rag.generation": str(self.generation)})
+            self._clean(self.generation, self.changed)
             if self.previous_collection and self.previous_collection != self.name \
                     and self.client.has_collection(self.previous_collection):
                 self.client.drop_collection(self.previous_collection)
@@ -352,18 +363,11 @@ class CollectionWriter:
         """The folder swap did not happen: remove what this build wrote."""
         try:
             if self.incremental:
-                self._rollback(self.base_generation)
+                self.client.delete(self.name, filter=f"gen_added > {self.base_generation}")
             else:
                 self.client.drop_collection(self.name)
         except Exception as exc:
             log.warning("could not undo the Milvus writes to %s (%s); the next build does", self.name, _reason(exc))
-
-
-def _plain(row: Mapping) -> dict:
-    """A row read back by ``query``, ready to be upserted (the BM25 output is computed again)."""
-    out = {k: v for k, v in row.items() if k != "sparse"}
-    out["vector"] = [float(x) for x in out["vector"]]
-    return out
 
 
 def drop_build(manifest: dict, config: StoreConfig) -> None:
