@@ -92,10 +92,9 @@ def connect(uri: str, token: str = ""):
             try:
                 client = MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
             except Exception as exc:  # pymilvus raises its own types, and grpc errors under them
-                lite = not uri.startswith(("http://", "https://", "tcp://", "unix:"))
                 hint = ("Milvus Lite lets only one process open a database file: stop the other process "
                         "(the chat page, another rag command) or use a Milvus server"
-                        if lite else "check that the server is running and the URI and token are right")
+                        if _is_lite(uri) else "check that the server is running and the URI and token are right")
                 raise StoreError(f"cannot open Milvus at {uri} ({_reason(exc)}); {hint}") from None
             logging.getLogger("grpc._server").addFilter(_QuietLite())
             # pymilvus logs every refused call with a traceback at ERROR; the store turns
@@ -103,6 +102,27 @@ def connect(uri: str, token: str = ""):
             logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
             _clients[key] = client
         return client
+
+
+def disconnect(uri: str) -> None:
+    """Close this process's clients of ``uri`` (Milvus Lite then lets another process open it)."""
+    with _clients_lock:
+        for key in [k for k in _clients if k[0] == uri]:
+            try:
+                _clients.pop(key).close()
+            except Exception as exc:  # closing is best effort
+                log.info("closing the Milvus client of %s: %s", uri, exc)
+    if _is_lite(uri):
+        try:  # the embedded server keeps the file open until it is released
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
+        except ImportError:
+            pass
+
+
+def _is_lite(uri: str) -> bool:
+    return not uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
 def _reason(exc: Exception) -> str:
