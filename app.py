@@ -73,7 +73,9 @@ def main() -> int:
             raise RagError(f"--root-path {args.root_path!r} must be a path such as /news-qa")
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
                             backend=args.backend, llm_base_url=args.llm_base_url, llm_model=args.llm_model,
-                            llm_api_key=env.get("RAG_LLM_API_KEY", "") if args.llm_base_url else "").validate()
+                            llm_api_key=env.get("RAG_LLM_API_KEY", "") if args.llm_base_url else "",
+                            # A Milvus index names its server in its manifest; the token is a secret.
+                            milvus_token=env.get("RAG_MILVUS_TOKEN", "")).validate()
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)

@@ -167,10 +167,15 @@ def bench_store(name: str, corpus: Path, work: Path, store: str, questions: list
     res["memory"] = memory(folder, store, cache, questions, uri)
     res["index_folder_mb"] = round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1)
     if uri is not None:
-        res["milvus_file_mb"] = round(sum(p.stat().st_size for p in Path(str(uri)).parent.rglob(f"{uri.name}*")
-                                          if p.is_file()) / 2**20, 1)
+        res["milvus_data_mb"] = milvus_data_mb(uri)
     log.info("%s %s: %s", name, store, json.dumps(res, ensure_ascii=False))
     return res
+
+
+def milvus_data_mb(uri: Path) -> float:
+    """Disk used by a Milvus Lite database (a folder of segments, or one file)."""
+    files = [uri] if uri.is_file() else [p for p in uri.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
 
 
 def hnsw_recall(n: int, n_queries: int = 200, seed: int = 3) -> dict:
@@ -260,33 +265,46 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "eval" / "results" / "bench_stores.json"))
     p.add_argument("--work", help="working folder (default: a temporary one, removed afterwards)")
     p.add_argument("--skip-cmrc", action="store_true")
+    p.add_argument("--sets", default="seeds,cmrc,synthetic", help="which data sets (comma-separated)")
+    p.add_argument("--stores", default="faiss,milvus", help="which stores (comma-separated)")
+    p.add_argument("--merge", action="store_true",
+                   help="update the figures already in --out instead of starting a new file")
+    p.add_argument("--skip-extras", action="store_true", help="skip the HNSW recall and CMRC keyword-leg parts")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="store-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores",
+    old = json.loads(Path(args.out).read_text(encoding="utf-8")) if args.merge and Path(args.out).is_file() else {}
+    results: dict = {**old, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores",
                      "embedder": f"hashing fake, {DIM} dimensions (the stores' own cost; the model's is in bench.json)",
                      "milvus": "Milvus Lite (embedded, single process); cluster figures are not measured here"}
     try:
         article = (sorted((ROOT / "seeds").glob("*.txt"))[0]).read_text(encoding="utf-8")
         seeds_q = [it.question for it in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
         shutil.copytree(ROOT / "seeds", work / "seeds", dirs_exist_ok=True)  # adds go into the corpus folder
+        wanted, stores = set(args.sets.split(",")), [x for x in args.stores.split(",") if x]
         sets = [("seeds", work / "seeds", seeds_q)]
-        if not args.skip_cmrc:
+        if not args.skip_cmrc and ("cmrc" in wanted or not args.skip_extras):
             cmrc, items = load_cmrc(find_cmrc(None))
             write_corpus(cmrc, work / "cmrc")
             sets.append(("cmrc", work / "cmrc", [it.question for it in items[:300]]))
-        n_docs = max(1, args.chunks // 8)  # measured: eight chunks an article
-        asks = synthetic_corpus(work / "synthetic", n_docs)
-        sets.append(("synthetic", work / "synthetic", asks[:300]))
+        if "synthetic" in wanted:
+            n_docs = max(1, args.chunks // 8)  # measured: eight chunks an article
+            asks = synthetic_corpus(work / "synthetic", n_docs)
+            sets.append(("synthetic", work / "synthetic", asks[:300]))
         for name, corpus, questions in sets:
-            results[name] = {store: bench_store(name, corpus, work, store, questions, article,
-                                                whole_rewrite=(store == "faiss"))
-                             for store in ("faiss", "milvus")}
+            if name not in wanted:
+                continue
+            results[name] = {**results.get(name, {}), **{
+                store: bench_store(name, corpus, work, store, questions, article, whole_rewrite=(store == "faiss"))
+                for store in stores}}
             _write(results, Path(args.out))
-        results["hnsw_recall"] = hnsw_recall(results["synthetic"]["faiss"]["chunks"])
-        _write(results, Path(args.out))
-        if not args.skip_cmrc:
+        if args.skip_extras:
+            pass
+        elif "synthetic" in wanted:
+            results["hnsw_recall"] = hnsw_recall(results["synthetic"]["faiss"]["chunks"])
+            _write(results, Path(args.out))
+        if not args.skip_cmrc and not args.skip_extras:
             results["keyword_leg_cmrc"] = keyword_cmrc(work, work / "cmrc", items)
             _write(results, Path(args.out))
     finally:

@@ -10,7 +10,9 @@ from .errors import RagError
 from .filters import DocFilter
 from .records import Answer, Chunk, Citation, Document, Hit, Section
 from .settings import Settings
+from .updates import add_documents, remove_documents
 
 __all__ = ["open_index", "RagIndex", "Support", "answer_to_json", "Settings", "RagError", "DocFilter",
-           "Answer", "Chunk", "Citation", "Document", "Hit", "Section"]
+           "Answer", "Chunk", "Citation", "Document", "Hit", "Section",
+           "add_documents", "remove_documents"]
 __version__ = "0.1.0"

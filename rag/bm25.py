@@ -52,10 +52,9 @@ class BM25Index:
         if len(row_map) != self.n_docs:
             raise ValueError(f"row_map has {len(row_map)} rows but the index has {self.n_docs}")
         kept = row_map >= 0
-        covered = np.zeros(n_rows, dtype=np.int64)
-        np.add.at(covered, row_map[kept], 1)
-        np.add.at(covered, np.fromiter(added, dtype=np.int64, count=len(added)), 1)
-        if len(covered) and (covered.min() != 1 or covered.max() != 1):
+        targets = np.concatenate([row_map[kept], np.fromiter(added, dtype=np.int64, count=len(added))])
+        if len(targets) != n_rows or (n_rows and (targets.min() < 0 or targets.max() >= n_rows
+                                                  or np.bincount(targets, minlength=n_rows).max() != 1)):
             raise ValueError("every new row must come from exactly one old row or from ``added``")
         term_of = np.repeat(np.arange(len(self.vocab), dtype=np.int64), np.diff(self.ptr))
         new_doc = row_map[self.doc_ids]
@@ -79,7 +78,19 @@ class BM25Index:
         live = df > 0  # a term whose every row was removed leaves the vocabulary, as in a fresh build
         renumber = np.cumsum(live) - 1
         terms = renumber[terms]
-        order = np.lexsort((docs, terms))
+        n_kept = int(keep.sum())
+        kept_rows = row_map[kept]
+        if n_kept and np.all(kept_rows[1:] > kept_rows[:-1]):
+            # Kept rows keep their relative order (the usual case: documents stay sorted by
+            # id), so the kept postings are still sorted by (term, row): only the new ones
+            # need sorting and merging in, not all of them (a full sort of 10M postings
+            # took 1.5 s of the 11 s an add cost at 100k chunks).
+            key = terms * np.int64(max(n_rows, 1)) + docs
+            new = n_kept + np.argsort(key[n_kept:], kind="stable")
+            at = np.searchsorted(key[:n_kept], key[new])
+            order = np.insert(np.arange(n_kept), at, new)
+        else:
+            order = np.lexsort((docs, terms))
         ptr = np.zeros(int(live.sum()) + 1, dtype=np.int64)
         ptr[1:] = np.cumsum(df[live])
         return BM25Index({t: int(renumber[i]) for t, i in vocab.items() if live[i]}, ptr,

@@ -124,6 +124,12 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"indexed {report.documents} documents into {report.chunks} chunks at {_t(report.out)} "
               f"({report.embedded_vectors} embedded, {report.reused_vectors} reused) in {t['total']:.1f}s "
               f"(embedding {t['embed']:.1f}s)")
+    if settings.store == "milvus":
+        from .index_store import read_manifest
+
+        info = read_manifest(out).get("store", {})
+        print(f"vectors and keyword index in Milvus collection {_t(info.get('collection'))} at "
+              f"{_t(info.get('uri'))} (generation {info.get('generation')})")
     if report.skipped:
         print(f"{len(report.skipped)} file(s) skipped, see above", file=sys.stderr)
     return 0

@@ -27,10 +27,13 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
-def _export(module, out_dir: Path, output_names: list[str], quantize: bool, embeds: int = 0) -> None:
+def _export(module, out_dir: Path, output_names: list[str], quantize: bool, embeds: int = 0,
+            fuse_heads: int = 0) -> None:
     """Trace ``module`` to ONNX; with ``quantize``, its weights to int8 per channel. With
     ``embeds`` (the hidden size), the first input is ``word_embeddings`` (batch x tokens x
-    hidden, float32) instead of ``input_ids``."""
+    hidden, float32) instead of ``input_ids``. With ``fuse_heads`` (the attention heads),
+    ONNX Runtime's BERT fusions replace each layer's attention, bias + GELU and residual +
+    LayerNorm subgraphs by single kernels (float32 still: the logits move by about 1e-5)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -48,6 +51,11 @@ def _export(module, out_dir: Path, output_names: list[str], quantize: bool, embe
         # The TorchScript exporter: the dynamo one needs onnxscript and gives the same graph here.
         torch.onnx.export(module, (ids, mask), str(fp32), input_names=[first, "attention_mask"],
                           output_names=output_names, dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+    if fuse_heads:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        fused = optimize_model(str(fp32), model_type="bert", num_heads=fuse_heads, hidden_size=embeds, opt_level=0)
+        fused.save_model_to_file(str(fp32))
     if not quantize:
         os.replace(fp32, out_dir / GRAPH)
         return
@@ -149,11 +157,12 @@ def export_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path, fol
         # embedding table (384 of its 470 MB) is left out: the reader looks rows up in the
         # converted model's table (frozen in training, so the same), memory-mapped.
         _export(_from_embeddings(net), tmp, ["start_logits", "end_logits"], quantize=False,
-                embeds=int(net.bert.config.hidden_size))
+                embeds=int(net.bert.config.hidden_size), fuse_heads=int(net.bert.config.num_attention_heads))
         shutil.copyfile(model_dir / "tokenizer.json", tmp / TOKENIZER)
         return {"kind": "reader", "base_fingerprint": base_fingerprint,
                 "reader_weights_sha256": manifest["weights_sha256"], "pad_id": int(tokenizer.pad_token_id),
-                "precision": "float32", "inputs": "word_embeddings (rows of the base model's table)",
+                "precision": "float32", "fusions": "onnxruntime.transformers bert (attention, bias-gelu, skip-layernorm)",
+                "inputs": "word_embeddings (rows of the base model's table)",
                 **_versions()}
 
     _write(folder, build)

@@ -20,7 +20,7 @@ from ..errors import ModelError
 BACKEND_TORCH = "torch-fp32"  # sentence-transformers / transformers in float32
 BACKEND_ONNX = "onnx-int8"  # ONNX Runtime, weights int8 per channel, activations quantized on the fly
 READER_BACKEND_ONNX = "onnx-fp32"  # the reader stays float32 (see export.export_reader)
-EXPORT_VERSION = 5
+EXPORT_VERSION = 6  # 6: the reader graph has ONNX Runtime's BERT fusions
 PRODUCT = "rag-zh-news onnx export"
 MANIFEST = "onnx_manifest.json"
 GRAPH = "model.onnx"
