@@ -125,12 +125,23 @@ def _open_nonblocking(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NONBLOCK)
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A file whose text a previous build already cleaned (same path, same sha256): the
+    build reuses that build's records for it instead of cleaning it again."""
+
+    doc_id: str
+    path: str
+    sha256: str
+
+
 def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
-                known: Mapping[str, Document] | None = None) -> tuple[list[Document], list[Skipped]]:
+                known: Mapping[str, tuple[str, str]] | None = None) -> tuple[list, list[Skipped]]:
     """Every readable article in ``folder``; the others are reported, not fatal.
 
-    ``known`` (a previous build's documents by id): a file whose text is unchanged
-    comes back as that very Document object, not cleaned again."""
+    ``known`` (a previous build's documents: id -> (path, sha256 of the text)): a file
+    whose text is unchanged comes back as an ``Unchanged`` record, not cleaned again;
+    every other one as a Document."""
     known = known or {}
     docs: list[Document] = []
     skipped: list[Skipped] = []
@@ -151,8 +162,9 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
         try:
             text = decode_strict(read_article(path, folder, max_bytes), text_path(path))
             prior = known.get(doc_id)
-            if prior is not None and prior.path == text_path(path) and prior.text == text:
-                docs.append(prior)
+            sha = hashlib.sha256(text.encode("utf-8")).hexdigest() if prior is not None else ""
+            if prior is not None and prior == (text_path(path), sha):
+                docs.append(Unchanged(doc_id, prior[0], sha))
             else:
                 docs.append(document_from_text(doc_id, text_path(path), text))
             seen[doc_id] = path

@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import zipfile
@@ -31,7 +32,7 @@ import numpy as np
 
 from . import vectors as vec
 from .bm25 import BM25Index
-from .corpus import Skipped, document_from_json, document_to_json, read_corpus, text_path
+from .corpus import Skipped, Unchanged, document_from_json, document_to_json, read_corpus, text_path
 from .embedding.base import Embedder, vectors_compatible
 from .checksums import sha256_file
 from .errors import IndexLoadError, InputError
@@ -153,21 +154,48 @@ def _read_cache(folder: Path, manifest: dict | None) -> tuple[list[str], np.ndar
         return None
 
 
+_DOC_ID = re.compile(rb'"doc_id": ("(?:[^"\\]|\\.)*")')
+
+
+def _doc_id_of(line: bytes) -> str:
+    """The ``doc_id`` of one JSON line of documents.jsonl or chunks.jsonl, without parsing
+    the rest of it (the article's text is most of the line)."""
+    m = _DOC_ID.search(line)
+    if m is None:
+        raise ValueError("a record without doc_id")
+    return json.loads(m.group(1))
+
+
 @dataclass
 class _Previous:
     """What a build reuses of the build it replaces: unchanged documents keep their
-    chunks, vectors and keyword postings without being cleaned, embedded or tokenized again."""
+    chunks, vectors, keyword postings and JSON lines without being cleaned, embedded,
+    tokenized or even parsed again (parsing 100k chunk records cost 5 s of an add)."""
 
     manifest: dict
-    documents: dict[str, Document]
-    chunks: list[Chunk]
     keys: list[str]
     matrix: np.ndarray
     bm25: BM25Index
-    # The records' JSON lines as read: an unchanged document's lines are written back as
-    # they are (serialising 100k chunks again cost 2 s of an add at that size).
-    document_lines: dict[str, bytes] = field(default_factory=dict)
-    chunk_lines: list[bytes] = field(default_factory=list)
+    document_lines: dict[str, bytes]
+    chunk_lines: list[bytes]
+    chunk_docs: list[str]  # the document of each row
+    _documents: dict[str, Document] = field(default_factory=dict)
+
+    @property
+    def known(self) -> dict[str, tuple[str, str]]:
+        """doc id -> (path, sha256) of every document of the previous build."""
+        sums = self.manifest.get("corpus", {}).get("documents", {})
+        paths = self.manifest.get("corpus", {}).get("paths", {})
+        return {d: (paths.get(d, ""), sums.get(d, "")) for d in self.document_lines}
+
+    def document(self, doc_id: str) -> Document:
+        if doc_id not in self._documents:
+            self._documents[doc_id] = document_from_json(json.loads(self.document_lines[doc_id]))
+        return self._documents[doc_id]
+
+    def chunk(self, row: int) -> Chunk:
+        """Row ``row``'s chunk, parsed and checked against its document's text."""
+        return _parse_chunks(self.chunk_lines[row], {self.chunk_docs[row]: self.document(self.chunk_docs[row])})[0]
 
 
 def _reusable(previous: dict | None, settings: Settings, embedder: Embedder) -> bool:
@@ -184,23 +212,25 @@ def _previous_build(folder: Path, manifest: dict) -> _Previous | None:
     missing or damaged (the build then starts from scratch, reusing only valid vectors)."""
     cache = _read_cache(folder, manifest)
     files = manifest.get("files", {})
-    if cache is None or not {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} <= set(files):
-        return None
+    if cache is None or not {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} <= set(files) \
+            or not manifest.get("corpus", {}).get("paths"):
+        return None  # (an index from before paths were recorded is rebuilt from its files once)
     try:
         blobs = {n: _checked_bytes(folder, n, files[n])
                  for n in ("documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json")}
         doc_lines = blobs["documents.jsonl"].splitlines(keepends=True)
         chunk_lines = blobs["chunks.jsonl"].splitlines(keepends=True)
-        docs = _parse_documents(blobs["documents.jsonl"])
-        chunks = _parse_chunks(blobs["chunks.jsonl"], docs)
+        documents = {_doc_id_of(line): line for line in doc_lines}
+        chunk_docs = [_doc_id_of(line) for line in chunk_lines]
         bm25 = BM25Index.from_bytes(blobs["bm25.npz"], blobs["bm25_terms.json"])
     except (IndexLoadError, ValueError, KeyError, TypeError, IndexError, OSError, zipfile.BadZipFile) as exc:
         log.warning("not reusing the previous build in %s: %s", folder, exc)
         return None
     keys, matrix = cache
-    if not (len(keys) == len(chunks) == bm25.n_docs == len(chunk_lines)) or len(doc_lines) != len(docs):
+    if not (len(keys) == len(chunk_lines) == bm25.n_docs) or len(documents) != len(doc_lines) \
+            or set(chunk_docs) - set(documents) or set(documents) != set(manifest["corpus"].get("documents", {})):
         return None
-    return _Previous(manifest, docs, chunks, keys, matrix, bm25, dict(zip(docs, doc_lines)), chunk_lines)
+    return _Previous(manifest, keys, matrix, bm25, documents, chunk_lines, chunk_docs)
 
 
 def _parse_records(documents_jsonl: bytes, chunks_jsonl: bytes) -> tuple[dict[str, Document], list[Chunk]]:
@@ -342,7 +372,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             previous = None
     old = _previous_build(out, previous) if _reusable(previous, settings, embedder) else None
     docs, skipped = read_corpus(corpus, settings.max_document_bytes,
-                                known=old.documents if old is not None and not force else None)
+                                known=old.known if old is not None and not force else None)
     if not docs:
         reasons = "; ".join(s.reason for s in skipped)
         raise InputError(f"no readable document in {corpus}: {reasons}")
@@ -363,16 +393,18 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
     reuse = old is not None and not force
     old_rows: dict[str, list[int]] = {}
     if reuse:
-        for r, c in enumerate(old.chunks):
-            old_rows.setdefault(c.doc_id, []).append(r)
-    chunks: list[Chunk] = []
+        for r, doc_id in enumerate(old.chunk_docs):
+            old_rows.setdefault(doc_id, []).append(r)
+    chunks: list[Chunk | None] = []  # None: row ``source[i]`` of the previous build, not parsed
+    chunk_docs: list[str] = []
     keys: list[str] = []
     source: list[int] = []  # the row of the previous build a row is copied from, or -1
     fresh_text: dict[int, str] = {}  # new row -> folded text
     for d in docs:
-        if reuse and old.documents.get(d.doc_id) is d:
+        if isinstance(d, Unchanged):
             for r in old_rows.get(d.doc_id, []):
-                chunks.append(old.chunks[r])
+                chunks.append(None)
+                chunk_docs.append(d.doc_id)
                 keys.append(old.keys[r])
                 source.append(r)
             continue
@@ -380,6 +412,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             folded = fold(match_text(d, c), settings.fold_target)
             fresh_text[len(chunks)] = folded
             chunks.append(c)
+            chunk_docs.append(d.doc_id)
             keys.append(_cache_key(fp, folded))
             source.append(-1)
     t1 = time.perf_counter()
@@ -418,7 +451,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
         index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
     else:
         kind = "milvus-" + vec.choose_kind(len(chunks), settings.ann_threshold)
-        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, settings, dim)
+        writer = _milvus_write(docs, chunks, chunk_docs, keys, source, matrix, tokens, old, previous, settings, dim)
     t3 = time.perf_counter()
 
     out_parent = out.resolve().parent
@@ -427,9 +460,9 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
     # leftovers from a build that is still running.
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out_parent))
     try:
-        kept_docs = {c.doc_id for c, r in zip(chunks, source) if r >= 0}
         with (tmp / "documents.jsonl").open("wb") as fh:
-            fh.writelines(old.document_lines[d.doc_id] if d.doc_id in kept_docs else _document_line(d) for d in docs)
+            fh.writelines(old.document_lines[d.doc_id] if isinstance(d, Unchanged) else _document_line(d)
+                          for d in docs)
         with (tmp / "chunks.jsonl").open("wb") as fh:
             fh.writelines(old.chunk_lines[r] if r >= 0 else _chunk_line(c) for c, r in zip(chunks, source))
         files = ["documents.jsonl", "chunks.jsonl", *bm25.save(tmp)]
@@ -452,7 +485,8 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             "store": writer.info if writer is not None else {"kind": "faiss"},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
-            "corpus": {"path": text_path(corpus), "documents": corpus_sums},
+            "corpus": {"path": text_path(corpus), "documents": corpus_sums,
+                       "paths": {d.doc_id: d.path for d in docs}},
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
             "files": {name: sha256_file(tmp / name) for name in files},
             "cache_files": {name: sha256_file(tmp / name) for name in ("embed_cache.npy", "embed_cache_keys.json")},
@@ -489,8 +523,8 @@ def _chunk_line(c: Chunk) -> bytes:
                         "truncated": c.truncated}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _milvus_write(docs: list[Document], chunks: list[Chunk], keys: list[str], source: list[int],
-                  matrix: np.ndarray, tokens: dict[int, list[str]], old: "_Previous | None",
+def _milvus_write(docs: list, chunks: list[Chunk | None], chunk_docs: list[str], keys: list[str],
+                  source: list[int], matrix: np.ndarray, tokens: dict[int, list[str]], old: "_Previous | None",
                   previous: dict | None, settings: Settings, dim: int):
     """Write this build's rows to Milvus (invisible to readers until the folder swap names
     their generation); the writer's ``commit``/``abandon`` finish or undo it."""
@@ -506,8 +540,10 @@ def _milvus_write(docs: list[Document], chunks: list[Chunk], keys: list[str], so
     rows = [i for i in range(len(chunks)) if not writer.incremental or source[i] < 0]
     added = []
     for i in rows:
-        c = chunks[i]
+        c = chunks[i] if chunks[i] is not None else old.chunk(source[i])
         d = by_id[c.doc_id]
+        if isinstance(d, Unchanged):
+            d = old.document(d.doc_id)
         toks = tokens.get(i)
         if toks is None:  # a kept row going into a new collection
             toks = tokenize(fold(match_text(d, c), settings.fold_target))
@@ -516,7 +552,7 @@ def _milvus_write(docs: list[Document], chunks: list[Chunk], keys: list[str], so
     changed: set[str] = set()
     if writer.incremental and old is not None:
         kept = {r for r in source if r >= 0}
-        changed = {c.doc_id for r, c in enumerate(old.chunks) if r not in kept}
+        changed = {doc_id for r, doc_id in enumerate(old.chunk_docs) if r not in kept}
     writer.write(added, sorted(changed))
     return writer
 

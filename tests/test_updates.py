@@ -237,3 +237,19 @@ def test_cli_add_and_remove(tmp_path):
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = run("add", str(f), "--index", "no-index-here")
     assert r.returncode == 2 and "no index at no-index-here" in r.stderr
+
+
+def test_ids_with_quotes_and_backslashes_survive_updates(tmp_path):
+    """The update reads document ids off the previous build's JSON lines without parsing
+    them whole: ids that JSON must escape come back exactly."""
+    s = make_fake_settings(tmp_path / "models")
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    odd = 'zz "引號" \\ 反斜線'
+    _write(corpus, odd, NEW["zz_tech"])
+    build_index(corpus, tmp_path / "idx", s, emb)
+    r = add_documents(tmp_path / "idx", [_write(tmp_path, "zz_ferry", NEW["zz_ferry"])], s, emb)
+    assert r.build.embedded_vectors == 1
+    idx = open_index(tmp_path / "idx", s, emb)
+    assert odd in idx.documents and idx.search("数码港金融科技", mode="bm25")[0].doc_id == odd
+    remove_documents(tmp_path / "idx", [odd], s, emb)
+    assert odd not in open_index(tmp_path / "idx", s, emb).documents
