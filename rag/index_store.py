@@ -154,16 +154,21 @@ def _read_cache(folder: Path, manifest: dict | None) -> tuple[list[str], np.ndar
         return None
 
 
-_DOC_ID = re.compile(rb'"doc_id": ("(?:[^"\\]|\\.)*")')
+_FIELDS = {name: re.compile(b'"' + name.encode() + rb'": ("(?:[^"\\]|\\.)*")') for name in ("doc_id", "path")}
+
+
+def _field_of(line: bytes, name: str) -> str:
+    """The string field ``name`` (doc_id or path) of one JSON line of documents.jsonl or
+    chunks.jsonl, without parsing the rest of it (the article's text is most of the line).
+    Our records put these fields before any text, so the first match is the field."""
+    m = _FIELDS[name].search(line)
+    if m is None:
+        raise ValueError(f"a record without {name}")
+    return json.loads(m.group(1))
 
 
 def _doc_id_of(line: bytes) -> str:
-    """The ``doc_id`` of one JSON line of documents.jsonl or chunks.jsonl, without parsing
-    the rest of it (the article's text is most of the line)."""
-    m = _DOC_ID.search(line)
-    if m is None:
-        raise ValueError("a record without doc_id")
-    return json.loads(m.group(1))
+    return _field_of(line, "doc_id")
 
 
 @dataclass
@@ -185,7 +190,8 @@ class _Previous:
     def known(self) -> dict[str, tuple[str, str]]:
         """doc id -> (path, sha256) of every document of the previous build."""
         sums = self.manifest.get("corpus", {}).get("documents", {})
-        paths = self.manifest.get("corpus", {}).get("paths", {})
+        paths = self.manifest.get("corpus", {}).get("paths") or {  # builds before paths were recorded
+            d: _field_of(line, "path") for d, line in self.document_lines.items()}
         return {d: (paths.get(d, ""), sums.get(d, "")) for d in self.document_lines}
 
     def document(self, doc_id: str) -> Document:
@@ -212,9 +218,8 @@ def _previous_build(folder: Path, manifest: dict) -> _Previous | None:
     missing or damaged (the build then starts from scratch, reusing only valid vectors)."""
     cache = _read_cache(folder, manifest)
     files = manifest.get("files", {})
-    if cache is None or not {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} <= set(files) \
-            or not manifest.get("corpus", {}).get("paths"):
-        return None  # (an index from before paths were recorded is rebuilt from its files once)
+    if cache is None or not {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} <= set(files):
+        return None
     try:
         blobs = {n: _checked_bytes(folder, n, files[n])
                  for n in ("documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json")}

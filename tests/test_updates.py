@@ -253,3 +253,24 @@ def test_ids_with_quotes_and_backslashes_survive_updates(tmp_path):
     assert odd in idx.documents and idx.search("数码港金融科技", mode="bm25")[0].doc_id == odd
     remove_documents(tmp_path / "idx", [odd], s, emb)
     assert odd not in open_index(tmp_path / "idx", s, emb).documents
+
+
+def test_an_index_from_before_paths_were_recorded_updates_incrementally(tmp_path, monkeypatch):
+    from rag.index_store import manifest_digest
+
+    s = make_fake_settings(tmp_path / "models")
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    build_index(corpus, tmp_path / "idx", s, emb)
+    path = tmp_path / "idx" / "manifest.json"
+    m = json.loads(path.read_text(encoding="utf-8"))
+    del m["corpus"]["paths"]  # what the previous version wrote
+    m["manifest_sha256"] = manifest_digest(m)
+    path.write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
+    import rag.index_store as store_mod
+
+    seen = []
+    real = store_mod.tokenize
+    monkeypatch.setattr(store_mod, "tokenize", lambda text: seen.append(text) or real(text))
+    r = add_documents(tmp_path / "idx", [_write(tmp_path, "zz_ferry", NEW["zz_ferry"])], s, emb)
+    assert len(seen) == 1 and r.build.reused_vectors == 132
+    assert read_manifest(tmp_path / "idx")["corpus"]["paths"]["zz_ferry"].endswith("zz_ferry.txt")
