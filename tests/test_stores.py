@@ -164,3 +164,21 @@ def test_store_settings_are_checked():
         s.with_(store="milvus", milvus_uri="x.db", milvus_collection="bad-name").validate()
     with pytest.raises(ValueError, match="store 'redis'"):
         s.with_(store="redis").validate()
+
+
+def test_a_milvus_lite_database_held_by_another_process_is_a_clear_error(built):
+    """This test process holds the module's Milvus Lite database open; a `rag ask` in
+    another process gets one line saying so, exit code 2, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    tmp, _ = built
+    r = subprocess.run([sys.executable, "-m", "rag.cli", "ask", "--model", "fake", "--cache-dir", str(tmp / "models"),
+                        "阿里巴巴在铜锣湾买下了几层写字楼？", "--index", str(tmp / "idx-milvus")],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2
+    assert "Milvus Lite lets only one process open a database file" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr

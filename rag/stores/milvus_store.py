@@ -70,11 +70,14 @@ def chunk_of(pk: str) -> str:
 
 
 class _QuietLite(logging.Filter):
-    """Milvus Lite's embedded gRPC server logs a traceback for a timestamp call it does not
-    implement (pymilvus asks for it when creating a collection, then carries on)."""
+    """Tracebacks Milvus Lite logs for conditions this module reports itself: its embedded
+    gRPC server's for a timestamp call it does not implement (pymilvus asks for it when
+    creating a collection, then carries on), and its server manager's when another
+    process holds the database (``connect`` says so in one line)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Method not implemented" not in record.getMessage()
+        message = record.getMessage()
+        return "Method not implemented" not in message and "Failed to start MilvusLite server" not in message
 
 
 def connect(uri: str, token: str = ""):
@@ -84,6 +87,10 @@ def connect(uri: str, token: str = ""):
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
+            for name in ("grpc._server", "milvus_lite.server_manager"):
+                logger = logging.getLogger(name)
+                if not any(isinstance(f, _QuietLite) for f in logger.filters):
+                    logger.addFilter(_QuietLite())
             try:
                 from pymilvus import MilvusClient
             except ImportError:
@@ -96,7 +103,6 @@ def connect(uri: str, token: str = ""):
                         "(the chat page, another rag command) or use a Milvus server"
                         if _is_lite(uri) else "check that the server is running and the URI and token are right")
                 raise StoreError(f"cannot open Milvus at {uri} ({_reason(exc)}); {hint}") from None
-            logging.getLogger("grpc._server").addFilter(_QuietLite())
             # pymilvus logs every refused call with a traceback at ERROR; the store turns
             # each into one clear message instead.
             logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
