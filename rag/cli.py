@@ -90,19 +90,20 @@ def _keep_store(settings: Settings, args: argparse.Namespace, out: Path) -> Sett
     """Without --store, a rebuild stays in the store the index is in (a Milvus index is
     not silently turned into a FAISS one)."""
     from .errors import IndexLoadError
-    from .index_store import read_manifest
+    from .index_store import read_manifest, store_settings
 
     if getattr(args, "store", None) or not (out / "manifest.json").is_file():
         return settings
     try:
-        info = read_manifest(out).get("store") or {}
+        changes = store_settings(read_manifest(out))
     except IndexLoadError:
         return settings
-    if info.get("kind") != "milvus":
+    if changes["store"] != "milvus":
         return settings
-    return settings.with_(store="milvus", milvus_uri=args.milvus_uri or info.get("uri", ""),
-                          milvus_collection=args.milvus_collection or info.get("base", "rag_chunks"),
-                          milvus_analyzer=args.milvus_analyzer or info.get("analyzer", "tokens")).validate()
+    flags = {"milvus_uri": args.milvus_uri, "milvus_collection": args.milvus_collection,
+             "milvus_analyzer": args.milvus_analyzer}
+    changes.update({key: value for key, value in flags.items() if value})
+    return settings.with_(**changes).validate()
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -213,16 +213,19 @@ def _reusable(previous: dict | None, settings: Settings, embedder: Embedder) -> 
             and previous.get("normalization") == _normalization(settings))
 
 
+# The files ``_previous_build`` reads (and checks against their checksums).
+_RECORD_FILES = ("documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json")
+
+
 def _previous_build(folder: Path, manifest: dict) -> _Previous | None:
     """The previous build's records, checked against its manifest; None if anything is
     missing or damaged (the build then starts from scratch, reusing only valid vectors)."""
     cache = _read_cache(folder, manifest)
     files = manifest.get("files", {})
-    if cache is None or not {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} <= set(files):
+    if cache is None or not set(_RECORD_FILES) <= set(files):
         return None
     try:
-        blobs = {n: _checked_bytes(folder, n, files[n])
-                 for n in ("documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json")}
+        blobs = {n: _checked_bytes(folder, n, files[n]) for n in _RECORD_FILES}
         doc_lines = blobs["documents.jsonl"].splitlines(keepends=True)
         chunk_lines = blobs["chunks.jsonl"].splitlines(keepends=True)
         documents = {_doc_id_of(line): line for line in doc_lines}
@@ -236,12 +239,6 @@ def _previous_build(folder: Path, manifest: dict) -> _Previous | None:
             or set(chunk_docs) - set(documents) or set(documents) != set(manifest["corpus"].get("documents", {})):
         return None
     return _Previous(manifest, keys, matrix, bm25, documents, chunk_lines, chunk_docs)
-
-
-def _parse_records(documents_jsonl: bytes, chunks_jsonl: bytes) -> tuple[dict[str, Document], list[Chunk]]:
-    """Documents and chunks from their (checked) files; ValueError if they do not fit."""
-    docs = _parse_documents(documents_jsonl)
-    return docs, _parse_chunks(chunks_jsonl, docs)
 
 
 def _parse_documents(documents_jsonl: bytes) -> dict[str, Document]:
@@ -268,6 +265,16 @@ def _parse_chunks(chunks_jsonl: bytes, docs: dict[str, Document]) -> list[Chunk]
 def _store_info(manifest: dict | None) -> dict:
     """The manifest's store section; builds from before stores existed are FAISS builds."""
     return (manifest or {}).get("store") or {"kind": "faiss"}
+
+
+def store_settings(manifest: dict | None) -> dict:
+    """The Settings fields that build into the store ``manifest`` names, for updates and
+    rebuilds that must stay in it."""
+    info = _store_info(manifest)
+    if info.get("kind") != "milvus":
+        return {"store": "faiss"}
+    return {"store": "milvus", "milvus_uri": info.get("uri", ""), "milvus_collection": info.get("base", "rag_chunks"),
+            "milvus_analyzer": info.get("analyzer", "tokens")}
 
 
 def _same_store(previous: dict, settings: Settings) -> bool:
@@ -387,7 +394,8 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             and previous.get("vector_index", {}).get("threshold") == settings.ann_threshold
             and _same_store(previous, settings)):
         try:
-            verify_files(out, previous)
+            # The record files were checked when ``old`` was read; the rest is checked here.
+            verify_files(out, {"files": {n: d for n, d in previous.get("files", {}).items() if n not in _RECORD_FILES}})
             return BuildReport(out, len(docs), previous["counts"]["chunks"], skipped, previous["counts"]["chunks"], 0,
                                {"total": time.perf_counter() - t0}, up_to_date=True)
         except IndexLoadError:
@@ -456,7 +464,7 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
         index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
     else:
         kind = "milvus-" + vec.choose_kind(len(chunks), settings.ann_threshold)
-        writer = _milvus_write(docs, chunks, chunk_docs, keys, source, matrix, tokens, old, previous, settings, dim)
+        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, settings, dim)
     t3 = time.perf_counter()
 
     out_parent = out.resolve().parent
@@ -528,8 +536,7 @@ def _chunk_line(c: Chunk) -> bytes:
                         "truncated": c.truncated}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _milvus_write(docs: list, chunks: list[Chunk | None], chunk_docs: list[str], keys: list[str],
-                  source: list[int], matrix: np.ndarray, tokens: dict[int, list[str]], old: "_Previous | None",
+def _milvus_write(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray, tokens: dict[int, list[str]], old: "_Previous | None",
                   previous: dict | None, settings: Settings, dim: int):
     """Write this build's rows to Milvus (invisible to readers until the folder swap names
     their generation); the writer's ``commit``/``abandon`` finish or undo it."""
@@ -804,9 +811,8 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
         raise
     check_matches(folder, manifest, settings, embedder)
     files = manifest.get("files", {})
-    milvus = _store_info(manifest) if _store_info(manifest).get("kind") == "milvus" else None
-    required = {"documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_terms.json"} | (
-        set() if milvus else {"vectors.faiss"})
+    on_milvus = _store_info(manifest).get("kind") == "milvus"
+    required = set(_RECORD_FILES) | (set() if on_milvus else {"vectors.faiss"})
     if not required <= set(files):
         raise IndexLoadError(f"{mpath} lists no checksum for {', '.join(sorted(required - set(files)))}; "
                              f"rebuild with: rag index --out {folder}")
@@ -826,7 +832,7 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
         docs = _parse_documents(blobs["documents.jsonl"])
         current = "chunks.jsonl"
         chunks = _parse_chunks(blobs["chunks.jsonl"], docs)
-        if milvus is None:
+        if not on_milvus:
             current = "vectors.faiss"
             index = vec.from_bytes(blobs["vectors.faiss"])
         current = "bm25.npz or bm25_terms.json"  # the keyword index is the pair

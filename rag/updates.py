@@ -20,7 +20,7 @@ from .citations import unknown_document
 from .corpus import SUFFIXES, decode_strict, document_from_text, read_article, text_path
 from .embedding.base import Embedder
 from .errors import InputError
-from .index_store import BuildReport, build_index, read_documents, read_manifest
+from .index_store import BuildReport, build_index, read_documents, read_manifest, store_settings
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,15 +47,11 @@ def settings_for(index: Path, settings: Settings) -> tuple[Settings, Path, dict]
         raise InputError(f"index {index} was built from the corpus folder {str(corpus)!r}, which is not there; "
                          f"run rag index --corpus FOLDER --out {index} instead")
     chunking = manifest.get("chunking", {})
-    store = manifest.get("store") or {"kind": "faiss"}
-    changes: dict = {"store": store.get("kind", "faiss")}
+    changes = store_settings(manifest)
     if isinstance(chunking.get("size"), int):
         changes["chunk_size"] = chunking["size"]
     if isinstance(chunking.get("overlap_sentences"), int):
         changes["chunk_overlap_sentences"] = chunking["overlap_sentences"]
-    if store.get("kind") == "milvus":
-        changes.update(milvus_uri=store.get("uri", ""), milvus_collection=store.get("base", "rag_chunks"),
-                       milvus_analyzer=store.get("analyzer", "tokens"))
     threshold = manifest.get("vector_index", {}).get("threshold")
     if isinstance(threshold, int):
         changes["ann_threshold"] = threshold

@@ -177,18 +177,18 @@ class MilvusStore:
                              "check the server, or rebuild the index with rag index --store milvus") from None
         return list(res[0]) if res else []
 
-    def _rows(self, hits: list[dict], sign: float) -> Ranked:
+    def _rows(self, hits: list[dict]) -> Ranked:
         out = []
         for h in hits:
             row = self._row_of.get(chunk_of(str(h["pk"])))
             if row is not None:  # always, unless the collection was edited behind the manifest
-                out.append((row, sign * float(h["distance"])))
+                out.append((row, float(h["distance"])))
         return out
 
     def dense(self, query: np.ndarray, k: int, doc_ids: Sequence[str] | None = None) -> Ranked:
         q = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
         hits = self._search([q], "vector", k, doc_ids, {"metric_type": "IP", "params": {"ef": max(self._ef, k)}})
-        return self._rows(hits, 1.0)
+        return self._rows(hits)
 
     def keyword(self, tokens: Sequence[str], k: int, doc_ids: Sequence[str] | None = None) -> Ranked:
         # A repeated query token counts once, as in our BM25.
@@ -197,7 +197,7 @@ class MilvusStore:
             return []
         hits = self._search([text], "sparse", k, doc_ids, {"params": {"drop_ratio_search": 0.0}})
         # Milvus returns BM25 as a negative distance (smaller is closer); the score is its size.
-        ranked = self._rows(hits, 1.0)
+        ranked = self._rows(hits)
         ranked = [(r, abs(s)) for r, s in ranked if abs(s) > 0]
         return sorted(ranked, key=lambda x: (-x[1], x[0]))
 
@@ -316,7 +316,7 @@ class CollectionWriter:
                 and prev.get("base") == config.milvus_collection and prev.get("analyzer") == analyzer
                 and prev.get("dimension") == dim and bool(prev.get("hnsw")) == hnsw)
         self.previous_collection = prev.get("collection") if prev.get("kind") == "milvus" else None
-        self.incremental = same and self._usable(prev)
+        self.incremental = same and collection_usable(prev, config)
         self.changed: list[str] = []
         if self.incremental:
             self.name, self.token = prev["collection"], prev["token"]
@@ -345,15 +345,6 @@ class CollectionWriter:
         except Exception as exc:
             raise StoreError(f"Milvus at {self.config.milvus_uri} refused to write collection "
                              f"{getattr(self, 'name', '?')} ({_reason(exc)}); the index folder was not changed") from None
-
-    def _usable(self, prev: dict) -> bool:
-        try:
-            if not self.client.has_collection(prev.get("collection", "")):
-                return False
-            props = self.client.describe_collection(prev["collection"]).get("properties", {}) or {}
-            return props.get("rag.token") == prev.get("token")
-        except Exception:
-            return False
 
     def _clean(self, g: int, changed: Sequence[str]) -> None:
         """Delete what generation ``g`` does not see: rows a crashed update added after it,
