@@ -19,8 +19,8 @@ from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
 from .filters import DocFilter, check_filter, describe, restrict
 from .index_store import LoadedIndex, load_index
-from .reader.decide import Decision, ReadSpan, rank_spans
-from .reader.runtime import Reader, decision_of, load_reader
+from .reader.decide import ReadSpan, rank_spans
+from .reader.runtime import Reader, load_reader
 from .reader.spans import fold_with_offsets
 from .records import Answer, Chunk, ClaimCheck, Citation, Document, Hit, ShortAnswer
 from .retrieval import retrieve
@@ -224,26 +224,19 @@ class RagIndex:
                                            self.settings.fold_target)
         best: ReadSpan | None = None
         read_margins: tuple[tuple[str, float], ...] = ()
-        read_scores: tuple[tuple[str, float], ...] = ()
         if self.reader is not None:
-            # Read: the reader finds the answer span in each passage and says how much better
-            # it is than "no answer here"; decide: answer only when the best span's decision
-            # score (that margin, and how much of the question the span's context names)
-            # clears the threshold.
-            decision = decision_of(self.reader)
-            read, n_read = self._read_spans(folded, hits, decision, ix, timings)
+            # Read: the reader finds the answer span in each passage and says how much
+            # better it is than "no answer here"; decide: answer only above the threshold.
+            read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings)
             read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
-            read_scores = tuple((r.chunk_id, round(r.score, 4)) for r in read)
-            evidence = {"reader_margin": read[0].margin if read else float("-inf"),
-                        "decision_score": read[0].score if read else float("-inf"),
-                        "no_answer_threshold": decision.threshold, "passages_read": n_read}
-            abstain = not read or not decision.answers(read[0])
+            margin = read[0].margin if read else float("-inf")
+            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold}
+            abstain = not read or margin <= self.reader.threshold
             best = None if abstain else read[0]
             # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
             # than one passage: every other passage whose span also clears the threshold
-            # and whose margin is within reader_extra_gap of the best adds its sentence, up
-            # to max_answer_sentences, best first.
-            confident = [] if abstain else [r for r in read if decision.answers(r)
+            # adds its sentence, up to max_answer_sentences, best first.
+            confident = [] if abstain else [r for r in read if r.margin > self.reader.threshold
                                             and r.margin >= read[0].margin - self.settings.reader_extra_gap]
             seen: set[tuple[str, int]] = set()
             chosen = []
@@ -315,7 +308,6 @@ class RagIndex:
                       converted=tuple(converted),
                       index_id=ix.build_id, short_answer=short, short_text=short_text,
                       reader=self.reader.name if self.reader is not None else "", read_margins=read_margins,
-                      read_scores=read_scores,
                       generated=generated, generation=generation, notice=notice,
                       filter_note=describe(filters, answer_script) if filters else "")
 
@@ -337,45 +329,17 @@ class RagIndex:
         return generate(self.model, build_messages(question, passages, script), gate_sources(spans, target),
                         ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
 
-    def _read_spans(self, question: str, hits: Sequence[Hit], decision: Decision, ix: LoadedIndex,
-                    timings: dict[str, float], early_exit: bool | None = None) -> tuple[list[ReadSpan], int]:
-        """The reader's spans over the first ``reader_passages`` hits, best decision score
-        first, and how many passages were read. With early exit (the setting, unless ``early_exit`` says otherwise) the
-        first passage is read alone: when its span clears the decision's early-exit score,
-        the others are not read (they would cost two thirds of the time)."""
-        hits = hits[: self.settings.reader_passages]
-        early = (self.settings.reader_early_exit if early_exit is None else early_exit) and decision.early_exit is not None
-        first = self._read(question, hits[:1], decision, ix, timings, 0) if early and len(hits) > 1 else []
-        if first and decision.exits(first[0]):
-            return first, 1
-        rest = self._read(question, hits[1:] if early and len(hits) > 1 else hits, decision, ix, timings,
-                          1 if early and len(hits) > 1 else 0)
-        return sorted(first + rest, key=lambda r: -r.score), len(hits)
-
-    def read_spans(self, question: str, mode: str | None = None, doc_ids: Sequence[str] | None = None) -> list[ReadSpan]:
-        """Every span the reader finds in the passages ``ask`` would read (all of them, no
-        early exit), best decision score first: what calibration fits the decision on."""
-        if self.reader is None:
-            raise InputError("this index answers without a reader (--reader none); there are no spans to read")
-        ix = self._loaded
-        question = check_question(question, self.settings)
-        hits = self._search(ix, question, mode or self.settings.mode, None, doc_ids, {})
-        return self._read_spans(fold(question, self.settings.fold_target), hits, decision_of(self.reader), ix, {},
-                                early_exit=False)[0]
-
-    def _read(self, question: str, hits: Sequence[Hit], decision: Decision, ix: LoadedIndex,
-              timings: dict[str, float], first_rank: int) -> list[ReadSpan]:
-        """The reader's spans over the passages of ``hits``, best decision score first."""
+    def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
+              timings: dict[str, float]) -> list[ReadSpan]:
+        """The reader's spans over the passages of ``hits``, best margin first."""
         t = time.perf_counter()
-        chunks, documents = ix.chunk_by_id, ix.documents
         target = self.settings.fold_target
         folded = [fold_with_offsets(documents[h.doc_id].text, chunks[h.chunk_id].start, chunks[h.chunk_id].end, target)
                   for h in hits]
         spans = self.reader.read(question, [f.text for f in folded]) if hits else []  # type: ignore[union-attr]
-        timings["read"] = timings.get("read", 0.0) + (time.perf_counter() - t) * 1000
+        timings["read"] = (time.perf_counter() - t) * 1000
         return rank_spans(hits, chunks, documents, folded, spans, target,
-                          question if target == "simplified" else fold(question, "simplified"), decision, ix.bm25.idf,
-                          first_rank)
+                          question if target == "simplified" else fold(question, "simplified"))
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],
@@ -519,9 +483,6 @@ def answer_to_json(a: Answer) -> dict:
         # How much "no answer" beats the best span (negative: the span wins).
         "no_answer_score": (round(-a.evidence["reader_margin"], 4)
                             if a.evidence.get("reader_margin", float("-inf")) > -1e9 else None),
-        # The reader's decision: answered only when this score is above the threshold.
-        "decision_score": (round(a.evidence["decision_score"], 4)
-                           if a.evidence.get("decision_score", float("-inf")) > -1e9 else None),
         "reader": a.reader or "none",
         # "generated": the model's sentences, each checked against the passage it cites;
         # otherwise quoted from the sources (``notice`` says why when a model was asked).

@@ -55,8 +55,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["fusion"] = args.fusion
     if getattr(args, "reader", None):
         changes["reader"] = args.reader
-    if getattr(args, "read_all", False):
-        changes["reader_early_exit"] = False
     for flag, var, key in (("llm_base_url", "RAG_LLM_BASE_URL", "llm_base_url"), ("llm_model", "RAG_LLM_MODEL", "llm_model")):
         value = getattr(args, flag, None) or os.environ.get(var)
         if value:
@@ -422,9 +420,6 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader", choices=["auto", "trained", "none"],
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")
-    common.add_argument("--read-all", action="store_true",
-                        help="the reader reads all its passages, even when the first one answers confidently "
-                             "(slower; by default it stops there)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")

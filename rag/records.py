@@ -145,7 +145,6 @@ class Answer:
     reader: str = ""  # which reader decided ("" for the overlap heuristics)
     # The reader's margin (best span score minus no-answer score) per passage it read.
     read_margins: tuple[tuple[str, float], ...] = ()
-    read_scores: tuple[tuple[str, float], ...] = ()  # the decision's score of each span read, best first
     # Generated answers: True when ``answer`` is the model's gated sentences (each
     # segment's marker cites the sentence that supports it); ``generation`` says what
     # the gate did (model, passed, dropped, reasons, error, seconds; empty when no model

@@ -68,9 +68,6 @@ class Settings:
     # Other passages whose span clears the threshold and comes within this margin of the
     # best add their sentence to the answer (multi-part questions); 0: one sentence only.
     reader_extra_gap: float = 2.0
-    # Read the first passage alone first and stop there when its span clears the
-    # decision's early-exit score (fitted with it); False: always read them all.
-    reader_early_exit: bool = True
     max_question_chars: int = 500
     # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
     # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence

@@ -122,7 +122,6 @@ def test_page_and_json_show_the_short_answer(read_idx):
     assert '<strong class="short-span">三百家</strong>' in panel
     out = answer_to_json(a)
     assert out["short_answer"]["text"] == "三百家" and out["no_answer_score"] == -4.0 and out["reader"] == "number-reader"
-    assert out["decision_score"] == 4.0  # no fitted decision: the margin
 
 
 # --- the shipped weights and their manifest ---
@@ -245,43 +244,3 @@ def test_a_span_from_a_sentence_about_another_company_is_not_an_answer(small_cor
     assert not ok.abstained and ok.short_answer is not None
     other = idx.ask("騰訊收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
     assert other.abstained and other.short_answer is None
-
-
-def test_a_confident_first_passage_is_read_alone(read_idx):
-    from rag.reader.decide import Decision
-
-    calls = []
-    real = read_idx.reader.read
-    read_idx.reader.read = lambda question, passages: calls.append(len(passages)) or real(question, passages)
-    q = "香港科技園公司今年新增了多少家初創企業？"
-    read_idx.reader.decision = Decision((1.0, 0.0, 0.0), 0.0, 0.0, early_exit=3.0)  # the margin is 4.0
-    a = read_idx.ask(q)
-    assert calls == [1] and not a.abstained and a.short_text == "三百家" and len(a.read_scores) == 1
-    assert a.timings_ms["read"] > 0 and a.evidence["passages_read"] == 1
-    calls.clear()
-    read_idx.reader.decision = Decision((1.0, 0.0, 0.0), 0.0, 0.0, early_exit=5.0)  # not confident enough
-    b = read_idx.ask(q)
-    assert calls == [1, read_idx.settings.reader_passages - 1] and b.short_text == "三百家"
-    assert len(b.segments) == 2  # the other confident passage is still quoted
-    assert b.evidence["passages_read"] == read_idx.settings.reader_passages
-    calls.clear()
-    read_idx.reader.decision = Decision((1.0, 0.0, 0.0), 0.0, 0.0, early_exit=3.0)
-    read_idx.settings = read_idx.settings.with_(reader_early_exit=False)  # rag ask --read-all
-    assert read_idx.ask(q).segments == b.segments and calls == [read_idx.settings.reader_passages]
-    # read_spans (what calibration fits on) always reads every passage.
-    calls.clear()
-    read_idx.settings = read_idx.settings.with_(reader_early_exit=True)
-    spans = read_idx.read_spans(q)
-    assert calls == [read_idx.settings.reader_passages] and [s.rank for s in spans] == sorted(s.rank for s in spans)
-
-
-def test_the_decision_can_refuse_a_confident_span_that_names_none_of_the_question(read_idx):
-    from rag.reader.decide import Decision
-
-    # Weighted on the rarest question word missing from the span's context: the stand-in
-    # reader's confident "三百家" is refused when the question asks about another park.
-    read_idx.reader.decision = Decision((1.0, 0.0, -10.0), 0.0, 0.0)
-    assert not read_idx.ask("香港科技園公司今年新增了多少家初創企業？").abstained
-    a = read_idx.ask("數碼港今年新增了多少家初創企業？")
-    assert a.abstained and a.evidence["decision_score"] <= a.evidence["no_answer_threshold"], a.evidence
-    assert a.evidence["reader_margin"] == 4.0

@@ -70,25 +70,15 @@ def bench_queries(index_dir: Path, settings: Settings, embedder, questions: list
     runs = [(f"{m} ({label})" if m == "hybrid" else m, idx, m) for m in ("dense", "bm25", "hybrid")]
     if other_label:
         runs.append((f"hybrid ({other_label})", idx_other, "hybrid"))
-    reader_idx = idx if idx.reader is not None else idx_other if idx_other.reader is not None else None
-    if reader_idx is not None and reader_idx.settings.reader_early_exit:
-        # The same reader without early exit: what stopping at a confident first passage saves.
-        runs.append(("hybrid (reader, reading all passages)",
-                     open_index(index_dir, reader_idx.settings.with_(reader_early_exit=False), embedder), "hybrid"))
     for name, ix, mode in runs:
-        totals, stages, read = [], {}, []
+        totals, stages = [], {}
         for q in questions:
             a = ix.ask(q, mode=mode)
             totals.append(a.timings_ms["total"])
             for k, v in a.timings_ms.items():
                 stages.setdefault(k, []).append(v)
-            if "passages_read" in a.evidence:
-                read.append(a.evidence["passages_read"])
         out[name] = {"p50_ms": round(M.percentile(totals, 50), 2), "p95_ms": round(M.percentile(totals, 95), 2),
                      "stage_mean_ms": {k: round(float(np.mean(v)), 3) for k, v in sorted(stages.items()) if k != "total"}}
-        if read:
-            out[name]["passages_read_mean"] = round(float(np.mean(read)), 3)
-            out[name]["first_passage_only"] = round(sum(n == 1 for n in read) / len(read), 4)
     return out
 
 

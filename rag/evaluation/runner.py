@@ -15,7 +15,6 @@ from ..embedding import load_embedder
 from ..errors import InputError
 from ..index_store import build_index
 from ..progress import terminal_progress
-from ..reader.runtime import decision_of
 from ..settings import Settings
 from ..text.fold import detect_script
 from . import metrics as M
@@ -53,7 +52,6 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) 
         "short_f1": M.char_f1(a.short_text, item.answers) if item.answerable and a.short_text else None,
         "reader": a.reader or "none",
         "read_margins": dict(a.read_margins),
-        "read_scores": dict(a.read_scores),
         "confidence": confidence(a, idx.settings),
         "latency_ms": a.timings_ms.get("total", 0.0), "timings_ms": a.timings_ms,
         "generated": a.generated, "generation": a.generation,
@@ -61,12 +59,12 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) 
 
 
 def confidence(a, settings: Settings) -> float:
-    """One number per answer that the answer step thresholds: the reader's decision
-    score, or for the heuristics the smaller of coverage and dense cosine, each as a
-    multiple of its threshold (>= 1 on both: answer)."""
+    """One number per answer that the answer step thresholds: the reader's margin, or
+    for the heuristics the smaller of coverage and dense cosine, each as a multiple of
+    its threshold (>= 1 on both: answer)."""
     ev = a.evidence
-    if "decision_score" in ev:
-        return float(ev["decision_score"])
+    if "reader_margin" in ev:
+        return float(ev["reader_margin"])
     cov = ev.get("coverage", 0.0) / settings.min_coverage if settings.min_coverage > 0 else 1.0
     dt = settings.dense_threshold()
     dense = ev.get("dense", 0.0) / dt if dt > 0 and "dense" in ev else 1.0
@@ -74,9 +72,9 @@ def confidence(a, settings: Settings) -> float:
 
 
 def reader_order(r: dict) -> list[str]:
-    """Documents in the order the reader would put the passages it read (best decision
-    score first), then the rest of the hits in retrieval order."""
-    margins = r.get("read_scores") or r.get("read_margins") or {}
+    """Documents in the order the reader would put the passages it read (best margin
+    first), then the rest of the hits in retrieval order."""
+    margins = r.get("read_margins") or {}
     read = sorted((h for h in r["hits"] if h["chunk_id"] in margins), key=lambda h: -margins[h["chunk_id"]])
     rest = [h for h in r["hits"] if h["chunk_id"] not in margins]
     return M.dedupe(h["doc_id"] for h in read + rest)
@@ -222,7 +220,6 @@ class _AlwaysAnswers:
 
     def __init__(self, reader) -> None:
         self._reader, self.name, self.threshold = reader, reader.name, float("-inf")
-        self.decision = decision_of(reader).without_abstention()
 
     def read(self, question, passages):
         return self._reader.read(question, passages)
@@ -251,7 +248,7 @@ def risk_coverage_curves(idx: RagIndex, items: Sequence[QAItem],
             scored.append((conf if not a.abstained else float("-inf"), right))
             if tick:
                 tick()
-        shipped = decision_of(idx.reader).threshold if name == "reader" else 1.0
+        shipped = idx.reader.threshold if name == "reader" else 1.0
         answered = [(c, ok) for c, ok in scored if (c > shipped if name == "reader" else c >= shipped)]
         quotable = [(c, ok) for c, ok in scored if c != float("-inf")]
         n = max(1, len(scored))
@@ -514,8 +511,6 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
                       "backend": getattr(idx.embedder, "backend", "?"),
                       "reader_backend": getattr(idx.reader, "backend", None),
-                      "decision": decision_of(idx.reader).to_manifest() if idx.reader else None,
-                      "reader_early_exit": settings.reader_early_exit if idx.reader else None,
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
     out = Path(args.out) if args.out else ROOT / "eval" / "results" / name

