@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (faster on AVX-512 BF16)")
     p.add_argument("--near-miss", type=float, default=0.0,
                    help="share of questions that also get a near-miss negative (0: the shipped recipe; 0.6 was "
                         "tried: more abstention on near misses, fewer right answers)")
@@ -268,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         save_file({k: v.to(torch.float16) for k, v in net.trained_state().items()}, str(weights))
         training = {"data": sums, "seed": SEED, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-                    "near_miss": args.near_miss, "holdout_articles": len(held), "benchmark_read": False}
+                    "near_miss": args.near_miss, "bf16": args.bf16,
+                    "holdout_articles": len(held), "benchmark_read": False}
 
     # Measure what ships: the float16 weights as saved, merged as the product loads them.
     net.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()}, strict=False)
@@ -327,8 +329,12 @@ def train_net(net, tokenizer, train: list[Example], args: argparse.Namespace, rn
         mask[:, 0] = 1
         starts = torch.tensor([s for _, s, _ in batch])
         ends = torch.tensor([t for _, _, t in batch])
-        s_logits, e_logits = net(ids, mask)
-        loss = (torch.nn.functional.cross_entropy(s_logits, starts) + torch.nn.functional.cross_entropy(e_logits, ends)) / 2
+        # bfloat16 matrix products (the adapters, head and optimizer stay float32): about
+        # a quarter faster on CPUs with AVX-512 BF16, so more steps fit in the hour.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            s_logits, e_logits = net(ids, mask)
+        loss = (torch.nn.functional.cross_entropy(s_logits.float(), starts)
+                + torch.nn.functional.cross_entropy(e_logits.float(), ends)) / 2
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], 1.0)
