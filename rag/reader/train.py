@@ -40,7 +40,7 @@ from .spans import fold_with_offsets
 log = logging.getLogger(__name__)
 
 SEED = 20261124
-STEPS = 1200  # the shipped recipe (see the manifest)
+STEPS = 1500  # the shipped recipe (see the manifest), with bfloat16 autocast
 DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")
 
 
@@ -217,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--rank", type=int, default=16)
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass (faster on AVX-512 BF16)")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
+                   help="bfloat16 autocast for the forward pass (the shipped recipe; about a quarter faster on "
+                        "CPUs with AVX-512 BF16; --no-bf16 trains in float32)")
     p.add_argument("--near-miss", type=float, default=0.0,
                    help="share of questions that also get a near-miss negative (0: the shipped recipe; 0.6 was "
                         "tried: more abstention on near misses, fewer right answers)")
