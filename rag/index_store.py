@@ -536,8 +536,9 @@ def _chunk_line(c: Chunk) -> bytes:
                         "truncated": c.truncated}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _milvus_write(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray, tokens: dict[int, list[str]], old: "_Previous | None",
-                  previous: dict | None, settings: Settings, dim: int):
+def _milvus_write(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray,
+                  tokens: dict[int, list[str]], old: "_Previous | None", previous: dict | None, settings: Settings,
+                  dim: int):
     """Write this build's rows to Milvus (invisible to readers until the folder swap names
     their generation); the writer's ``commit``/``abandon`` finish or undo it."""
     from . import provenance
