@@ -193,7 +193,7 @@ def test_trained_reader_answers_short_and_abstains_on_another_company(seed_idx):
 
 
 @pytest.mark.model
-def test_merged_adapters_give_the_same_scores_as_the_adapters(seed_idx, model_cache_dir):
+def test_the_loaded_reader_scores_as_its_stored_weights(seed_idx, model_cache_dir):
     import torch
 
     from rag.reader.load import load_base
@@ -204,10 +204,14 @@ def test_merged_adapters_give_the_same_scores_as_the_adapters(seed_idx, model_ca
     model_dir = Path(seed_idx.embedder.base_path)  # the converted model beside the ONNX export
     _, net, _ = load_weights(model_dir, seed_idx.embedder.fingerprint)  # adapters merged, as the torch path runs it
     assert not any(isinstance(m, LoRALinear) for m in net.modules())
-    tokenizer, apart = load_base(model_dir, rank=net.rank)
+    tokenizer, apart = load_base(model_dir, rank=net.rank, full_layers=net.full_layers)
     from safetensors.torch import load_file
 
-    apart.load_state_dict({k: v.float() for k, v in load_file(str(WEIGHTS / "reader.safetensors")).items()}, strict=False)
+    from rag.reader.packing import unpack
+
+    state = unpack(load_file(str(WEIGHTS / "reader.safetensors")), apart.state_dict())
+    assert set(apart.trained_state()) == set(state)  # every trained tensor shipped, nothing else
+    apart.load_state_dict(state, strict=False)
     apart.eval()
     ids = torch.tensor([tokenizer("query: 阿里巴巴买了几层？", "阿里巴巴和蚂蚁集团以66亿元购入港岛一号中心13层写字楼。")["input_ids"]])
     mask = torch.ones_like(ids)
@@ -216,6 +220,13 @@ def test_merged_adapters_give_the_same_scores_as_the_adapters(seed_idx, model_ca
         s2, e2 = apart(ids, mask)
     assert torch.allclose(s1, s2, atol=1e-3) and torch.allclose(e1, e2, atol=1e-3)
     assert not torch.allclose(s1, torch.zeros_like(s1))
+    # The trained layers or adapters matter: the head alone over the base model reads differently.
+    _, head_only = load_base(model_dir, rank=net.rank, full_layers=net.full_layers)
+    head_only.load_state_dict({k: v for k, v in state.items() if k.startswith("head.")}, strict=False)
+    head_only.eval()
+    with torch.no_grad():
+        s3, _ = head_only(ids, mask)
+    assert not torch.allclose(s1, s3, atol=0.5)
 
 
 def test_other_confident_passages_add_their_sentence_within_the_gap(read_idx):
@@ -244,3 +255,56 @@ def test_a_span_from_a_sentence_about_another_company_is_not_an_answer(small_cor
     assert not ok.abstained and ok.short_answer is not None
     other = idx.ask("騰訊收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
     assert other.abstained and other.short_answer is None
+
+
+# --- how trained weights are stored (adapters, or layers trained in full) ---
+
+def test_trained_layers_are_stored_as_int8_changes_that_load_back_closely():
+    import torch
+
+    from rag.reader.packing import pack, unpack
+
+    g = torch.Generator().manual_seed(7)
+    base = {"bert.encoder.layer.11.output.dense.weight": torch.randn(6, 4, generator=g),
+            "bert.encoder.layer.11.output.LayerNorm.weight": torch.ones(6)}
+    change = torch.randn(6, 4, generator=g) * 0.01
+    change[2] = 0.0  # a row training did not move comes back exactly
+    trained = {"bert.encoder.layer.11.output.dense.weight": base["bert.encoder.layer.11.output.dense.weight"] + change,
+               "bert.encoder.layer.11.output.LayerNorm.weight": torch.full((6,), 1.25),
+               "head.weight": torch.randn(2, 4, generator=g)}  # not in the base model: stored as it is
+    stored = pack(trained, base)
+    assert stored["bert.encoder.layer.11.output.dense.weight.delta_int8"].dtype == torch.int8
+    assert "bert.encoder.layer.11.output.dense.weight" not in stored
+    assert stored["head.weight"].dtype == torch.float16
+    back = unpack(stored, base)
+    assert set(back) == set(trained)
+    key = "bert.encoder.layer.11.output.dense.weight"
+    step = change.abs().amax(dim=1, keepdim=True) / 127
+    assert torch.all((back[key] - trained[key]).abs() <= step / 2 + 1e-6)
+    assert torch.equal(back[key][2], base[key][2])
+    assert torch.allclose(back["head.weight"], trained["head.weight"], atol=1e-3)
+    assert torch.equal(back["bert.encoder.layer.11.output.LayerNorm.weight"], torch.full((6,), 1.25))
+    with pytest.raises(ValueError, match="does not match"):
+        unpack(stored, {key: torch.zeros(3, 4)})  # another base model's shape
+
+
+def test_reader_net_trains_only_its_top_layers_in_full_when_asked():
+    from transformers import BertConfig, BertModel
+
+    from rag.reader.model import LoRALinear, ReaderNet
+
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=4, num_attention_heads=2,
+                        intermediate_size=32)
+    net = ReaderNet(BertModel(config, add_pooling_layer=False), rank=0, full_layers=2)
+    assert not any(isinstance(m, LoRALinear) for m in net.modules())
+    trainable = {n for n, p in net.named_parameters() if p.requires_grad}
+    assert any(n.startswith("bert.encoder.layer.3.") for n in trainable)
+    assert any(n.startswith("bert.encoder.layer.2.") for n in trainable)
+    assert not any(n.startswith(("bert.encoder.layer.1.", "bert.encoder.layer.0.", "bert.embeddings."))
+                   for n in trainable)
+    assert set(net.trained_state()) == trainable  # what ships is exactly what trained
+    mixed = ReaderNet(BertModel(config, add_pooling_layer=False), rank=4, alpha=8.0, full_layers=1)
+    assert isinstance(mixed.bert.encoder.layer[0].attention.self.query, LoRALinear)
+    assert not isinstance(mixed.bert.encoder.layer[3].attention.self.query, LoRALinear)
+    with pytest.raises(ValueError, match="full_layers 5"):
+        ReaderNet(BertModel(config, add_pooling_layer=False), rank=0, full_layers=5)

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 from ..errors import ModelError
+from .packing import unpack
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-def load_base(model_dir: Path, rank: int = 16, attn: str | None = None):
-    """(tokenizer, ReaderNet with fresh adapters) over the converted model at ``model_dir``.
+def load_base(model_dir: Path, rank: int = 16, attn: str | None = None, full_layers: int = 0):
+    """(tokenizer, ReaderNet with fresh adapters) over the converted model at ``model_dir``;
+    ``full_layers``: how many top layers are trained in full instead.
     ``attn``: transformers' attention implementation ("eager" for the ONNX export)."""
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -26,7 +28,7 @@ def load_base(model_dir: Path, rank: int = 16, attn: str | None = None):
         raise ModelError(f"the tokenizer in {model_dir} is not a fast tokenizer; the reader needs offsets")
     extra = {"attn_implementation": attn} if attn else {}
     bert = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False, **extra)
-    return tokenizer, ReaderNet(bert, rank=rank, alpha=2.0 * rank)
+    return tokenizer, ReaderNet(bert, rank=rank, alpha=2.0 * rank, full_layers=full_layers)
 
 
 def read_manifest(weights_dir: Path = WEIGHTS_DIR) -> dict:
@@ -62,13 +64,18 @@ def check_weights(base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR) -> dic
 def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR, attn: str | None = None):
     """(tokenizer, trained ReaderNet in eval mode, manifest); ModelError when the weights
     are missing or damaged, or were trained on another base model."""
-    import torch
     from safetensors.torch import load_file
 
     manifest = check_weights(base_fingerprint, weights_dir)
     weights = weights_dir / "reader.safetensors"
-    tokenizer, net = load_base(model_dir, rank=int(manifest["adapter"]["rank"]), attn=attn)
-    state = {k: v.to(torch.float32) for k, v in load_file(str(weights)).items()}
+    adapter = manifest.get("adapter", {})
+    tokenizer, net = load_base(model_dir, rank=int(adapter.get("rank", 16)), attn=attn,
+                               full_layers=int(adapter.get("full_layers", 0)))
+    try:
+        state = unpack(load_file(str(weights)), net.state_dict())
+    except ValueError as exc:
+        raise ModelError(f"{weights} does not fit the base model ({exc}); retrain with: "
+                         "python -m eval.train_reader") from exc
     missing = set(net.trained_state()) - set(state)
     if missing:
         raise ModelError(f"{weights} lacks {len(missing)} trained tensors (e.g. {sorted(missing)[0]}); retrain")

