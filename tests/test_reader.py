@@ -238,8 +238,15 @@ def test_other_confident_passages_add_their_sentence_within_the_gap(read_idx):
     read_idx.settings = read_idx.settings.with_(reader_extra_gap=0.0)
     one = read_idx.ask(q)
     assert len(one.segments) == 2  # equal margins are within a gap of 0
-    read_idx.reader.read = lambda question, passages: [
-        SpanScore(6.0, 1.0, 0, 2) if i == 0 else SpanScore(5.0, 1.0, 0, 2) for i, _ in enumerate(passages)]
+    numbers = NumberReader().read
+
+    def best_first(question, passages):  # the same spans; the first with a number scores 1.0 higher
+        spans = numbers(question, passages)
+        first = next(i for i, sp in enumerate(spans) if sp.score > sp.null)
+        return [SpanScore(6.0 if i == first else 5.0, 1.0, sp.start, sp.end) if sp.score > sp.null else sp
+                for i, sp in enumerate(spans)]
+
+    read_idx.reader.read = best_first
     assert len(read_idx.ask(q).segments) == 1  # the second is 1.0 below the best: outside a gap of 0
     read_idx.settings = read_idx.settings.with_(reader_extra_gap=2.0)
     assert len(read_idx.ask(q).segments) >= 2
@@ -255,6 +262,43 @@ def test_a_span_from_a_sentence_about_another_company_is_not_an_answer(small_cor
     assert not ok.abstained and ok.short_answer is not None
     other = idx.ask("騰訊收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
     assert other.abstained and other.short_answer is None
+
+
+def test_how_many_questions_and_numbers_are_recognised():
+    from rag.reader.decide import asks_quantity, has_numeral
+
+    for q in ("阿里巴巴在香港聘請了多少名員工？", "小红书香港办公室有多少员工", "買了幾層寫字樓？", "有幾家獨角獸？"):
+        assert asks_quantity(fold(q)), q
+    for q in ("夏尔精通哪几门语言？", "mac第几款？", "几乎所有食物都加什么油？", "腾讯在香港收购了哪一栋写字楼？",
+              "二十多年来，谁主持这个节目？"):
+        assert not asks_quantity(fold(q)), q
+    for a in ("13層", "５.０２萬", "三百家", "逾兩千人", "百分之九十五", "数十个"):
+        assert has_numeral(fold(a)), a
+    for a in ("阿里內部員工", "香港科技園", "寫字樓"):
+        assert not has_numeral(fold(a)), a
+
+
+class WordReader(NumberReader):
+    """Reads "阿里內部員工" (no number) as the answer wherever it appears."""
+
+    def read(self, question, passages):
+        out = []
+        for p in passages:
+            i = p.find(fold("阿里內部員工"))
+            out.append(SpanScore(5.0, 1.0, i, i + 6) if i >= 0 else SpanScore(1.0, 3.0, 0, 1))
+        return out
+
+
+def test_a_how_many_question_is_not_answered_by_a_span_without_a_number(small_corpus, tmp_path, fake_settings):
+    (small_corpus / "staff.txt").write_text(
+        "阿里香港\n\n據阿里內部員工透露，香港公司聚合了旗下多個核心業務團隊。\n", encoding="utf-8")
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx.reader = WordReader()
+    how_many = idx.ask("阿里巴巴在香港聘請了多少名員工？", doc_ids=["staff"])
+    assert how_many.abstained and how_many.short_answer is None
+    who = idx.ask("誰透露了阿里香港公司的業務？", doc_ids=["staff"])  # not a quantity: the same span answers
+    assert not who.abstained and who.short_answer is not None and who.short_answer.text == "阿里內部員工"
 
 
 # --- how trained weights are stored (adapters, or layers trained in full) ---
