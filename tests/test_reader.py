@@ -252,12 +252,18 @@ def test_other_confident_passages_add_their_sentence_within_the_gap(read_idx):
     assert len(read_idx.ask(q).segments) >= 2
 
 
+def _index_with(corpus, tmp_path, settings, name: str, text: str, reader):
+    """The small corpus plus one article ``name``, indexed, read by the stand-in ``reader``."""
+    (corpus / f"{name}.txt").write_text(text, encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", settings, HashingEmbedder())
+    idx.reader = reader
+    return idx
+
+
 def test_a_span_from_a_sentence_about_another_company_is_not_an_answer(small_corpus, tmp_path, fake_settings):
-    (small_corpus / "deal.txt").write_text(
-        "收購消息\n\n阿里巴巴斥資六十六億元收購銅鑼灣寫字樓十三層。\n", encoding="utf-8")
-    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
-    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
-    idx.reader = NumberReader()
+    idx = _index_with(small_corpus, tmp_path, fake_settings, "deal",
+                      "收購消息\n\n阿里巴巴斥資六十六億元收購銅鑼灣寫字樓十三層。\n", NumberReader())
     ok = idx.ask("阿里巴巴收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
     assert not ok.abstained and ok.short_answer is not None
     other = idx.ask("騰訊收購了銅鑼灣多少層寫字樓？", doc_ids=["deal"])
@@ -290,11 +296,8 @@ class WordReader(NumberReader):
 
 
 def test_a_how_many_question_is_not_answered_by_a_span_without_a_number(small_corpus, tmp_path, fake_settings):
-    (small_corpus / "staff.txt").write_text(
-        "阿里香港\n\n據阿里內部員工透露，香港公司聚合了旗下多個核心業務團隊。\n", encoding="utf-8")
-    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
-    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
-    idx.reader = WordReader()
+    idx = _index_with(small_corpus, tmp_path, fake_settings, "staff",
+                      "阿里香港\n\n據阿里內部員工透露，香港公司聚合了旗下多個核心業務團隊。\n", WordReader())
     how_many = idx.ask("阿里巴巴在香港聘請了多少名員工？", doc_ids=["staff"])
     assert how_many.abstained and how_many.short_answer is None
     who = idx.ask("誰透露了阿里香港公司的業務？", doc_ids=["staff"])  # not a quantity: the same span answers
