@@ -64,13 +64,20 @@ def check_weights(base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR) -> dic
 def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR, attn: str | None = None):
     """(tokenizer, trained ReaderNet in eval mode, manifest); ModelError when the weights
     are missing or damaged, or were trained on another base model."""
+    manifest = check_weights(base_fingerprint, weights_dir)
+    adapter = manifest.get("adapter", {})
+    tokenizer, net = load_trained(model_dir, weights_dir / "reader.safetensors", int(adapter.get("rank", 16)),
+                                  int(adapter.get("full_layers", 0)), attn)
+    return tokenizer, net, manifest
+
+
+def load_trained(model_dir: Path, weights: Path, rank: int, full_layers: int, attn: str | None = None):
+    """(tokenizer, ReaderNet in eval mode): the base model at ``model_dir`` with the trained
+    tensors of ``weights`` loaded and adapters merged, as the product runs it. The weights'
+    manifest is not checked here (``load_reader`` does; training measures before writing it)."""
     from safetensors.torch import load_file
 
-    manifest = check_weights(base_fingerprint, weights_dir)
-    weights = weights_dir / "reader.safetensors"
-    adapter = manifest.get("adapter", {})
-    tokenizer, net = load_base(model_dir, rank=int(adapter.get("rank", 16)), attn=attn,
-                               full_layers=int(adapter.get("full_layers", 0)))
+    tokenizer, net = load_base(model_dir, rank=rank, attn=attn, full_layers=full_layers)
     try:
         state = unpack(load_file(str(weights)), net.state_dict())
     except ValueError as exc:
@@ -82,4 +89,4 @@ def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIG
     net.load_state_dict(state, strict=False)
     net.merge_adapters()
     net.eval()
-    return tokenizer, net, manifest
+    return tokenizer, net

