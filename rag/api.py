@@ -227,10 +227,10 @@ class RagIndex:
         if self.reader is not None:
             # Read: the reader finds the answer span in each passage and says how much
             # better it is than "no answer here"; decide: answer only above the threshold.
-            read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings)
+            read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings)
             read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
             margin = read[0].margin if read else float("-inf")
-            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold}
+            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
             abstain = not read or margin <= self.reader.threshold
             best = None if abstain else read[0]
             # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
@@ -330,16 +330,28 @@ class RagIndex:
                         ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
-              timings: dict[str, float]) -> list[ReadSpan]:
-        """The reader's spans over the passages of ``hits``, best margin first."""
+              timings: dict[str, float]) -> tuple[list[ReadSpan], int]:
+        """The reader's spans over the passages of ``hits``, best margin first, and how
+        many passages were read (the first alone when its span clears the stop margin)."""
         t = time.perf_counter()
         target = self.settings.fold_target
         folded = [fold_with_offsets(documents[h.doc_id].text, chunks[h.chunk_id].start, chunks[h.chunk_id].end, target)
                   for h in hits]
-        spans = self.reader.read(question, [f.text for f in folded]) if hits else []  # type: ignore[union-attr]
+        simplified = question if target == "simplified" else fold(question, "simplified")
+        texts = [f.text for f in folded]
+        stop = self.settings.reader_stop_margin
+        spans: list = []
+        if stop is not None and len(hits) > 1:
+            # The best hit first: when its span (after every check) is confident enough,
+            # the other passages could only add or swap a span the first already beats.
+            spans = self.reader.read(question, texts[:1])  # type: ignore[union-attr]
+            first = rank_spans(hits[:1], chunks, documents, folded[:1], spans, target, simplified)
+            if first and first[0].margin >= stop:
+                timings["read"] = (time.perf_counter() - t) * 1000
+                return first, 1
+        spans += self.reader.read(question, texts[len(spans):]) if hits else []  # type: ignore[union-attr]
         timings["read"] = (time.perf_counter() - t) * 1000
-        return rank_spans(hits, chunks, documents, folded, spans, target,
-                          question if target == "simplified" else fold(question, "simplified"))
+        return rank_spans(hits, chunks, documents, folded, spans, target, simplified), len(hits)
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import RagError
 from .progress import terminal_progress
-from .settings import Settings
+from .settings import STOP_MARGIN, Settings
 from .text.sanitize import INVISIBLE, terminal_text
 
 log = logging.getLogger("rag")
@@ -76,6 +76,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["milvus_token"] = os.environ["RAG_MILVUS_TOKEN"]  # never a flag: flags show in the process list
     if getattr(args, "reader_extra_gap", None) is not None:
         changes["reader_extra_gap"] = args.reader_extra_gap
+    if getattr(args, "reader_stop_margin", None) is not None:
+        changes["reader_stop_margin"] = None if args.reader_stop_margin == "off" else float(args.reader_stop_margin)
     return Settings(**changes).validate()
 
 
@@ -403,6 +405,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return main_bench(args, _settings(args))
 
 
+def _stop_margin(value: str) -> str:
+    """``--reader-stop-margin``: a number or "off"."""
+    if value != "off":
+        try:
+            float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number or off") from None
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited question answering over Chinese news.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -420,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader", choices=["auto", "trained", "none"],
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")
+    common.add_argument("--reader-stop-margin", type=_stop_margin, metavar="MARGIN|off",
+                        help="the reader reads the other passages only when the best hit's span margin is below "
+                             f"this (default {STOP_MARGIN}; off: read every passage)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")

@@ -231,6 +231,7 @@ def test_the_loaded_reader_scores_as_its_stored_weights(seed_idx, model_cache_di
 
 def test_other_confident_passages_add_their_sentence_within_the_gap(read_idx):
     q = "香港科技園公司今年新增了多少家初創企業？"
+    read_idx.settings = read_idx.settings.with_(reader_stop_margin=None)  # every passage read
     a = read_idx.ask(q)
     # Two passages clear the stand-in reader's threshold with the same margin: both quoted,
     # the best first and the short answer from it.
@@ -355,3 +356,53 @@ def test_reader_net_trains_only_its_top_layers_in_full_when_asked():
     assert not isinstance(mixed.bert.encoder.layer[3].attention.self.query, LoRALinear)
     with pytest.raises(ValueError, match="full_layers 5"):
         ReaderNet(BertModel(config, add_pooling_layer=False), rank=0, full_layers=5)
+
+
+class Recording:
+    """A reader that remembers how many passages each call read."""
+
+    def __init__(self, reader) -> None:
+        self.reader, self.name, self.threshold, self.calls = reader, reader.name, reader.threshold, []
+
+    def read(self, question, passages):
+        self.calls.append(len(passages))
+        return self.reader.read(question, passages)
+
+
+def test_a_confident_best_hit_is_read_alone_and_a_doubtful_one_is_not(read_idx):
+    q = "香港科技園公司今年新增了多少家初創企業？"
+    rec = read_idx.reader = Recording(NumberReader())  # margins 4.0 where a passage answers
+    read_idx.settings = read_idx.settings.with_(reader_stop_margin=None)
+    everything = read_idx.ask(q)
+    n = min(3, len(everything.hits))
+    assert n == 3 and rec.calls == [n] and everything.evidence["passages_read"] == n
+    assert len(everything.segments) == 2  # two passages answer (see the gap test)
+    rec.calls.clear()
+    read_idx.settings = read_idx.settings.with_(reader_stop_margin=3.0)  # 4.0 clears it: the first answers alone
+    alone = read_idx.ask(q)
+    assert rec.calls == [1] and alone.evidence["passages_read"] == 1
+    assert alone.short_text == everything.short_text == "三百家" and len(alone.segments) == 1
+    assert alone.segments[0] == everything.segments[0] and not alone.abstained
+    rec.calls.clear()
+    read_idx.settings = read_idx.settings.with_(reader_stop_margin=10.0)  # not confident: the rest is read too
+    doubtful = read_idx.ask(q)
+    assert rec.calls == [1, n - 1] and doubtful.evidence["passages_read"] == n
+    assert doubtful.segments == everything.segments and doubtful.short_answer == everything.short_answer
+    rec.calls.clear()
+    read_idx.settings = read_idx.settings.with_(reader_stop_margin=-50.0)
+    none = read_idx.ask("政府推出的計劃首年收到多少份申請？")  # no passage answers (no 家/名/元 number)
+    assert rec.calls[0] == 1 and sum(rec.calls) == min(3, len(none.hits)) and none.abstained
+
+
+def test_the_stop_margin_is_a_number_or_off():
+    from rag.cli import _settings, build_parser
+    from rag.settings import STOP_MARGIN, Settings
+
+    parse = build_parser().parse_args
+    assert _settings(parse(["ask", "x"])).reader_stop_margin == STOP_MARGIN == Settings().reader_stop_margin
+    assert _settings(parse(["ask", "x", "--reader-stop-margin", "off"])).reader_stop_margin is None
+    assert _settings(parse(["ask", "x", "--reader-stop-margin", "7.5"])).reader_stop_margin == 7.5
+    with pytest.raises(SystemExit):
+        parse(["ask", "x", "--reader-stop-margin", "soon"])
+    with pytest.raises(ValueError, match="reader_stop_margin 1000"):
+        Settings(reader_stop_margin=1000.0).validate()

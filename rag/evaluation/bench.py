@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import open_index
+from ..api import RagIndex, open_index
 from ..bm25 import BM25Index
 from ..embedding import load_embedder
 from ..index_store import build_index
@@ -70,15 +70,24 @@ def bench_queries(index_dir: Path, settings: Settings, embedder, questions: list
     runs = [(f"{m} ({label})" if m == "hybrid" else m, idx, m) for m in ("dense", "bm25", "hybrid")]
     if other_label:
         runs.append((f"hybrid ({other_label})", idx_other, "hybrid"))
+    if idx.reader is not None and settings.reader_stop_margin is not None:
+        # The same reader reading every passage: what the early stop saves.
+        runs.append(("hybrid (reader, every passage read)",
+                     RagIndex(idx.loaded, idx.embedder, settings.with_(reader_stop_margin=None), idx.reader), "hybrid"))
     for name, ix, mode in runs:
-        totals, stages = [], {}
+        totals, stages, read = [], {}, []
         for q in questions:
             a = ix.ask(q, mode=mode)
             totals.append(a.timings_ms["total"])
             for k, v in a.timings_ms.items():
                 stages.setdefault(k, []).append(v)
+            if "passages_read" in a.evidence:
+                read.append(a.evidence["passages_read"])
         out[name] = {"p50_ms": round(M.percentile(totals, 50), 2), "p95_ms": round(M.percentile(totals, 95), 2),
                      "stage_mean_ms": {k: round(float(np.mean(v)), 3) for k, v in sorted(stages.items()) if k != "total"}}
+        if read:
+            out[name]["passages_read_mean"] = round(float(np.mean(read)), 3)
+            out[name]["read_first_only"] = round(sum(1 for n in read if n == 1) / len(read), 3)
     return out
 
 
@@ -289,8 +298,10 @@ def main_bench(args: argparse.Namespace, settings: Settings) -> int:
         qe = r["question_embedding"]
         print(f"[{name}] question embedding: p50 {qe['p50_ms']} ms, p95 {qe['p95_ms']} ms")
         for mode, q in r["queries_seeds"].items():
+            read = (f"; passages read {q['passages_read_mean']} on average, the first alone for "
+                    f"{q['read_first_only']:.0%}" if "passages_read_mean" in q else "")
             print(f"[{name}] query {mode:20}: p50 {q['p50_ms']} ms, p95 {q['p95_ms']} ms, "
-                  f"mean ms per stage {q['stage_mean_ms']}")
+                  f"mean ms per stage {q['stage_mean_ms']}{read}")
         print(f"[{name}] cold start to first answer: {r['cold_start']['seconds_to_first_answer']}s "
               f"(ok: {r['cold_start']['ok']}); seed index {r['index_size_mb_seeds']} MB")
         if "chat_page" in r:

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
 from ..text.fold import to_script
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,20 @@ def load_cmrc(path: Path, traditional: bool = False) -> tuple[dict[str, str], li
         raise InputError(f"CMRC file {path} does not exist; pass --cmrc-file PATH") from exc
     corpus: dict[str, str] = {}
     items: list[QAItem] = []
+    skipped: list[str] = []
     for article in data["data"]:
         for para in article["paragraphs"]:
             pid = para["id"]
             text = para["context"]
             corpus[pid] = to_script(text, "traditional") if traditional else text
             for qa in para["qas"]:
+                if not qa["question"].strip():
+                    skipped.append(qa["id"])  # CMRC 2018 trial has two questions without text
+                    continue
                 answers = tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
                 items.append(QAItem(qa["id"], qa["question"], answers, (pid,), {"title": article.get("title", "")}))
+    if skipped:
+        log.warning("%s: %d questions without text left out (%s)", Path(path).name, len(skipped), ", ".join(skipped))
     return corpus, items
 
 

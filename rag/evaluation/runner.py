@@ -136,6 +136,8 @@ def summarize(results: Sequence[dict]) -> dict:
         "by_document": {d: retrieval(rs) for d, rs in sorted(by_doc.items())},
         "latency_ms": {"p50": M.percentile(lat, 50), "p95": M.percentile(lat, 95), "mean": M.mean(lat)},
         "stage_ms_mean": {k: M.mean(v) for k, v in sorted(stage.items())},
+        **({"reader_passages_read_mean": M.mean(r["evidence"]["passages_read"] for r in results)}
+           if results and all("passages_read" in r["evidence"] for r in results) else {}),
         **({"generation": generation_summary(results)} if any(r.get("generation") for r in results) else {}),
     }
 
@@ -456,10 +458,14 @@ def prepare(args: argparse.Namespace) -> tuple[list[QAItem], Path, str]:
     """The QA items and corpus folder named by the arguments."""
     cache = ROOT / "eval" / "results" / "cache"
     if args.dataset in ("cmrc", "cmrc-trad"):
-        corpus, items = load_cmrc(find_cmrc(args.cmrc_file), traditional=args.dataset == "cmrc-trad")
-        folder = cache / args.dataset / "corpus"
+        path = find_cmrc(args.cmrc_file)
+        corpus, items = load_cmrc(path, traditional=args.dataset == "cmrc-trad")
+        # Another SQuAD-style file (CMRC trial, DRCD) gets its own corpus folder and index:
+        # its passages must never join the benchmark's.
+        name = args.dataset if path.stem == "cmrc2018_dev" else f"{args.dataset}-{path.stem}"
+        folder = cache / name / "corpus"
         write_corpus(corpus, folder)
-        return items, folder, args.dataset
+        return items, folder, name
     items = load_jsonl(Path(args.dataset))
     folder = Path(args.corpus or ROOT / "seeds")
     return items, folder, Path(args.dataset).stem
@@ -511,6 +517,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
                       "backend": getattr(idx.embedder, "backend", "?"),
                       "reader_backend": getattr(idx.reader, "backend", None),
+                      "reader_stop_margin": settings.reader_stop_margin if idx.reader else None,
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
     out = Path(args.out) if args.out else ROOT / "eval" / "results" / name

@@ -27,10 +27,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..bm25 import BM25Index
 from ..checksums import sha256_file
 from ..evaluation.metrics import char_f1, exact_match
+from ..retrieval import fuse_z
+from ..settings import Settings
 from ..text.fold import fold
 from ..text.tokenize import tokenize
 from .features import MAX_TOKENS, STRIDE, Window, label, make_windows
@@ -77,19 +80,54 @@ def load_examples(path: Path, tag: str) -> tuple[list[Example], list[tuple[str, 
     return examples, passages
 
 
-def hard_negatives(examples: list[Example], passages: list[tuple[str, str]], rng: random.Random) -> list[Example]:
-    """One negative per question: the best BM25 passage that holds no reference answer."""
-    bm = BM25Index.build([tokenize(p) for _, p in passages])
+Ranker = Callable[[str], list[int]]  # question -> rows of the passage list, best first
+
+
+def bm25_ranker(passages: list[str], k: int = 10) -> Ranker:
+    """The keyword leg alone (the negatives of the recipe until 2026-11-29)."""
+    bm = BM25Index.build([tokenize(p) for p in passages])
+    return lambda question: [r for r, _ in bm.top_k(tokenize(question), k)]
+
+
+def hybrid_ranker(passages: list[str], embedder, settings: Settings, k: int = 10, vectors=None) -> Ranker:
+    """The product's own retrieval over the passages: the dense and keyword legs fused as
+    ``rag.retrieval`` fuses them (same fusion, weight and candidate count), so that the
+    negatives are the passages the product would read when the answer is not in the corpus."""
+    import numpy as np
+
+    bm = BM25Index.build([tokenize(p) for p in passages])
+    if vectors is None:
+        vectors = embedder.embed_passages(passages)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    n = settings.candidates
+
+    def rank(question: str) -> list[int]:
+        q = np.asarray(embedder.embed_queries([question]), dtype=np.float32)[0]
+        sims = vectors @ q
+        top = np.argsort(-sims, kind="stable")[:n]
+        dense = [(int(r), float(sims[r])) for r in top]
+        fused = fuse_z(dense, bm.top_k(tokenize(question), n), settings.dense_weight)
+        return [r for r, _ in fused[:k]]
+
+    return rank
+
+
+def hard_negatives(examples: list[Example], passages: list[tuple[str, str]], rng: random.Random,
+                   ranker: Ranker | None = None, per_question: int = 1) -> list[Example]:
+    """``per_question`` negatives per question: the best-ranked passages that hold no
+    reference answer (``ranker``: BM25 over ``passages`` when not given)."""
+    texts = [p for _, p in passages]
+    ranker = ranker or bm25_ranker(texts)
     out = []
     for ex in examples:
-        ranked = [r for r, _ in bm.top_k(tokenize(ex.question), 10)]
-        pick = next((passages[r] for r in ranked if passages[r][1] != ex.passage
-                     and not any(a in passages[r][1] for a in ex.answers)), None)
-        if pick is None:
+        picks = [passages[r] for r in ranker(ex.question) if passages[r][1] != ex.passage
+                 and not any(a in passages[r][1] for a in ex.answers)][:per_question]
+        if not picks:
             pick = passages[rng.randrange(len(passages))]
             if pick[1] == ex.passage or any(a in pick[1] for a in ex.answers):
                 continue
-        out.append(Example(ex.article, ex.question, pick[1], None, ex.answers))
+            picks = [pick]
+        out += [Example(ex.article, ex.question, p[1], None, ex.answers) for p in picks]
     return out
 
 
@@ -147,17 +185,19 @@ def _best_read(net, tokenizer, question: str, passages: list[str]) -> tuple[floa
     return best, text
 
 
-def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[str], k: int = 3) -> dict:
+def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[str], k: int = 3,
+                       ranker: Ranker | None = None) -> dict:
     """The threshold as the product uses it: the best margin over the ``k`` passages
     read for a question. Each held-out answerable question is read twice: with its own
-    passage among the best BM25 passages of the training pool, and with its own passage
+    passage among the best-ranked passages of the training pool (``ranker``: BM25 when
+    not given), and with its own passage
     removed (then an answer is right only if it holds a reference answer). The
     threshold minimises the wrong outcomes of both (refusing or misanswering the first,
     answering the second wrongly), on held-out training articles only."""
-    bm = BM25Index.build([tokenize(p) for p in passages])
+    ranker = ranker or bm25_ranker(passages, k + 2)
     with_gold, without = [], []
     for e in dev_pos:
-        others = [passages[r] for r, _ in bm.top_k(tokenize(e.question), k + 2) if passages[r] != e.passage][:k]
+        others = [passages[r] for r in ranker(e.question)[: k + 2] if passages[r] != e.passage][:k]
         m, text = _best_read(net, tokenizer, e.question, [e.passage] + others[: k - 1])
         with_gold.append((m, any(a and a in text for a in e.answers) or exact_match(text, e.answers) > 0))
         m, text = _best_read(net, tokenizer, e.question, others)
@@ -227,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--near-miss", type=float, default=0.0,
                    help="share of questions that also get a near-miss negative (0: the shipped recipe; 0.6 was "
                         "tried: more abstention on near misses, fewer right answers)")
+    p.add_argument("--negatives", choices=("bm25", "hybrid"), default="hybrid",
+                   help="how a question's unanswerable passages are found, and the calibration's passages: "
+                        "hybrid = the product's own retrieval (the shipped recipe), bm25 = the keyword leg alone "
+                        "(the recipe until 2026-11-29)")
+    p.add_argument("--negatives-per-question", type=int, default=1,
+                   help="unanswerable passages per question (the best-ranked ones without a reference answer)")
     p.add_argument("--holdout", type=float, default=0.08, help="share of articles held out for figures and threshold")
     p.add_argument("--calibrate-only", action="store_true",
                    help="do not train: measure the weights already in --out and choose their threshold again")
@@ -242,15 +288,27 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(SEED)
 
     data = Path(args.data)
-    positives, negatives, pool = [], [], []
+    settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None)
+    embedder = None
+    if args.negatives == "hybrid":
+        from ..embedding import load_embedder
+
+        embedder = load_embedder(settings)
+    positives, negatives, pool, pool_vectors = [], [], [], []
     sums = {}
     for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd")):
         path = data / name
         sums[name] = sha256_file(path)
         ex, passages = load_examples(path, tag)
         positives += ex
-        pool += [text for _, text in passages]
-        negatives += hard_negatives(ex, passages, rng)
+        texts = [text for _, text in passages]
+        pool += texts
+        ranker = None
+        if embedder is not None:
+            vectors = np.asarray(embedder.embed_passages(texts), dtype=np.float32)
+            pool_vectors.append(vectors)
+            ranker = hybrid_ranker(texts, embedder, settings, vectors=vectors)
+        negatives += hard_negatives(ex, passages, rng, ranker, args.negatives_per_question)
         if args.near_miss > 0:
             negatives += near_miss_negatives(ex, rng, args.near_miss)
     articles = sorted({e.article for e in positives})
@@ -279,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         save_file(pack(net.trained_state(), base), str(weights))
         training = {"data": sums, "seed": SEED, "steps": args.steps, "batch": args.batch, "lr": args.lr,
                     "near_miss": args.near_miss, "bf16": args.bf16, "full_lr": args.full_lr,
+                    "negatives": args.negatives, "negatives_per_question": args.negatives_per_question,
+                    "retrieval_embedder": None if embedder is None else f"{embedder.model_id} ({embedder.backend})",
                     "holdout_articles": len(held), "benchmark_read": False}
 
     # Measure what ships: the weights as saved (float16, int8 changes), loaded as the product
@@ -286,7 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer, net = load_trained(model_dir, weights, rank, full_layers)
     with torch.no_grad():
         metrics = heldout_metrics(net, tokenizer, dev_pos, dev_neg)
-        calibration = pipeline_threshold(net, tokenizer, dev_pos, pool)
+        calibration = pipeline_threshold(net, tokenizer, dev_pos, pool, ranker=None if embedder is None else
+                                         hybrid_ranker(pool, embedder, settings, 5, np.concatenate(pool_vectors)))
     metrics |= {"pipeline": calibration, "train_seconds": train_seconds, "train_windows": n_windows}
     manifest = {
         "format_version": 1,

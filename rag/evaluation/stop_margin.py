@@ -1,0 +1,154 @@
+"""Choose the reader's early stop (``Settings.reader_stop_margin``) on a training set.
+
+The product reads the best hit first and the other passages only when the first
+passage's span margin is below the stop margin. Every question of the set is asked
+twice through the real pipeline: reading all passages, and stopping after the first
+whenever it has a usable span. The reads are cached per (question, passage), so the
+second asking costs nothing. For each candidate margin a question's outcome is the
+first asking's below it and the second's at or above it, which is exactly what the
+product does with that setting (abstention cannot change: the stop margin is above
+the no-answer threshold). The choice: the smallest margin whose answers hold a
+reference answer as often as reading everything (within ``--tolerance``) and whose
+short answers lose at most ``--f1-tolerance`` F1: python -m eval.tune_stop_margin.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from . import metrics as M
+from .datasets import QAItem
+
+CANDIDATES = tuple(x / 2 for x in range(0, 31))  # 0.0, 0.5, ..., 15.0
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question's outcome with every passage read, and stopping after the first."""
+
+    first_margin: float | None  # the best hit's span margin (None: no usable span there)
+    full: tuple[bool, bool, float, float]  # abstained, answer holds a reference, short EM, short F1
+    first: tuple[bool, bool, float, float]
+
+
+class CachedReader:
+    """A reader whose reads are remembered per (question, passage)."""
+
+    def __init__(self, reader) -> None:
+        self._reader, self.name, self.threshold = reader, reader.name, reader.threshold
+        self._memo: dict[tuple[str, str], object] = {}
+
+    def read(self, question: str, passages: Sequence[str]):
+        todo = [p for p in dict.fromkeys(passages) if (question, p) not in self._memo]
+        if todo:
+            for p, span in zip(todo, self._reader.read(question, todo)):
+                self._memo[(question, p)] = span
+        return [self._memo[(question, p)] for p in passages]
+
+
+def outcome(answer, item: QAItem) -> tuple[bool, bool, float, float]:
+    """(abstained, answer holds a reference answer, short EM, short F1) of one answer."""
+    if answer.abstained:
+        return True, False, 0.0, 0.0
+    short = answer.short_text or ""
+    return (False, M.answer_contains(answer.answer, item.answers) > 0,
+            M.exact_match(short, item.answers) if short else 0.0, M.char_f1(short, item.answers) if short else 0.0)
+
+
+def table(asked: Sequence[Asked], candidates: Sequence[float] = CANDIDATES) -> list[dict]:
+    """Per candidate stop margin: the figures the product would have (pure)."""
+    n = max(1, len(asked))
+    rows = []
+    for t in [None, *candidates]:
+        picked = [a.first if t is not None and a.first_margin is not None and a.first_margin >= t else a.full
+                  for a in asked]
+        stopped = sum(1 for a in asked if t is not None and a.first_margin is not None and a.first_margin >= t)
+        rows.append({"stop_margin": t, "stopped_after_first": round(stopped / n, 4),
+                     "answer_has_reference": round(sum(p[1] for p in picked) / n, 4),
+                     "refused": round(sum(p[0] for p in picked) / n, 4),
+                     "short_em": round(100 * sum(p[2] for p in picked) / n, 2),
+                     "short_f1": round(100 * sum(p[3] for p in picked) / n, 2),
+                     "changed": sum(1 for a, p in zip(asked, picked) if p != a.full)})
+    return rows
+
+
+def choose(rows: Sequence[dict], tolerance: float, f1_tolerance: float) -> dict:
+    """The smallest stop margin within the tolerances of reading every passage."""
+    base = rows[0]
+    ok = [r for r in rows[1:] if r["answer_has_reference"] >= base["answer_has_reference"] - tolerance
+          and r["short_f1"] >= base["short_f1"] - f1_tolerance]
+    return min(ok, key=lambda r: r["stop_margin"]) if ok else rows[-1]
+
+
+def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
+    """Every item asked reading all passages and stopping after the first (see module doc)."""
+    from ..api import RagIndex
+
+    reader = CachedReader(idx.reader)
+    full = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_stop_margin=None), reader)
+    first = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_stop_margin=-100.0), reader)
+    out = []
+    for item in items:
+        a = full.ask(item.question, mode="hybrid")
+        b = first.ask(item.question, mode="hybrid")
+        top = a.hits[0].chunk_id if a.hits else None
+        margins = dict(a.read_margins)
+        out.append(Asked(margins.get(top) if top else None, outcome(a, item), outcome(b, item)))
+        if progress:
+            progress()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..api import open_index
+    from ..embedding import load_embedder
+    from ..index_store import build_index
+    from ..settings import Settings
+    from .datasets import load_cmrc, write_corpus
+    from .runner import ROOT
+
+    p = argparse.ArgumentParser(description="Choose the reader's early stop margin on CMRC 2018 trial.")
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
+    p.add_argument("--file", default="cmrc2018_trial.json", help="a training set (never cmrc2018_dev.json)")
+    p.add_argument("--cache-dir")
+    p.add_argument("--tolerance", type=float, default=0.0, help="answer-has-reference loss allowed (share)")
+    p.add_argument("--f1-tolerance", type=float, default=0.0, help="short-answer F1 loss allowed (points)")
+    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / "stop_margin.json"))
+    args = p.parse_args(argv)
+    if "dev" in args.file and "cmrc" in args.file:
+        print("error: CMRC 2018 dev is the benchmark; choose the stop margin on a training set", file=sys.stderr)
+        return 2
+    settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None).validate()
+    embedder = load_embedder(settings)
+    corpus, items = load_cmrc(Path(args.data) / args.file)
+    stem = Path(args.file).stem
+    folder = ROOT / "eval" / "results" / "cache" / f"stop-{stem}" / "corpus"
+    write_corpus(corpus, folder)
+    index_dir = folder.parent / "index"
+    build_index(folder, index_dir, settings, embedder)
+    idx = open_index(index_dir, settings, embedder)
+    if idx.reader is None:
+        print("error: no reader (the stop margin is the trained reader's)", file=sys.stderr)
+        return 2
+    asked = ask_both(idx, items)
+    rows = table(asked)
+    chosen = choose(rows, args.tolerance, args.f1_tolerance)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"set": args.file, "questions": len(items), "reader": idx.reader.name,
+                               "threshold": idx.reader.threshold, "tolerance": args.tolerance,
+                               "f1_tolerance": args.f1_tolerance, "chosen": chosen, "table": rows},
+                              ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print("| stop margin | stopped after the first | answer has reference | refused | short EM / F1 | changed |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        mark = " ← chosen" if r is chosen else ""
+        print(f"| {r['stop_margin'] if r['stop_margin'] is not None else 'off'}{mark} | {r['stopped_after_first']:.3f} | "
+              f"{r['answer_has_reference']:.4f} | {r['refused']:.4f} | {r['short_em']:.1f} / {r['short_f1']:.1f} | "
+              f"{r['changed']} |")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
