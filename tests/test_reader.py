@@ -406,3 +406,28 @@ def test_the_stop_margin_is_a_number_or_off():
         parse(["ask", "x", "--reader-stop-margin", "soon"])
     with pytest.raises(ValueError, match="reader_stop_margin 1000"):
         Settings(reader_stop_margin=1000.0).validate()
+
+
+def test_negatives_are_the_best_ranked_passages_without_a_reference_answer():
+    import random
+
+    from rag.reader.train import Example, bm25_ranker, hard_negatives, hybrid_ranker
+    from rag.settings import Settings
+
+    passages = [("a1", "腾讯在深圳前海设立了新的总部大楼。"), ("a1", "阿里巴巴在铜锣湾买下13层写字楼。"),
+                ("a2", "阿里巴巴与蚂蚁集团在香港的办公室扩大了。"), ("a3", "香港科技园新增三百家初创企业。"),
+                ("a2", "阿里巴巴去年在香港聘请了五百名员工。")]
+    ex = Example("a1", "阿里巴巴在铜锣湾买下了几层写字楼？", passages[1][1], (9, 12), ("13层",))
+    rank = bm25_ranker([p for _, p in passages])
+    order = rank(ex.question)
+    assert order[0] == 1  # the answer's own passage ranks first, and is never a negative
+    two = hard_negatives([ex], passages, random.Random(0), rank, per_question=2)
+    expected = [passages[r][1] for r in order if r != 1][:2]
+    assert [n.passage for n in two] == expected and all(n.answer is None for n in two)
+    assert all("13层" not in n.passage for n in two) and len({n.passage for n in two}) == 2
+    # The product's retrieval (both legs fused) over the same passages: still never the
+    # answer's passage, and one negative per question by default.
+    hybrid = hybrid_ranker([p for _, p in passages], HashingEmbedder(), Settings(model="fake"))
+    assert sorted(hybrid(ex.question)) == list(range(len(passages)))
+    one = hard_negatives([ex], passages, random.Random(0), hybrid)
+    assert len(one) == 1 and one[0].passage != ex.passage and "13层" not in one[0].passage
