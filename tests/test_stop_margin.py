@@ -21,8 +21,9 @@ def test_each_margin_takes_the_first_passage_answer_only_where_it_is_confident_e
     assert at4["stopped_after_first"] == 0.5 and at4["answer_has_reference"] == 0.5 and at4["changed"] == 1
     assert at6["stopped_after_first"] == 0.25 and at6["answer_has_reference"] == 0.75 and at6["changed"] == 0
     assert at10["stopped_after_first"] == 0 and at10["refused"] == 0.25
-    assert choose(rows, tolerance=0.0, f1_tolerance=0.0)["stop_margin"] == 6.0  # the smallest that loses nothing
-    assert choose(rows, tolerance=0.3, f1_tolerance=30.0)["stop_margin"] == 4.0
+    assert choose(rows)["stop_margin"] == 6.0  # the smallest from which on nothing changes
+    gained = table([Asked(5.0, WRONG, RIGHT), Asked(8.0, RIGHT, RIGHT)], candidates=(4.0, 6.0, 10.0))
+    assert choose(gained)["stop_margin"] == 6.0  # a change for the better is still a change
 
 
 def test_reads_are_cached_per_question_and_passage():

@@ -7,9 +7,9 @@ whenever it has a usable span. The reads are cached per (question, passage), so 
 second asking costs nothing. For each candidate margin a question's outcome is the
 first asking's below it and the second's at or above it, which is exactly what the
 product does with that setting (abstention cannot change: the stop margin is above
-the no-answer threshold). The choice: the smallest margin whose answers hold a
-reference answer as often as reading everything (within ``--tolerance``) and whose
-short answers lose at most ``--f1-tolerance`` F1: python -m eval.tune_stop_margin.
+the no-answer threshold). The choice: the smallest margin from which on no question's
+outcome (refused, answer holds a reference, short EM, short F1) changes; the stop is
+for speed and should not change answers: python -m eval.tune_stop_margin.
 """
 from __future__ import annotations
 
@@ -76,12 +76,15 @@ def table(asked: Sequence[Asked], candidates: Sequence[float] = CANDIDATES) -> l
     return rows
 
 
-def choose(rows: Sequence[dict], tolerance: float, f1_tolerance: float) -> dict:
-    """The smallest stop margin within the tolerances of reading every passage."""
-    base = rows[0]
-    ok = [r for r in rows[1:] if r["answer_has_reference"] >= base["answer_has_reference"] - tolerance
-          and r["short_f1"] >= base["short_f1"] - f1_tolerance]
-    return min(ok, key=lambda r: r["stop_margin"]) if ok else rows[-1]
+def choose(rows: Sequence[dict]) -> dict:
+    """The smallest stop margin from which on no question's outcome changes against
+    reading every passage (the stop is for speed; it should not change answers)."""
+    chosen = rows[-1]
+    for r in sorted(rows[1:], key=lambda r: -r["stop_margin"]):
+        if r["changed"]:
+            break
+        chosen = r
+    return chosen
 
 
 def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
@@ -115,8 +118,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
     p.add_argument("--file", default="cmrc2018_trial.json", help="a training set (never cmrc2018_dev.json)")
     p.add_argument("--cache-dir")
-    p.add_argument("--tolerance", type=float, default=0.0, help="answer-has-reference loss allowed (share)")
-    p.add_argument("--f1-tolerance", type=float, default=0.0, help="short-answer F1 loss allowed (points)")
     p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / "stop_margin.json"))
     args = p.parse_args(argv)
     if "dev" in args.file and "cmrc" in args.file:
@@ -136,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     asked = ask_both(idx, items)
     rows = table(asked)
-    chosen = choose(rows, args.tolerance, args.f1_tolerance)
+    chosen = choose(rows)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"set": args.file, "questions": len(items), "reader": idx.reader.name,
-                               "threshold": idx.reader.threshold, "tolerance": args.tolerance,
-                               "f1_tolerance": args.f1_tolerance, "chosen": chosen, "table": rows},
+                               "threshold": idx.reader.threshold, "rule": "the smallest margin from which on no outcome changes",
+                               "chosen": chosen, "table": rows},
                               ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print("| stop margin | stopped after the first | answer has reference | refused | short EM / F1 | changed |")
     print("|---|---|---|---|---|---|")
