@@ -5,7 +5,8 @@ everything the pipeline reads). CMRC 2018 dev is the benchmark and is never read
 Every question is paired with its own passage (the answer span) and with a hard
 negative: the passage of the same set that BM25 ranks highest for the question among
 those that do not contain the answer (for DRCD usually a sibling passage of the same
-article). With ``--near-miss SHARE`` a share of the questions also get a near miss: the
+article; ``--negatives hybrid`` ranks with the product's own retrieval instead, and
+``--negatives-per-question N`` takes the N best). With ``--near-miss SHARE`` a share of the questions also get a near miss: the
 question with one of its names, places, organisations or years swapped for another that
 its passage does not hold, paired with its own passage and labelled "no answer" (tried
 at 0.6; not the shipped recipe, see the README). A share of the articles is held out: the
@@ -267,10 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--near-miss", type=float, default=0.0,
                    help="share of questions that also get a near-miss negative (0: the shipped recipe; 0.6 was "
                         "tried: more abstention on near misses, fewer right answers)")
-    p.add_argument("--negatives", choices=("bm25", "hybrid"), default="hybrid",
+    p.add_argument("--negatives", choices=("bm25", "hybrid"), default="bm25",
                    help="how a question's unanswerable passages are found, and the calibration's passages: "
-                        "hybrid = the product's own retrieval (the shipped recipe), bm25 = the keyword leg alone "
-                        "(the recipe until 2026-11-29)")
+                        "bm25 = the keyword leg alone (the shipped recipe), hybrid = the product's own retrieval "
+                        "(dense + BM25 fused as rag.retrieval does; being tried)")
     p.add_argument("--negatives-per-question", type=int, default=1,
                    help="unanswerable passages per question (the best-ranked ones without a reference answer)")
     p.add_argument("--holdout", type=float, default=0.08, help="share of articles held out for figures and threshold")
