@@ -66,6 +66,15 @@ def fuse_rrf(dense: Ranked, bm25: Ranked, k: int = 60) -> list[tuple[int, float]
     return sorted(fused.items(), key=lambda x: (-x[1], x[0]))
 
 
+def fuse(dense: Ranked, bm25: Ranked, settings: Settings) -> list[tuple[int, float]]:
+    """The two legs fused as ``settings.fusion`` says (zscore, rrf or convex)."""
+    if settings.fusion == "rrf":
+        return fuse_rrf(dense, bm25, settings.rrf_k)
+    if settings.fusion == "zscore":
+        return fuse_z(dense, bm25, settings.dense_weight)
+    return fuse_convex(dense, bm25, settings.dense_weight)
+
+
 def retrieve(index: LoadedIndex, embedder: Embedder | None, question: str, settings: Settings,
              mode: str | None = None, top_k: int | None = None, doc_ids: Sequence[str] | None = None,
              timings: dict[str, float] | None = None) -> list[Hit]:
@@ -97,12 +106,8 @@ def retrieve(index: LoadedIndex, embedder: Embedder | None, question: str, setti
         fused = list(dense)
     elif mode == "bm25":
         fused = list(bm25)
-    elif settings.fusion == "rrf":
-        fused = fuse_rrf(dense, bm25, settings.rrf_k)
-    elif settings.fusion == "zscore":
-        fused = fuse_z(dense, bm25, settings.dense_weight)
     else:
-        fused = fuse_convex(dense, bm25, settings.dense_weight)
+        fused = fuse(dense, bm25, settings)
     d_rank = {r: (i + 1, s) for i, (r, s) in enumerate(dense)}
     b_rank = {r: (i + 1, s) for i, (r, s) in enumerate(bm25)}
     hits = []

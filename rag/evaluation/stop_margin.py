@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import metrics as M
 from .datasets import QAItem
 
 CANDIDATES = tuple(x / 2 for x in range(0, 31))  # 0.0, 0.5, ..., 15.0
@@ -50,13 +49,11 @@ class CachedReader:
         return [self._memo[(question, p)] for p in passages]
 
 
-def outcome(answer, item: QAItem) -> tuple[bool, bool, float, float]:
-    """(abstained, answer holds a reference answer, short EM, short F1) of one answer."""
-    if answer.abstained:
-        return True, False, 0.0, 0.0
-    short = answer.short_text or ""
-    return (False, M.answer_contains(answer.answer, item.answers) > 0,
-            M.exact_match(short, item.answers) if short else 0.0, M.char_f1(short, item.answers) if short else 0.0)
+def outcome(record: dict) -> tuple[bool, bool, float, float]:
+    """(abstained, answer holds a reference answer, short EM, short F1) of one answer, from
+    the evaluation's per-question record (``runner.ask_one``)."""
+    return (bool(record["abstained"]), record["answer_contains"] > 0, record["short_em"] or 0.0,
+            record["short_f1"] or 0.0)
 
 
 def table(asked: Sequence[Asked], candidates: Sequence[float] = CANDIDATES) -> list[dict]:
@@ -90,17 +87,16 @@ def choose(rows: Sequence[dict]) -> dict:
 def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     """Every item asked reading all passages and stopping after the first (see module doc)."""
     from ..api import RagIndex
+    from .runner import ask_one
 
     reader = CachedReader(idx.reader)
     full = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_stop_margin=None), reader)
     first = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_stop_margin=-100.0), reader)
     out = []
     for item in items:
-        a = full.ask(item.question, mode="hybrid")
-        b = first.ask(item.question, mode="hybrid")
-        top = a.hits[0].chunk_id if a.hits else None
-        margins = dict(a.read_margins)
-        out.append(Asked(margins.get(top) if top else None, outcome(a, item), outcome(b, item)))
+        a, b = ask_one(full, item, "hybrid"), ask_one(first, item, "hybrid")
+        top = a["hits"][0]["chunk_id"] if a["hits"] else None
+        out.append(Asked(a["read_margins"].get(top) if top else None, outcome(a), outcome(b)))
         if progress:
             progress()
     return out

@@ -33,7 +33,7 @@ from typing import Callable
 from ..bm25 import BM25Index
 from ..checksums import sha256_file
 from ..evaluation.metrics import char_f1, exact_match
-from ..retrieval import fuse_z
+from ..retrieval import fuse
 from ..settings import Settings
 from ..text.fold import fold
 from ..text.tokenize import tokenize
@@ -91,8 +91,8 @@ def bm25_ranker(passages: list[str], k: int = 10) -> Ranker:
 
 
 def hybrid_ranker(passages: list[str], embedder, settings: Settings, k: int = 10, vectors=None) -> Ranker:
-    """The product's own retrieval over the passages: the dense and keyword legs fused as
-    ``rag.retrieval`` fuses them (same fusion, weight and candidate count), so that the
+    """The product's own retrieval over the passages: the dense and keyword legs fused by
+    ``rag.retrieval.fuse`` (same fusion, weight and candidate count), so that the
     negatives are the passages the product would read when the answer is not in the corpus."""
     import numpy as np
 
@@ -107,7 +107,7 @@ def hybrid_ranker(passages: list[str], embedder, settings: Settings, k: int = 10
         sims = vectors @ q
         top = np.argsort(-sims, kind="stable")[:n]
         dense = [(int(r), float(sims[r])) for r in top]
-        fused = fuse_z(dense, bm.top_k(tokenize(question), n), settings.dense_weight)
+        fused = fuse(dense, bm.top_k(tokenize(question), n), settings)
         return [r for r, _ in fused[:k]]
 
     return rank
