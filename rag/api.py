@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from . import answering
 from .citations import Lookup, lookup, unknown_document
@@ -19,7 +19,7 @@ from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
 from .filters import DocFilter, check_filter, describe, restrict
 from .index_store import LoadedIndex, load_index
-from .reader.decide import ReadSpan, rank_spans
+from .reader.decide import ReadSpan, folded_document, rank_spans, topic_coverage
 from .reader.runtime import Reader, load_reader
 from .reader.spans import fold_with_offsets
 from .records import Answer, Chunk, ClaimCheck, Citation, Document, Hit, ShortAnswer
@@ -227,7 +227,8 @@ class RagIndex:
         if self.reader is not None:
             # Read: the reader finds the answer span in each passage and says how much
             # better it is than "no answer here"; decide: answer only above the threshold.
-            read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings)
+            read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings,
+                                      ix.bm25.idf)
             read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
             margin = read[0].margin if read else float("-inf")
             evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
@@ -330,7 +331,7 @@ class RagIndex:
                         ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
-              timings: dict[str, float]) -> tuple[list[ReadSpan], int]:
+              timings: dict[str, float], idf: Callable[[str], float] | None = None) -> tuple[list[ReadSpan], int]:
         """The reader's spans over the passages of ``hits``, best margin first, and how
         many passages were read (the first alone when its span clears the stop margin)."""
         t = time.perf_counter()
@@ -338,6 +339,15 @@ class RagIndex:
         folded = [fold_with_offsets(documents[h.doc_id].text, chunks[h.chunk_id].start, chunks[h.chunk_id].end, target)
                   for h in hits]
         simplified = question if target == "simplified" else fold(question, "simplified")
+        min_topic = self.settings.reader_min_topic
+        topic = None
+        if min_topic is not None and idf is not None:
+            shares: dict[str, float] = {}
+
+            def topic(doc_id: str) -> float:
+                if doc_id not in shares:
+                    shares[doc_id] = topic_coverage(simplified, folded_document(documents[doc_id].text), idf)
+                return shares[doc_id]
         texts = [f.text for f in folded]
         stop = self.settings.reader_stop_margin
         spans: list = []
@@ -345,13 +355,13 @@ class RagIndex:
             # The best hit first: when its span (after every check) is confident enough,
             # the other passages could only add or swap a span the first already beats.
             spans = self.reader.read(question, texts[:1])  # type: ignore[union-attr]
-            first = rank_spans(hits[:1], chunks, documents, folded[:1], spans, target, simplified)
+            first = rank_spans(hits[:1], chunks, documents, folded[:1], spans, target, simplified, topic, min_topic)
             if first and first[0].margin >= stop:
                 timings["read"] = (time.perf_counter() - t) * 1000
                 return first, 1
         spans += self.reader.read(question, texts[len(spans):]) if hits else []  # type: ignore[union-attr]
         timings["read"] = (time.perf_counter() - t) * 1000
-        return rank_spans(hits, chunks, documents, folded, spans, target, simplified), len(hits)
+        return rank_spans(hits, chunks, documents, folded, spans, target, simplified, topic, min_topic), len(hits)
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],

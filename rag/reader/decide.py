@@ -1,17 +1,20 @@
 """Pure decisions on what the reader returned: map each passage's best span to the
 original text, find the sentence that holds it, drop spans in instruction-shaped
-sentences, spans about another subject and spans without a number for a "how many"
-question, and rank them by margin (span score minus no-answer score)."""
+sentences, spans about another subject, spans from a document that does not name what
+the question is about, and spans without a number for a "how many" question, and rank
+them by margin (span score minus no-answer score)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from functools import lru_cache
+from typing import Callable, Sequence
 
-from ..answering import is_instruction
+from ..answering import coverage, is_instruction
 from ..claims.verdict import subject_conflict
 from ..records import Chunk, Document, Hit
 from ..text.fold import fold
+from ..text.tokenize import content_terms
 from .features import SpanScore
 from .spans import FoldedText
 
@@ -38,6 +41,20 @@ def has_numeral(folded_text: str) -> bool:
     return bool(_NUMERAL.search(folded_text))
 
 
+@lru_cache(maxsize=256)
+def folded_document(text: str) -> str:
+    """A document's text folded to Simplified (remembered: a long article takes ~13 ms)."""
+    return fold(text, "simplified")
+
+
+def topic_coverage(folded_question: str, folded_document: str, idf: Callable[[str], float]) -> float:
+    """Share of the question's idf weight (its words without figures) that the document
+    holds (0 to 1; 1 when the question has no such word). A document about another fish,
+    station or player than the question's leaves its rarest words out."""
+    terms = [t for t in content_terms(folded_question) if not re.search(r"\d", t)]
+    return coverage(terms, idf, folded_document) if terms else 1.0
+
+
 @dataclass(frozen=True)
 class ReadSpan:
     """A span the reader found, in original offsets, with the sentence holding it."""
@@ -61,16 +78,21 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
                folded: Sequence[FoldedText], spans: Sequence[SpanScore | None], fold_target: str,
-               question: str = "") -> list[ReadSpan]:
+               question: str = "", topic: Callable[[str], float] | None = None,
+               min_topic: float | None = None) -> list[ReadSpan]:
     """One ReadSpan per passage that has a usable span, best margin first. Given the
     (folded, Simplified) ``question``, spans from sentences about another company, place
     or year than the question's are dropped, and so are spans without a number when it
-    asks how many or how much."""
+    asks how many or how much. Given ``topic`` (a document id to the share of the
+    question's words its document holds, see ``topic_coverage``) and ``min_topic``, spans
+    from documents below that share are dropped."""
     out = []
     quantity = asks_quantity(question)
     for h, f, sp in zip(hits, folded, spans):
         if sp is None or sp.end <= sp.start:
             continue
+        if topic is not None and min_topic is not None and topic(h.doc_id) < min_topic:
+            continue  # the document is about something else: its span answers another question
         chunk, doc = chunks[h.chunk_id], documents[h.doc_id]
         a, b = trim(doc.text, *f.to_original(sp.start, sp.end))
         if a >= b:

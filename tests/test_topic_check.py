@@ -1,0 +1,86 @@
+"""The reader's topic check: the coverage measure (pure), a span from a document about
+something else is dropped in the pipeline, the setting and flag, and the tuning's table."""
+import pytest
+
+from rag.evaluation.topic_check import choose, row
+from rag.index_store import build_index
+from rag.api import open_index
+from rag.embedding.fake import HashingEmbedder
+from rag.reader.decide import topic_coverage
+from rag.reader.features import SpanScore
+from rag.text.fold import fold
+
+
+class LengthReader:
+    """Reads "60公分" wherever it is written, confidently (margin 4); else no answer."""
+
+    name, threshold = "length-reader", 0.0
+
+    def read(self, question, passages):
+        return [SpanScore(5.0, 1.0, p.find("60"), p.find("60") + 4) if "60" in p else SpanScore(1.0, 3.0, 0, 1)
+                for p in passages]
+
+
+def _idf(term: str) -> float:
+    return {"交叉": 6.0, "笛鲷": 5.0, "体长": 2.0, "可达": 1.0, "公分": 1.0}.get(term, 3.0)
+
+
+def test_topic_coverage_is_the_share_of_the_question_words_the_document_holds():
+    q = fold("交叉笛鲷体长可达多少公分？")
+    assert topic_coverage(q, fold("交叉笛鯛，體長可達35公分。"), _idf) == 1.0  # Traditional document: folded first
+    other = topic_coverage(q, fold("黃笛鯛，體長可達60公分。"), _idf)
+    assert 0.5 < other < 1.0  # the rarest word (交叉) is missing
+    assert topic_coverage(q, fold("颱風今日襲港。"), _idf) == 0.0
+    assert topic_coverage(fold("多少？"), "任何文字", _idf) == 1.0  # nothing to check: never drops a span
+    assert topic_coverage(fold("2023年是多少？"), "任何文字", _idf) == 1.0  # figures are what is asked, not the topic
+
+
+def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tmp_path, fake_settings):
+    (small_corpus / "fish.txt").write_text("黃笛鯛\n\n黃笛鯛是一種魚，體長可達60公分，棲息於珊瑚礁。\n", encoding="utf-8")
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx.reader = LengthReader()
+    q = "交叉笛鯛體長可達多少公分？"
+    idx.settings = idx.settings.with_(reader_min_topic=None)
+    off = idx.ask(q, doc_ids=["fish"])
+    assert not off.abstained and off.short_text == "60公分"  # without the check: another fish's length
+    share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")),
+                           idx.loaded.bm25.idf)
+    assert 0 < share < 1
+    idx.settings = idx.settings.with_(reader_min_topic=round(share + 0.01, 2))
+    on = idx.ask(q, doc_ids=["fish"])
+    assert on.abstained and on.short_answer is None and on.related
+    idx.settings = idx.settings.with_(reader_min_topic=round(share - 0.01, 2))
+    assert idx.ask("黃笛鯛體長可達多少公分？", doc_ids=["fish"]).short_text == "60公分"  # its own fish: answered
+    assert not idx.ask(q, doc_ids=["fish"]).abstained  # below the share: the check lets it through
+
+
+def test_the_topic_check_is_a_share_or_off():
+    from rag.cli import _settings, build_parser
+    from rag.settings import MIN_TOPIC, Settings
+
+    parse = build_parser().parse_args
+    assert _settings(parse(["ask", "x"])).reader_min_topic == MIN_TOPIC == Settings().reader_min_topic
+    assert _settings(parse(["ask", "x", "--reader-min-topic", "off"])).reader_min_topic is None
+    assert _settings(parse(["ask", "x", "--reader-min-topic", "0.3"])).reader_min_topic == 0.3
+    with pytest.raises(SystemExit):
+        parse(["ask", "x", "--reader-min-topic", "most"])
+    with pytest.raises(ValueError, match="reader_min_topic 1.5 must be between 0 and 1"):
+        Settings(reader_min_topic=1.5).validate()
+
+
+def _rec(abstained: bool, has: bool, f1: float | None = None) -> dict:
+    return {"abstained": abstained, "answer_contains": 1.0 if has else 0.0, "short_f1": f1}
+
+
+def test_the_tuning_counts_right_outcomes_with_and_without_the_passage_and_prefers_the_smaller_share():
+    off = row(None, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(False, False), _rec(False, True)])
+    assert off == {"min_topic": None, "answer_has_reference": 1.0, "refused": 0.0, "own_removed_right": 0.5,
+                   "short_f1": 75.0, "right_outcomes": 3}
+    better = row(0.2, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(True, False), _rec(False, True)])
+    same = row(0.4, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(True, False), _rec(True, False)])
+    stricter = row(0.5, [_rec(True, False), _rec(False, True, 0.5)], [_rec(True, False), _rec(True, False)])
+    assert better["right_outcomes"] == same["right_outcomes"] == 4 and better["own_removed_right"] == 1.0
+    assert stricter["right_outcomes"] == 3 and stricter["refused"] == 0.5 and stricter["short_f1"] == 25.0
+    assert choose([off, better, same, stricter]) is better  # a tie goes to the smaller share
+    assert choose([off, row(0.1, [_rec(True, False)] * 2, [_rec(True, False)] * 2)]) is off
