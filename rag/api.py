@@ -333,35 +333,40 @@ class RagIndex:
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
               timings: dict[str, float], idf: Callable[[str], float] | None = None) -> tuple[list[ReadSpan], int]:
         """The reader's spans over the passages of ``hits``, best margin first, and how
-        many passages were read (the first alone when its span clears the stop margin)."""
+        many passages were read (the first alone when its span clears the stop margin;
+        none whose document fails the topic check)."""
         t = time.perf_counter()
         target = self.settings.fold_target
         folded = [fold_with_offsets(documents[h.doc_id].text, chunks[h.chunk_id].start, chunks[h.chunk_id].end, target)
                   for h in hits]
         simplified = question if target == "simplified" else fold(question, "simplified")
+        # The topic check: a passage whose document holds too little of the question's
+        # words is about another fish, station or player; its span would answer another
+        # question, so it is not read at all.
         min_topic = self.settings.reader_min_topic
-        topic = None
+        todo = list(range(len(hits)))
         if min_topic is not None and idf is not None:
-            shares: dict[str, float] = {}
-
-            def topic(doc_id: str) -> float:
-                if doc_id not in shares:
-                    shares[doc_id] = topic_coverage(simplified, folded_document(documents[doc_id].text), idf)
-                return shares[doc_id]
+            shares = {d: topic_coverage(simplified, folded_document(documents[d].text), idf)
+                      for d in dict.fromkeys(h.doc_id for h in hits)}
+            todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
         texts = [f.text for f in folded]
         stop = self.settings.reader_stop_margin
-        spans: list = []
-        if stop is not None and len(hits) > 1:
+        spans: list = [None] * len(hits)
+        n_read = len(todo)
+        if stop is not None and len(todo) > 1:
             # The best hit first: when its span (after every check) is confident enough,
             # the other passages could only add or swap a span the first already beats.
-            spans = self.reader.read(question, texts[:1])  # type: ignore[union-attr]
-            first = rank_spans(hits[:1], chunks, documents, folded[:1], spans, target, simplified, topic, min_topic)
+            i = todo.pop(0)
+            spans[i] = self.reader.read(question, [texts[i]])[0]  # type: ignore[union-attr]
+            first = rank_spans([hits[i]], chunks, documents, [folded[i]], [spans[i]], target, simplified)
             if first and first[0].margin >= stop:
                 timings["read"] = (time.perf_counter() - t) * 1000
                 return first, 1
-        spans += self.reader.read(question, texts[len(spans):]) if hits else []  # type: ignore[union-attr]
+        if todo:
+            for i, span in zip(todo, self.reader.read(question, [texts[i] for i in todo])):  # type: ignore[union-attr]
+                spans[i] = span
         timings["read"] = (time.perf_counter() - t) * 1000
-        return rank_spans(hits, chunks, documents, folded, spans, target, simplified, topic, min_topic), len(hits)
+        return rank_spans(hits, chunks, documents, folded, spans, target, simplified), n_read
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],

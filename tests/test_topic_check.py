@@ -50,6 +50,7 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     idx.settings = idx.settings.with_(reader_min_topic=round(share + 0.01, 2))
     on = idx.ask(q, doc_ids=["fish"])
     assert on.abstained and on.short_answer is None and on.related
+    assert on.evidence["passages_read"] == 0  # an off-topic document is not even read
     idx.settings = idx.settings.with_(reader_min_topic=round(share - 0.01, 2))
     assert idx.ask("黃笛鯛體長可達多少公分？", doc_ids=["fish"]).short_text == "60公分"  # its own fish: answered
     assert not idx.ask(q, doc_ids=["fish"]).abstained  # below the share: the check lets it through

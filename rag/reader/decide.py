@@ -1,8 +1,8 @@
 """Pure decisions on what the reader returned: map each passage's best span to the
 original text, find the sentence that holds it, drop spans in instruction-shaped
-sentences, spans about another subject, spans from a document that does not name what
-the question is about, and spans without a number for a "how many" question, and rank
-them by margin (span score minus no-answer score)."""
+sentences, spans about another subject and spans without a number for a "how many"
+question, and rank them by margin (span score minus no-answer score). A document that
+holds too little of what the question is about (``topic_coverage``) is not read at all."""
 from __future__ import annotations
 
 import re
@@ -78,21 +78,16 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
                folded: Sequence[FoldedText], spans: Sequence[SpanScore | None], fold_target: str,
-               question: str = "", topic: Callable[[str], float] | None = None,
-               min_topic: float | None = None) -> list[ReadSpan]:
-    """One ReadSpan per passage that has a usable span, best margin first. Given the
-    (folded, Simplified) ``question``, spans from sentences about another company, place
-    or year than the question's are dropped, and so are spans without a number when it
-    asks how many or how much. Given ``topic`` (a document id to the share of the
-    question's words its document holds, see ``topic_coverage``) and ``min_topic``, spans
-    from documents below that share are dropped."""
+               question: str = "") -> list[ReadSpan]:
+    """One ReadSpan per passage that has a usable span (None: not read), best margin
+    first. Given the (folded, Simplified) ``question``, spans from sentences about
+    another company, place or year than the question's are dropped, and so are spans
+    without a number when it asks how many or how much."""
     out = []
     quantity = asks_quantity(question)
     for h, f, sp in zip(hits, folded, spans):
         if sp is None or sp.end <= sp.start:
             continue
-        if topic is not None and min_topic is not None and topic(h.doc_id) < min_topic:
-            continue  # the document is about something else: its span answers another question
         chunk, doc = chunks[h.chunk_id], documents[h.doc_id]
         a, b = trim(doc.text, *f.to_original(sp.start, sp.end))
         if a >= b:
