@@ -100,6 +100,10 @@ class BM25Index:
     def n_docs(self) -> int:
         return len(self.doc_len)
 
+    def knows(self, term: str) -> bool:
+        """Whether any indexed chunk holds the term (as a jieba token)."""
+        return term in self.vocab
+
     def idf(self, term: str) -> float:
         """Robertson idf (always positive); a term never seen gets the highest idf."""
         t = self.vocab.get(term)

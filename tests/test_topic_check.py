@@ -33,10 +33,18 @@ def test_topic_coverage_is_the_share_of_the_question_words_the_document_holds():
     assert topic_coverage(q, fold("颱風今日襲港。"), _idf) == 0.0
     assert topic_coverage(fold("多少？"), "任何文字", _idf) == 1.0  # nothing to check: never drops a span
     assert topic_coverage(fold("2023年是多少？"), "任何文字", _idf) == 1.0  # figures are what is asked, not the topic
+    # A word the corpus does not have at all (jieba's split of the question) tells no
+    # document from another: left out when the corpus's vocabulary is given.
+    known = {"交叉", "笛鲷", "体长", "公分"}.__contains__
+    assert topic_coverage(q, fold("交叉笛鯛，體長35公分。"), _idf) < 1.0  # 可达 is not written there
+    assert topic_coverage(q, fold("交叉笛鯛，體長35公分。"), _idf, known) == 1.0
+    assert topic_coverage(fold("可达多少？"), "任何文字", _idf, known) == 1.0  # nothing known to check
 
 
 def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tmp_path, fake_settings):
     (small_corpus / "fish.txt").write_text("黃笛鯛\n\n黃笛鯛是一種魚，體長可達60公分，棲息於珊瑚礁。\n", encoding="utf-8")
+    # The question's fish is in the corpus too (a word no document has would not count).
+    (small_corpus / "cross.txt").write_text("交叉笛鯛\n\n交叉笛鯛是另一種魚，棲息於紅海。\n", encoding="utf-8")
     build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
     idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
     idx.reader = LengthReader()
@@ -44,8 +52,9 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     idx.settings = idx.settings.with_(reader_min_topic=None)
     off = idx.ask(q, doc_ids=["fish"])
     assert not off.abstained and off.short_text == "60公分"  # without the check: another fish's length
-    share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")),
-                           idx.loaded.bm25.idf)
+    bm25 = idx.loaded.bm25
+    share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")), bm25.idf,
+                           bm25.knows)
     assert 0 < share < 1
     idx.settings = idx.settings.with_(reader_min_topic=round(share + 0.01, 2))
     on = idx.ask(q, doc_ids=["fish"])
