@@ -94,3 +94,12 @@ def test_the_tuning_counts_right_outcomes_with_and_without_the_passage_and_prefe
     assert stricter["right_outcomes"] == 3 and stricter["refused"] == 0.5 and stricter["short_f1"] == 25.0
     assert choose([off, better, same, stricter]) is better  # a tie goes to the smaller share
     assert choose([off, row(0.1, [_rec(True, False)] * 2, [_rec(True, False)] * 2)]) is off
+
+
+def test_both_reader_tunings_refuse_the_benchmark(capsys):
+    from rag.evaluation import stop_margin, topic_check
+
+    assert topic_check.main(["--file", "cmrc2018_dev.json"]) == 2
+    assert stop_margin.main(["--file", "cmrc2018_dev.json"]) == 2
+    err = capsys.readouterr().err
+    assert "choose the topic check on a training set" in err and "choose the stop margin on a training set" in err

@@ -102,7 +102,21 @@ def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def training_set_parser(description: str, out_name: str) -> argparse.ArgumentParser:
+    """The options both reader tunings take (a training set, never the benchmark)."""
+    from .runner import ROOT
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
+    p.add_argument("--file", default="cmrc2018_trial.json", help="a training set (never cmrc2018_dev.json)")
+    p.add_argument("--cache-dir")
+    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / out_name))
+    return p
+
+
+def open_training_set(args: argparse.Namespace, what: str):
+    """(the index of the training set named by ``args`` with the reader, its questions), or
+    None after printing why (the benchmark named, or no trained reader)."""
     from ..api import open_index
     from ..embedding import load_embedder
     from ..index_store import build_index
@@ -110,27 +124,31 @@ def main(argv: list[str] | None = None) -> int:
     from .datasets import load_cmrc, write_corpus
     from .runner import ROOT
 
-    p = argparse.ArgumentParser(description="Choose the reader's early stop margin on CMRC 2018 trial.")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
-    p.add_argument("--file", default="cmrc2018_trial.json", help="a training set (never cmrc2018_dev.json)")
-    p.add_argument("--cache-dir")
-    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / "stop_margin.json"))
-    args = p.parse_args(argv)
     if "dev" in args.file and "cmrc" in args.file:
-        print("error: CMRC 2018 dev is the benchmark; choose the stop margin on a training set", file=sys.stderr)
-        return 2
+        print(f"error: CMRC 2018 dev is the benchmark; choose {what} on a training set", file=sys.stderr)
+        return None
     settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None).validate()
     embedder = load_embedder(settings)
     corpus, items = load_cmrc(Path(args.data) / args.file)
-    stem = Path(args.file).stem
-    folder = ROOT / "eval" / "results" / "cache" / f"stop-{stem}" / "corpus"
+    # One corpus folder and index per training file, shared by the tunings.
+    folder = ROOT / "eval" / "results" / "cache" / f"stop-{Path(args.file).stem}" / "corpus"
     write_corpus(corpus, folder)
     index_dir = folder.parent / "index"
     build_index(folder, index_dir, settings, embedder)
     idx = open_index(index_dir, settings, embedder)
     if idx.reader is None:
-        print("error: no reader (the stop margin is the trained reader's)", file=sys.stderr)
+        print(f"error: no reader ({what} is the trained reader's)", file=sys.stderr)
+        return None
+    return idx, items
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = training_set_parser("Choose the reader's early stop margin on CMRC 2018 trial.", "stop_margin.json") \
+        .parse_args(argv)
+    opened = open_training_set(args, "the stop margin")
+    if opened is None:
         return 2
+    idx, items = opened
     asked = ask_both(idx, items)
     rows = table(asked)
     chosen = choose(rows)

@@ -12,14 +12,13 @@ python -m eval.tune_topic_check.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from .datasets import QAItem
-from .stop_margin import CachedReader
+from .stop_margin import CachedReader, open_training_set, training_set_parser
 
 CANDIDATES: tuple[float | None, ...] = (None, *(x / 20 for x in range(1, 13)))  # off, 0.05, ..., 0.60
 
@@ -66,36 +65,14 @@ def ask_grid(idx, items: Sequence[QAItem], candidates: Sequence[float | None] = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..api import open_index
-    from ..embedding import load_embedder
-    from ..index_store import build_index
-    from ..settings import Settings
-    from .datasets import load_cmrc, write_corpus
-    from .runner import ROOT
-
-    p = argparse.ArgumentParser(description="Choose the reader's topic check on CMRC 2018 trial.")
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
-    p.add_argument("--file", default="cmrc2018_trial.json", help="a training set (never cmrc2018_dev.json)")
+    p = training_set_parser("Choose the reader's topic check on CMRC 2018 trial.", "topic_check.json")
     p.add_argument("--limit", type=int, default=0, help="the first N questions only (0: all)")
-    p.add_argument("--cache-dir")
-    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / "topic_check.json"))
     args = p.parse_args(argv)
-    if "dev" in args.file and "cmrc" in args.file:
-        print("error: CMRC 2018 dev is the benchmark; choose the topic check on a training set", file=sys.stderr)
+    opened = open_training_set(args, "the topic check")
+    if opened is None:
         return 2
-    settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None).validate()
-    embedder = load_embedder(settings)
-    corpus, items = load_cmrc(Path(args.data) / args.file)
+    idx, items = opened
     items = items[: args.limit] if args.limit else items
-    # The same corpus folder and index as the stop-margin tuning (one per training file).
-    folder = ROOT / "eval" / "results" / "cache" / f"stop-{Path(args.file).stem}" / "corpus"
-    write_corpus(corpus, folder)
-    index_dir = folder.parent / "index"
-    build_index(folder, index_dir, settings, embedder)
-    idx = open_index(index_dir, settings, embedder)
-    if idx.reader is None:
-        print("error: no reader (the topic check is the trained reader's)", file=sys.stderr)
-        return 2
     from tqdm import tqdm
 
     with tqdm(total=len(items) * len(CANDIDATES), desc="askings", unit="q", file=sys.stderr) as bar:
@@ -104,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"set": args.file, "questions": len(items), "reader": idx.reader.name,
-                               "threshold": idx.reader.threshold, "stop_margin": settings.reader_stop_margin,
+                               "threshold": idx.reader.threshold, "stop_margin": idx.settings.reader_stop_margin,
                                "rule": "the most right outcomes with and without the passage; the smallest on a tie",
                                "chosen": chosen, "table": rows},
                               ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -1,6 +1,6 @@
 """Rebuild the hybrid-negatives adapters saved as changes from their random start:
 the start is the recipe's (torch seed 20261124, nothing drawn before load_base)."""
-import json, random, shutil
+import json, random
 from pathlib import Path
 import numpy as np, torch
 from safetensors.torch import load_file, save_file
