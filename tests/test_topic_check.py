@@ -103,3 +103,18 @@ def test_both_reader_tunings_refuse_the_benchmark(capsys):
     assert stop_margin.main(["--file", "cmrc2018_dev.json"]) == 2
     err = capsys.readouterr().err
     assert "choose the topic check on a training set" in err and "choose the stop margin on a training set" in err
+
+
+def test_a_tuning_writes_its_table_with_the_set_and_reader(tmp_path):
+    import argparse
+    import json
+    from types import SimpleNamespace
+
+    from rag.evaluation.stop_margin import write_choice
+
+    args = argparse.Namespace(out=str(tmp_path / "sub" / "choice.json"), file="cmrc2018_trial.json")
+    idx = SimpleNamespace(reader=SimpleNamespace(name="trained-x", threshold=-3.0))
+    out = write_choice(args, idx, [1, 2, 3], {"rule": "r", "chosen": {"min_topic": 0.5}, "table": []})
+    got = json.loads(out.read_text(encoding="utf-8"))
+    assert got == {"set": "cmrc2018_trial.json", "questions": 3, "reader": "trained-x", "threshold": -3.0,
+                   "rule": "r", "chosen": {"min_topic": 0.5}, "table": []}

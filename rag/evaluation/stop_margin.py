@@ -142,6 +142,15 @@ def open_training_set(args: argparse.Namespace, what: str):
     return idx, items
 
 
+def write_choice(args: argparse.Namespace, idx, items: Sequence[QAItem], fields: dict) -> Path:
+    """Write a tuning's table and choice to ``args.out`` (JSON), with the set and reader."""
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    head = {"set": args.file, "questions": len(items), "reader": idx.reader.name, "threshold": idx.reader.threshold}
+    out.write_text(json.dumps(head | fields, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = training_set_parser("Choose the reader's early stop margin on CMRC 2018 trial.", "stop_margin.json") \
         .parse_args(argv)
@@ -152,12 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     asked = ask_both(idx, items)
     rows = table(asked)
     chosen = choose(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"set": args.file, "questions": len(items), "reader": idx.reader.name,
-                               "threshold": idx.reader.threshold, "rule": "the smallest margin from which on no outcome changes",
-                               "chosen": chosen, "table": rows},
-                              ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    out = write_choice(args, idx, items, {"rule": "the smallest margin from which on no outcome changes",
+                                          "chosen": chosen, "table": rows})
     print("| stop margin | stopped after the first | answer has reference | refused | short EM / F1 | changed |")
     print("|---|---|---|---|---|---|")
     for r in rows:

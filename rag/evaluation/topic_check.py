@@ -12,13 +12,11 @@ python -m eval.tune_topic_check.
 """
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from .datasets import QAItem
-from .stop_margin import CachedReader, open_training_set, training_set_parser
+from .stop_margin import CachedReader, open_training_set, training_set_parser, write_choice
 
 CANDIDATES: tuple[float | None, ...] = (None, *(x / 20 for x in range(1, 13)))  # off, 0.05, ..., 0.60
 
@@ -78,13 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=len(items) * len(CANDIDATES), desc="askings", unit="q", file=sys.stderr) as bar:
         rows = ask_grid(idx, items, progress=lambda: bar.update(1))
     chosen = choose(rows)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"set": args.file, "questions": len(items), "reader": idx.reader.name,
-                               "threshold": idx.reader.threshold, "stop_margin": idx.settings.reader_stop_margin,
-                               "rule": "the most right outcomes with and without the passage; the smallest on a tie",
-                               "chosen": chosen, "table": rows},
-                              ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    out = write_choice(args, idx, items, {
+        "stop_margin": idx.settings.reader_stop_margin,
+        "rule": "the most right outcomes with and without the passage; the smallest on a tie",
+        "chosen": chosen, "table": rows})
     print("| min topic | answer has reference | refused | own passage removed: right | short F1 | right outcomes |")
     print("|---|---|---|---|---|---|")
     for r in rows:
