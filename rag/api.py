@@ -332,7 +332,7 @@ class RagIndex:
                         ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
-              timings: dict[str, float], bm25: BM25Index | None = None) -> tuple[list[ReadSpan], int]:
+              timings: dict[str, float], bm25: BM25Index) -> tuple[list[ReadSpan], int]:
         """The reader's spans over the passages of ``hits``, best margin first, and how
         many passages were read (the first alone when its span clears the stop margin;
         none whose document fails the topic check)."""
@@ -346,7 +346,7 @@ class RagIndex:
         # question, so it is not read at all.
         min_topic = self.settings.reader_min_topic
         todo = list(range(len(hits)))
-        if min_topic is not None and bm25 is not None:
+        if min_topic is not None:
             shares = {d: topic_coverage(simplified, folded_document(documents[d].text), bm25.idf, bm25.knows)
                       for d in dict.fromkeys(h.doc_id for h in hits)}
             todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
