@@ -347,7 +347,8 @@ class RagIndex:
         min_topic = self.settings.reader_min_topic
         todo = list(range(len(hits)))
         if min_topic is not None:
-            shares = {d: topic_coverage(simplified, folded_document(documents[d].text), bm25.idf, bm25.knows)
+            top = self.settings.reader_topic_terms
+            shares = {d: topic_coverage(simplified, folded_document(documents[d].text), bm25.idf, bm25.knows, top)
                       for d in dict.fromkeys(h.doc_id for h in hits)}
             todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
         texts = [f.text for f in folded]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import RagError
 from .progress import terminal_progress
-from .settings import MIN_TOPIC, STOP_MARGIN, Settings
+from .settings import MIN_TOPIC, STOP_MARGIN, TOPIC_TERMS, Settings
 from .text.sanitize import INVISIBLE, terminal_text
 
 log = logging.getLogger("rag")
@@ -80,6 +80,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["reader_stop_margin"] = None if args.reader_stop_margin == "off" else float(args.reader_stop_margin)
     if getattr(args, "reader_min_topic", None) is not None:
         changes["reader_min_topic"] = None if args.reader_min_topic == "off" else float(args.reader_min_topic)
+    if getattr(args, "reader_topic_terms", None) is not None:
+        changes["reader_topic_terms"] = None if args.reader_topic_terms == "all" else int(args.reader_topic_terms)
     return Settings(**changes).validate()
 
 
@@ -417,6 +419,13 @@ def _number_or_off(value: str) -> str:
     return value
 
 
+def _count_or_all(value: str) -> str:
+    """``--reader-topic-terms``: a whole number or "all"."""
+    if value != "all" and not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number or all")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Cited question answering over Chinese news.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -440,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader-min-topic", type=_number_or_off, metavar="SHARE|off",
                         help="a span counts only when its document holds this share (0 to 1) of the question's "
                              f"idf weight (default {MIN_TOPIC if MIN_TOPIC is not None else 'off'}; off: no check)")
+    common.add_argument("--reader-topic-terms", type=_count_or_all, metavar="N|all",
+                        help="the topic check weighs the question's N rarest words (its names), or all its "
+                             f"words (default {TOPIC_TERMS if TOPIC_TERMS is not None else 'all'})")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")

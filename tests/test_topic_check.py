@@ -41,6 +41,21 @@ def test_topic_coverage_is_the_share_of_the_question_words_the_document_holds():
     assert topic_coverage(fold("可达多少？"), "任何文字", _idf, known) == 1.0  # nothing known to check
 
 
+def test_weighing_only_the_rarest_words_lets_the_words_of_the_asking_go():
+    idf = {"bcpl": 9.0, "介绍": 3.0, "一下": 3.0}.get
+    q = fold("能给我介绍一下什么是BCPL么？")
+    article = "bcpl是一种程序设计语言，由马丁·理察德在1966年开发。"
+    assert topic_coverage(q, article, lambda t: idf(t, 1.0)) < 0.65  # 介绍, 一下 are not in the article
+    assert topic_coverage(q, article, lambda t: idf(t, 1.0), top=1) == 1.0  # its name is
+    assert topic_coverage(q, "pascal是一种程序设计语言。", lambda t: idf(t, 1.0), top=1) == 0.0
+    # The rarest words are the names: another fish keeps the common words, not the name.
+    fish = fold("交叉笛鲷体长可达多少公分？")
+    # jieba splits 交叉|笛|鲷: the two rarest are 交叉 (6) and 笛 (3, first of the ties).
+    assert topic_coverage(fish, fold("黃笛鯛，體長可達60公分。"), _idf, top=2) == pytest.approx(3 / 9)
+    assert topic_coverage(fish, fold("黃笛鯛，體長可達60公分。"), _idf) > 0.5
+    assert topic_coverage(fish, fold("交叉笛鯛，棲息於紅海。"), _idf, top=2) == 1.0
+
+
 def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tmp_path, fake_settings):
     (small_corpus / "fish.txt").write_text("黃笛鯛\n\n黃笛鯛是一種魚，體長可達60公分，棲息於珊瑚礁。\n", encoding="utf-8")
     # The question's fish is in the corpus too (a word no document has would not count).
@@ -77,6 +92,13 @@ def test_the_topic_check_is_a_share_or_off():
         parse(["ask", "x", "--reader-min-topic", "most"])
     with pytest.raises(ValueError, match="reader_min_topic 1.5 must be between 0 and 1"):
         Settings(reader_min_topic=1.5).validate()
+    assert _settings(parse(["ask", "x"])).reader_topic_terms == Settings().reader_topic_terms
+    assert _settings(parse(["ask", "x", "--reader-topic-terms", "all"])).reader_topic_terms is None
+    assert _settings(parse(["ask", "x", "--reader-topic-terms", "3"])).reader_topic_terms == 3
+    with pytest.raises(SystemExit):
+        parse(["ask", "x", "--reader-topic-terms", "names"])
+    with pytest.raises(ValueError, match="reader_topic_terms 0 must be between 1 and 50"):
+        Settings(reader_topic_terms=0).validate()
 
 
 def _rec(abstained: bool, has: bool, f1: float | None = None) -> dict:
@@ -85,7 +107,7 @@ def _rec(abstained: bool, has: bool, f1: float | None = None) -> dict:
 
 def test_the_tuning_counts_right_outcomes_with_and_without_the_passage_and_prefers_the_smaller_share():
     off = row(None, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(False, False), _rec(False, True)])
-    assert off == {"min_topic": None, "answer_has_reference": 1.0, "refused": 0.0, "own_removed_right": 0.5,
+    assert off == {"min_topic": None, "topic_terms": None, "answer_has_reference": 1.0, "refused": 0.0, "own_removed_right": 0.5,
                    "short_f1": 75.0, "right_outcomes": 3}
     better = row(0.2, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(True, False), _rec(False, True)])
     same = row(0.4, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(True, False), _rec(True, False)])
@@ -94,6 +116,11 @@ def test_the_tuning_counts_right_outcomes_with_and_without_the_passage_and_prefe
     assert stricter["right_outcomes"] == 3 and stricter["refused"] == 0.5 and stricter["short_f1"] == 25.0
     assert choose([off, better, same, stricter]) is better  # a tie goes to the smaller share
     assert choose([off, row(0.1, [_rec(True, False)] * 2, [_rec(True, False)] * 2)]) is off
+    # A tie in right outcomes goes to the candidate that refuses fewer answerable questions.
+    names = row(0.6, [_rec(False, True, 1.0), _rec(False, False, 0.0)], [_rec(True, False), _rec(True, False)], 2)
+    refuses = row(0.3, [_rec(False, True, 1.0), _rec(True, False)], [_rec(True, False), _rec(True, False)])
+    assert names["right_outcomes"] == refuses["right_outcomes"] == 3 and names["topic_terms"] == 2
+    assert choose([refuses, names]) is names
 
 
 def test_both_reader_tunings_refuse_the_benchmark(capsys):

@@ -48,14 +48,20 @@ def folded_document(text: str) -> str:
 
 
 def topic_coverage(folded_question: str, folded_document: str, idf: Callable[[str], float],
-                   known: Callable[[str], bool] | None = None) -> float:
+                   known: Callable[[str], bool] | None = None, top: int | None = None) -> float:
     """Share of the question's idf weight (its words without figures) that the document
     holds (0 to 1; 1 when the question has no such word). A document about another fish,
     station or player than the question's leaves its rarest words out. Given ``known``
     (whether the corpus has the word at all), words no document has are left out: they
     are mostly jieba's splits of the question ("通获", "批者" in "高才通获批者") and tell
-    no document from another."""
-    terms = [t for t in content_terms(folded_question) if not re.search(r"\d", t) and (known is None or known(t))]
+    no document from another. Given ``top``, only the question's ``top`` rarest words
+    count (its names): the words of the asking itself ("介绍一下", "一般", "时候") are
+    common, and an article about the right subject need not hold them."""
+    terms = [t for t in dict.fromkeys(content_terms(folded_question))
+             if not re.search(r"\d", t) and (known is None or known(t))]
+    if top is not None:
+        # Rarest first; ties keep the question's order, so the choice is deterministic.
+        terms = sorted(terms, key=lambda t: -idf(t))[:top]
     return coverage(terms, idf, folded_document) if terms else 1.0
 
 
