@@ -477,3 +477,17 @@ def test_negatives_are_the_best_ranked_passages_without_a_reference_answer():
     assert sorted(hybrid(ex.question)) == list(range(len(passages)))
     one = hard_negatives([ex], passages, random.Random(0), hybrid)
     assert len(one) == 1 and one[0].passage != ex.passage and "13层" not in one[0].passage
+
+
+def test_the_recipe_refuses_emulated_bfloat16_and_names_the_fix():
+    from rag.reader.train import bf16_problem, cpu_flags
+
+    amd = "processor\t: 0\nflags\t\t: fpu sse2 avx2 fma\nbogomips\t: 4000\n"
+    sapphire = "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16\n"
+    assert cpu_flags(amd) == frozenset({"fpu", "sse2", "avx2", "fma"})
+    assert cpu_flags("model name\t: something\n") is None
+    problem = bf16_problem(cpu_flags(amd))
+    assert problem and "--no-bf16" in problem and "avx512_bf16" in problem
+    assert bf16_problem(cpu_flags(sapphire)) is None
+    assert bf16_problem(None) is None  # cannot tell: let it run
+    assert bf16_problem(frozenset({"fp", "asimd", "bf16"})) is None  # not x86: not judged here
