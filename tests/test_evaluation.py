@@ -128,6 +128,18 @@ def test_scale_benchmark_on_small_sizes(fake_settings):
     assert row["approximate"]["query_ms"] > 0 and row["exact"]["memory_mb"] > 0
 
 
+
+def test_the_bench_says_which_cpu_ran_it():
+    from rag.evaluation.bench import cpu_description
+
+    info = ("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n"
+            "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n")
+    assert cpu_description(info) == {"cpu": "AMD EPYC", "vector_extensions": ["avx2"]}
+    xeon = "model name\t: Intel Xeon\nflags\t\t: avx2 avx512f avx512_vnni avx512_bf16 amx_bf16\n"
+    assert cpu_description(xeon)["vector_extensions"] == ["avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16"]
+    assert cpu_description("") == {"cpu": "unknown", "vector_extensions": []}
+
+
 @pytest.fixture()
 def reader_idx(small_corpus, tmp_path, fake_settings):
     """The small corpus with the stand-in reader, and two answerable questions and one not."""

@@ -230,9 +230,31 @@ def _write(results: dict, out: Path) -> None:
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+def cpu_description(cpuinfo: str) -> dict:
+    """The CPU's model name and the vector extensions the timings depend on (ONNX Runtime's
+    int8 and float32 kernels, bfloat16), from the text of /proc/cpuinfo (pure)."""
+    name, flags = "", set()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "model name" and not name:
+            name = value.strip()
+        elif key.strip() == "flags" and not flags:
+            flags = set(value.split())
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16")
+    return {"cpu": name or "unknown", "vector_extensions": [f for f in wanted if f in flags]}
+
+
+def _machine() -> dict:
+    try:
+        cpu = cpu_description(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        cpu = {"cpu": platform.processor() or "unknown", "vector_extensions": []}
+    # Timings depend on the vector extensions (AVX-512 or AVX2 only): say which CPU ran.
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(), **cpu}
+
+
 def main_bench(args: argparse.Namespace, settings: Settings) -> int:
-    results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                 "platform": platform.platform()}, "model": settings.model}
+    results: dict = {"machine": _machine(), "model": settings.model}
     if args.only_scale:
         _run_scale(args, settings, results)
         _write(results, Path(args.out))
