@@ -69,7 +69,7 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     assert not off.abstained and off.short_text == "60公分"  # without the check: another fish's length
     bm25 = idx.loaded.bm25
     share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")), bm25.idf,
-                           bm25.knows)
+                           bm25.knows, idx.settings.reader_topic_terms)
     assert 0 < share < 1
     idx.settings = idx.settings.with_(reader_min_topic=round(share + 0.01, 2))
     on = idx.ask(q, doc_ids=["fish"])
