@@ -440,18 +440,26 @@ def test_a_confident_best_hit_is_read_alone_and_a_doubtful_one_is_not(read_idx):
     assert rec.calls[0] == 1 and sum(rec.calls) == min(3, len(none.hits)) and none.abstained
 
 
-def test_the_stop_margin_is_a_number_or_off():
+@pytest.mark.parametrize("flag, key, off, value, parsed, bad_flag, bad_setting, message", [
+    ("--reader-stop-margin", "reader_stop_margin", "off", "7.5", 7.5, "soon", 1000.0, "reader_stop_margin 1000"),
+    ("--reader-min-topic", "reader_min_topic", "off", "0.3", 0.3, "most", 1.5,
+     "reader_min_topic 1.5 must be between 0 and 1"),
+    ("--reader-topic-terms", "reader_topic_terms", "all", "3", 3, "names", 0,
+     "reader_topic_terms 0 must be between 1 and 50"),
+])
+def test_the_reader_flags_set_their_setting(flag, key, off, value, parsed, bad_flag, bad_setting, message):
     from rag.cli import _settings, build_parser
-    from rag.settings import STOP_MARGIN, Settings
+    from rag.settings import MIN_TOPIC, STOP_MARGIN, TOPIC_TERMS, Settings
 
     parse = build_parser().parse_args
-    assert _settings(parse(["ask", "x"])).reader_stop_margin == STOP_MARGIN == Settings().reader_stop_margin
-    assert _settings(parse(["ask", "x", "--reader-stop-margin", "off"])).reader_stop_margin is None
-    assert _settings(parse(["ask", "x", "--reader-stop-margin", "7.5"])).reader_stop_margin == 7.5
+    default = {"reader_stop_margin": STOP_MARGIN, "reader_min_topic": MIN_TOPIC, "reader_topic_terms": TOPIC_TERMS}
+    assert getattr(_settings(parse(["ask", "x"])), key) == default[key] == getattr(Settings(), key)
+    assert getattr(_settings(parse(["ask", "x", flag, off])), key) is None
+    assert getattr(_settings(parse(["ask", "x", flag, value])), key) == parsed
     with pytest.raises(SystemExit):
-        parse(["ask", "x", "--reader-stop-margin", "soon"])
-    with pytest.raises(ValueError, match="reader_stop_margin 1000"):
-        Settings(reader_stop_margin=1000.0).validate()
+        parse(["ask", "x", flag, bad_flag])
+    with pytest.raises(ValueError, match=message):
+        Settings(**{key: bad_setting}).validate()
 
 
 def test_negatives_are_the_best_ranked_passages_without_a_reference_answer():

@@ -1,5 +1,6 @@
 """The reader's topic check: the coverage measure (pure), a span from a document about
-something else is dropped in the pipeline, the setting and flag, and the tuning's table."""
+something else is dropped in the pipeline, and the tuning's table (its flags are tested
+with the other reader flags in test_reader.py)."""
 import pytest
 
 from rag.evaluation.topic_check import choose, row
@@ -78,27 +79,6 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     idx.settings = idx.settings.with_(reader_min_topic=round(share - 0.01, 2))
     assert idx.ask("黃笛鯛體長可達多少公分？", doc_ids=["fish"]).short_text == "60公分"  # its own fish: answered
     assert not idx.ask(q, doc_ids=["fish"]).abstained  # below the share: the check lets it through
-
-
-def test_the_topic_check_is_a_share_or_off():
-    from rag.cli import _settings, build_parser
-    from rag.settings import MIN_TOPIC, Settings
-
-    parse = build_parser().parse_args
-    assert _settings(parse(["ask", "x"])).reader_min_topic == MIN_TOPIC == Settings().reader_min_topic
-    assert _settings(parse(["ask", "x", "--reader-min-topic", "off"])).reader_min_topic is None
-    assert _settings(parse(["ask", "x", "--reader-min-topic", "0.3"])).reader_min_topic == 0.3
-    with pytest.raises(SystemExit):
-        parse(["ask", "x", "--reader-min-topic", "most"])
-    with pytest.raises(ValueError, match="reader_min_topic 1.5 must be between 0 and 1"):
-        Settings(reader_min_topic=1.5).validate()
-    assert _settings(parse(["ask", "x"])).reader_topic_terms == Settings().reader_topic_terms
-    assert _settings(parse(["ask", "x", "--reader-topic-terms", "all"])).reader_topic_terms is None
-    assert _settings(parse(["ask", "x", "--reader-topic-terms", "3"])).reader_topic_terms == 3
-    with pytest.raises(SystemExit):
-        parse(["ask", "x", "--reader-topic-terms", "names"])
-    with pytest.raises(ValueError, match="reader_topic_terms 0 must be between 1 and 50"):
-        Settings(reader_topic_terms=0).validate()
 
 
 def _rec(abstained: bool, has: bool, f1: float | None = None) -> dict:
