@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Sequence
 
 from . import answering
-from .bm25 import BM25Index
 from .citations import Lookup, lookup, unknown_document
 from .claims.verdict import CONTRADICTED, SUPPORTED, judge, split_claims
 from .conversation import rewrite_followup
@@ -228,8 +227,7 @@ class RagIndex:
         if self.reader is not None:
             # Read: the reader finds the answer span in each passage and says how much
             # better it is than "no answer here"; decide: answer only above the threshold.
-            read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings,
-                                      ix.bm25)
+            read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings, ix)
             read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
             margin = read[0].margin if read else float("-inf")
             evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
@@ -332,7 +330,7 @@ class RagIndex:
                         ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
-              timings: dict[str, float], bm25: BM25Index) -> tuple[list[ReadSpan], int]:
+              timings: dict[str, float], ix: LoadedIndex) -> tuple[list[ReadSpan], int]:
         """The reader's spans over the passages of ``hits``, best margin first, and how
         many passages were read (the first alone when its span clears the stop margin;
         none whose document fails the topic check)."""
@@ -348,7 +346,8 @@ class RagIndex:
         todo = list(range(len(hits)))
         if min_topic is not None:
             top = self.settings.reader_topic_terms
-            shares = {d: topic_coverage(simplified, folded_document(documents[d].text), bm25.idf, bm25.knows, top)
+            idf = ix.article_idf if self.settings.reader_topic_idf == "articles" else ix.bm25.idf
+            shares = {d: topic_coverage(simplified, folded_document(documents[d].text), idf, ix.bm25.knows, top)
                       for d in dict.fromkeys(h.doc_id for h in hits)}
             todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
         texts = [f.text for f in folded]

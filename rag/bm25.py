@@ -7,7 +7,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -109,6 +109,29 @@ class BM25Index:
         t = self.vocab.get(term)
         df = 0 if t is None else int(self.ptr[t + 1] - self.ptr[t])
         return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def grouped_idf(self, group_of_row: np.ndarray) -> Callable[[str], float]:
+        """Robertson idf over groups of rows (the articles of the chunks) instead of rows:
+        a term's frequency is the number of groups that hold it. An article's subject
+        is named in most of its chunks, which lowers its chunk-level idf below that of a
+        word used once; counted per article it is rare again. A term never seen gets the
+        highest idf, as in ``idf``."""
+        group_of_row = np.asarray(group_of_row, dtype=np.int64)
+        if len(group_of_row) != self.n_docs:
+            raise ValueError(f"group_of_row has {len(group_of_row)} rows but the index has {self.n_docs}")
+        n = len(np.unique(group_of_row))
+        memo: dict[str, float] = {}
+
+        def idf(term: str) -> float:
+            t = self.vocab.get(term)
+            if t is None:
+                return math.log(1.0 + (n + 0.5) / 0.5)  # not remembered: questions can hold anything
+            if term not in memo:  # bounded by the vocabulary
+                df = len(np.unique(group_of_row[self.doc_ids[self.ptr[t]:self.ptr[t + 1]]]))
+                memo[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            return memo[term]
+
+        return idf
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """BM25 score of every document for the query tokens (repeated tokens count once)."""

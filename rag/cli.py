@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import RagError
 from .progress import terminal_progress
-from .settings import MIN_TOPIC, STOP_MARGIN, TOPIC_TERMS, Settings
+from .settings import MIN_TOPIC, STOP_MARGIN, TOPIC_IDF, TOPIC_TERMS, Settings
 from .text.sanitize import INVISIBLE, terminal_text
 
 log = logging.getLogger("rag")
@@ -80,6 +80,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["reader_stop_margin"] = None if args.reader_stop_margin == "off" else float(args.reader_stop_margin)
     if getattr(args, "reader_min_topic", None) is not None:
         changes["reader_min_topic"] = None if args.reader_min_topic == "off" else float(args.reader_min_topic)
+    if getattr(args, "reader_topic_idf", None) is not None:
+        changes["reader_topic_idf"] = args.reader_topic_idf
     if getattr(args, "reader_topic_terms", None) is not None:
         changes["reader_topic_terms"] = None if args.reader_topic_terms == "all" else int(args.reader_topic_terms)
     return Settings(**changes).validate()
@@ -452,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader-topic-terms", type=_count_or_all, metavar="N|all",
                         help="the topic check weighs the question's N rarest words (its names), or all its "
                              f"words (default {TOPIC_TERMS if TOPIC_TERMS is not None else 'all'})")
+    common.add_argument("--reader-topic-idf", choices=["chunks", "articles"],
+                        help=f"how the topic check counts a word's rarity: in chunks (the keyword index) or in "
+                             f"articles (default {TOPIC_IDF})")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")

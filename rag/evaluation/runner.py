@@ -520,6 +520,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "reader_stop_margin": settings.reader_stop_margin if idx.reader else None,
                       "reader_min_topic": settings.reader_min_topic if idx.reader else None,
                       "reader_topic_terms": settings.reader_topic_terms if idx.reader else None,
+                      "reader_topic_idf": settings.reader_topic_idf if idx.reader else None,
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
     out = Path(args.out) if args.out else ROOT / "eval" / "results" / name

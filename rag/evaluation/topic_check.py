@@ -1,15 +1,16 @@
 """Choose the reader's topic check (``Settings.reader_min_topic``) on a training set.
 
-A span counts only when its document holds at least ``min_topic`` of the idf weight of
-the question's words (``rag.reader.decide.topic_coverage``): all its content words, or
-only its ``topic_terms`` rarest ones (its names; ``Settings.reader_topic_terms``). Every question of the set is asked, for
-each candidate (words weighed, share), through the real pipeline twice: over the whole corpus, and with
-its own passage filtered out (the corpus then cannot answer it, unless another passage
-holds a reference answer). The reads are cached per (question, passage), so only the
-first candidate pays for the reader. The choice: the candidate with the most right
-outcomes over both askings (an answer holding a reference answer; an abstention, or an
-answer holding a reference, with the passage removed); on a tie the one that refuses
-fewer answerable questions, then the smallest share:
+A passage is read only when its document holds at least ``min_topic`` of the idf weight
+of the question's words (``rag.reader.decide.topic_coverage``): all its content words, or
+only its ``topic_terms`` rarest ones (its names), their rarity counted in chunks (the
+keyword index) or in articles (``Settings.reader_topic_terms``, ``reader_topic_idf``).
+Every question of the set is asked, for each candidate, through the real pipeline twice:
+over the whole corpus, and with its own passage filtered out (the corpus then cannot
+answer it, unless another passage holds a reference answer). The reads are cached per
+(question, passage), so only the first candidate pays for the reader. The choice: the
+candidate with the most right outcomes over both askings (an answer holding a reference
+answer; an abstention, or an answer holding a reference, with the passage removed); on a
+tie the one that refuses fewer answerable questions, then the smallest share:
 python -m eval.tune_topic_check.
 """
 from __future__ import annotations
@@ -20,21 +21,23 @@ from typing import Sequence
 from .datasets import QAItem
 from .stop_margin import CachedReader, open_training_set, training_set_parser, write_choice
 
-# (words weighed, share): off; all the question's words; its 2 or 3 rarest words.
-CANDIDATES: tuple[tuple[int | None, float | None], ...] = (
-    (None, None),
-    *((terms, x / 10) for terms in (None, 3, 2) for x in range(3, 8)),  # 0.3, ..., 0.7
+# (words weighed, share, how rarity is counted): off; all the question's words, or its 2
+# or 3 rarest, with the keyword index's idf (chunks); its 2 or 3 rarest counted in articles.
+CANDIDATES: tuple[tuple[int | None, float | None, str], ...] = (
+    (None, None, "chunks"),
+    *((terms, x / 10, "chunks") for terms in (None, 3, 2) for x in range(3, 8)),  # 0.3, ..., 0.7
+    *((terms, x / 10, "articles") for terms in (3, 2) for x in range(3, 8)),
 )
 
 
 def row(min_topic: float | None, with_passage: Sequence[dict], without: Sequence[dict],
-        topic_terms: int | None = None) -> dict:
+        topic_terms: int | None = None, topic_idf: str = "chunks") -> dict:
     """The figures of one candidate from the evaluation's per-question records (pure)."""
     n, m = max(1, len(with_passage)), max(1, len(without))
     has = sum(1 for r in with_passage if not r["abstained"] and r["answer_contains"] > 0)
     refused = sum(1 for r in with_passage if r["abstained"])
     right = sum(1 for r in without if r["abstained"] or r["answer_contains"] > 0)
-    return {"min_topic": min_topic, "topic_terms": topic_terms,
+    return {"min_topic": min_topic, "topic_terms": topic_terms, "topic_idf": topic_idf,
             "answer_has_reference": round(has / n, 4), "refused": round(refused / n, 4),
             "own_removed_right": round(right / m, 4),
             "short_f1": round(100 * sum(r["short_f1"] or 0.0 for r in with_passage) / n, 2),
@@ -52,24 +55,24 @@ def choose(rows: Sequence[dict]) -> dict:
 
 
 def ask_grid(idx, items: Sequence[QAItem],
-             candidates: Sequence[tuple[int | None, float | None]] = CANDIDATES, progress=None) -> list[dict]:
-    """One row per (words weighed, share) candidate (see ``row``), every item asked with
-    and without its passage."""
+             candidates: Sequence[tuple[int | None, float | None, str]] = CANDIDATES, progress=None) -> list[dict]:
+    """One row per (words weighed, share, rarity) candidate (see ``row``), every item asked
+    with and without its passage."""
     from ..api import RagIndex
     from .runner import ask_one
 
     reader = CachedReader(idx.reader)
     rows = []
-    for terms, c in candidates:
+    for terms, c, rarity in candidates:
         ask = RagIndex(idx.loaded, idx.embedder,
-                       idx.settings.with_(reader_min_topic=c, reader_topic_terms=terms), reader)
+                       idx.settings.with_(reader_min_topic=c, reader_topic_terms=terms, reader_topic_idf=rarity), reader)
         with_passage, without = [], []
         for item in items:
             with_passage.append(ask_one(ask, item, "hybrid"))
             without.append(ask_one(ask, item, "hybrid", exclude_gold=True))
             if progress:
                 progress()
-        rows.append(row(c, with_passage, without, terms))
+        rows.append(row(c, with_passage, without, terms, rarity))
     return rows
 
 
@@ -97,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         mark = " ← chosen" if r is chosen else ""
-        words = "–" if r["min_topic"] is None else "all" if r["topic_terms"] is None else f"{r['topic_terms']} rarest"
+        words = "–" if r["min_topic"] is None else "all" if r["topic_terms"] is None else \
+            f"{r['topic_terms']} rarest" + (" in articles" if r["topic_idf"] == "articles" else "")
         print(f"| {words} | {r['min_topic'] if r['min_topic'] is not None else 'off'}{mark} | "
               f"{r['answer_has_reference']:.4f} | "
               f"{r['refused']:.4f} | {r['own_removed_right']:.4f} | {r['short_f1']:.1f} | {r['right_outcomes']} |")
