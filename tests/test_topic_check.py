@@ -69,7 +69,8 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     off = idx.ask(q, doc_ids=["fish"])
     assert not off.abstained and off.short_text == "60公分"  # without the check: another fish's length
     bm25 = idx.loaded.bm25
-    share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")), bm25.idf,
+    idf = idx.loaded.article_idf if idx.settings.reader_topic_idf == "articles" else bm25.idf
+    share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")), idf,
                            bm25.knows, idx.settings.reader_topic_terms)
     assert 0 < share < 1
     idx.settings = idx.settings.with_(reader_min_topic=round(share + 0.01, 2))
@@ -97,7 +98,8 @@ def test_counted_in_articles_the_subject_of_a_long_article_weighs_as_its_name(sm
     by_articles = topic_coverage(q, army, ix.article_idf, ix.bm25.knows, 2)
     assert by_articles > by_chunks
     idx.reader = LengthReader()
-    idx.settings = idx.settings.with_(reader_min_topic=round((by_chunks + by_articles) / 2, 3), reader_topic_terms=2)
+    idx.settings = idx.settings.with_(reader_min_topic=round((by_chunks + by_articles) / 2, 3), reader_topic_terms=2,
+                                      reader_topic_idf="chunks")
     assert idx.ask(q, doc_ids=["army"]).evidence["passages_read"] == 0  # counted in chunks: not read
     idx.settings = idx.settings.with_(reader_topic_idf="articles")
     assert idx.ask(q, doc_ids=["army"]).evidence["passages_read"] > 0  # counted in articles: read
