@@ -740,12 +740,10 @@ class LoadedIndex:
     def article_idf(self) -> Callable[[str], float]:
         """idf with a word's frequency counted in articles, not chunks (``BM25Index.grouped_idf``)."""
         article = {d: i for i, d in enumerate(self.documents)}
-        group = np.zeros(self.bm25.n_docs, dtype=np.int64)
-        for c in self.chunks:
-            row = self.row_of.get(c.chunk_id)
-            if row is not None and row < len(group):
-                group[row] = article.get(c.doc_id, -1 - row)  # a chunk without its article stands alone
-        return self.bm25.grouped_idf(group)
+        # The keyword index's rows are the chunks, in order (as ``row_of``); a chunk whose
+        # article is missing stands alone.
+        group = [article.get(c.doc_id, len(article) + row) for row, c in enumerate(self.chunks)]
+        return self.bm25.grouped_idf(np.array(group, dtype=np.int64))
 
 
 class _Changed(Exception):

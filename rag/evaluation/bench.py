@@ -23,6 +23,7 @@ from ..api import RagIndex, open_index
 from ..bm25 import BM25Index
 from ..embedding import load_embedder
 from ..index_store import build_index
+from ..machine import cpu_field, cpu_flags, read_cpuinfo
 from ..settings import Settings
 from ..text.fold import fold
 from ..text.tokenize import tokenize
@@ -233,22 +234,14 @@ def _write(results: dict, out: Path) -> None:
 def cpu_description(cpuinfo: str) -> dict:
     """The CPU's model name and the vector extensions the timings depend on (ONNX Runtime's
     int8 and float32 kernels, bfloat16), from the text of /proc/cpuinfo (pure)."""
-    name, flags = "", set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and not name:
-            name = value.strip()
-        elif key.strip() == "flags" and not flags:
-            flags = set(value.split())
+    flags = cpu_flags(cpuinfo) or frozenset()
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16")
-    return {"cpu": name or "unknown", "vector_extensions": [f for f in wanted if f in flags]}
+    return {"cpu": cpu_field(cpuinfo, "model name") or "unknown", "vector_extensions": [f for f in wanted if f in flags]}
 
 
 def _machine() -> dict:
-    try:
-        cpu = cpu_description(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        cpu = {"cpu": platform.processor() or "unknown", "vector_extensions": []}
+    cpuinfo = read_cpuinfo()
+    cpu = cpu_description(cpuinfo) if cpuinfo else {"cpu": platform.processor() or "unknown", "vector_extensions": []}
     # Timings depend on the vector extensions (AVX-512 or AVX2 only): say which CPU ran.
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(), **cpu}
 

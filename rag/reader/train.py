@@ -33,6 +33,7 @@ from typing import Callable
 from ..bm25 import BM25Index
 from ..checksums import sha256_file
 from ..evaluation.metrics import char_f1, exact_match
+from ..machine import cpu_flags, read_cpuinfo
 from ..retrieval import fuse
 from ..settings import Settings
 from ..text.fold import fold
@@ -53,15 +54,6 @@ DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")
 # AMD EPYC with AVX2 only (2026-12-03) the first step of 16 took 152 s and the first 20
 # had not finished after 7 minutes, against about 2.4 s a step with AVX-512 BF16.
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-def cpu_flags(cpuinfo: str) -> frozenset[str] | None:
-    """The CPU's flags from the text of /proc/cpuinfo (None: no flags line there)."""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return None
 
 
 def bf16_problem(flags: frozenset[str] | None) -> str | None:
@@ -307,10 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.bf16 and not args.calibrate_only:
-        try:
-            problem = bf16_problem(cpu_flags(Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")))
-        except OSError:
-            problem = None  # no /proc (not Linux): cannot tell
+        problem = bf16_problem(cpu_flags(read_cpuinfo()))  # no /proc/cpuinfo: no flags, cannot tell
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
