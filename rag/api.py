@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -19,7 +20,7 @@ from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
 from .filters import DocFilter, check_filter, describe, restrict
 from .index_store import LoadedIndex, load_index
-from .reader.decide import ReadSpan, folded_document, rank_spans, topic_coverage
+from .reader.decide import Decision, ReadSpan, folded_document, rank_spans, topic_coverage
 from .reader.runtime import Reader, load_reader
 from .reader.spans import fold_with_offsets
 from .records import Answer, Chunk, ClaimCheck, Citation, Document, Hit, ShortAnswer
@@ -231,12 +232,21 @@ class RagIndex:
             read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
             margin = read[0].margin if read else float("-inf")
             evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
-            abstain = not read or margin <= self.reader.threshold
+            # Decide: the margin, with the passage's retrieval score where the shipped
+            # decision applies, against the threshold chosen with it.
+            rule = self.decision_rule(mode)
+            threshold = rule.threshold if rule else self.reader.threshold
+            value = rule.score if rule else (lambda r: r.margin)
+            if rule:
+                evidence |= {"retrieval_score": read[0].retrieval if read else 0.0, "retrieval_weight": rule.retrieval_weight,
+                             "decision_score": value(read[0]) if read else float("-inf"),
+                             "decision_threshold": rule.threshold}
+            abstain = not read or value(read[0]) <= threshold
             best = None if abstain else read[0]
             # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
             # than one passage: every other passage whose span also clears the threshold
             # adds its sentence, up to max_answer_sentences, best first.
-            confident = [] if abstain else [r for r in read if r.margin > self.reader.threshold
+            confident = [] if abstain else [r for r in read if value(r) > threshold
                                             and r.margin >= read[0].margin - self.settings.reader_extra_gap]
             seen: set[tuple[str, int]] = set()
             chosen = []
@@ -328,6 +338,15 @@ class RagIndex:
             spans.append((n, chunk.chunk_id, doc.doc_id, doc.text, kept))
         return generate(self.model, build_messages(question, passages, script), gate_sources(spans, target),
                         ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
+
+    def decision_rule(self, mode: str) -> Decision | None:
+        """The reader's combined decision when it applies to this asking (hybrid retrieval
+        with the fusion it was chosen for, and ``reader_decision`` "combined"), else None."""
+        rule = getattr(self.reader, "decision", None)
+        if rule is None or self.settings.reader_decision != "combined" or \
+                not rule.applies(mode, self.settings.fusion, self.settings.dense_weight):
+            return None
+        return rule
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
               timings: dict[str, float], ix: LoadedIndex) -> tuple[list[ReadSpan], int]:
@@ -523,7 +542,8 @@ def answer_to_json(a: Answer) -> dict:
         "related": [cit(c) for c in a.related],
         "hits": [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "score": round(h.score, 6),
                   "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank} for h in a.hits],
-        "evidence": a.evidence,
+        # Strict JSON has no infinity: "nothing read" (a margin of -inf) is null.
+        "evidence": {k: v if math.isfinite(v) else None for k, v in a.evidence.items()},
         "timings_ms": {k: round(v, 2) for k, v in a.timings_ms.items()},
     }
 

@@ -84,6 +84,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["reader_topic_idf"] = args.reader_topic_idf
     if getattr(args, "reader_topic_terms", None) is not None:
         changes["reader_topic_terms"] = None if args.reader_topic_terms == "all" else int(args.reader_topic_terms)
+    if getattr(args, "reader_decision", None) is not None:
+        changes["reader_decision"] = args.reader_decision
     return Settings(**changes).validate()
 
 
@@ -457,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--reader-topic-idf", choices=["chunks", "articles"],
                         help=f"how the topic check counts a word's rarity: in chunks (the keyword index) or in "
                              f"articles (default {TOPIC_IDF})")
+    common.add_argument("--reader-decision", choices=["combined", "margin"],
+                        help="whether to answer: the reader's margin plus the passage's weighted retrieval score "
+                             "(combined, the default; hybrid retrieval) or the margin alone")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")

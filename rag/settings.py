@@ -89,6 +89,12 @@ class Settings:
     # "articles" (frequency counted in articles: a subject named in every chunk of its
     # article is rare again). Chosen with reader_min_topic.
     reader_topic_idf: str = TOPIC_IDF
+    # Whether to answer: "combined" (the reader's margin plus a weight times the passage's
+    # fused retrieval score, against a threshold chosen with it on CMRC 2018 trial:
+    # rag/reader/weights/decision.json, python -m eval.tune_decision; hybrid retrieval
+    # with the fusion it was chosen for only) or "margin" (the margin alone against the
+    # reader's calibrated threshold; also what "combined" does elsewhere).
+    reader_decision: str = "combined"
     max_question_chars: int = 500
     # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
     # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence
@@ -144,6 +150,8 @@ class Settings:
                              "(the question's rarest words), or None: all its words")
         if self.reader_topic_idf not in ("chunks", "articles"):
             raise ValueError(f"reader_topic_idf {self.reader_topic_idf!r} is not one of chunks, articles")
+        if self.reader_decision not in ("combined", "margin"):
+            raise ValueError(f"reader_decision {self.reader_decision!r} is not one of combined, margin")
         if not 0 <= self.reader_extra_gap <= 100:
             raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
         if self.mode not in ("hybrid", "dense", "bm25"):

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -59,10 +60,13 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) 
 
 
 def confidence(a, settings: Settings) -> float:
-    """One number per answer that the answer step thresholds: the reader's margin, or
-    for the heuristics the smaller of coverage and dense cosine, each as a multiple of
-    its threshold (>= 1 on both: answer)."""
+    """One number per answer that the answer step thresholds: the reader's decision score
+    (margin plus weighted retrieval score) or its margin, or for the heuristics the
+    smaller of coverage and dense cosine, each as a multiple of its threshold (>= 1 on
+    both: answer)."""
     ev = a.evidence
+    if "decision_score" in ev:
+        return float(ev["decision_score"])
     if "reader_margin" in ev:
         return float(ev["reader_margin"])
     cov = ev.get("coverage", 0.0) / settings.min_coverage if settings.min_coverage > 0 else 1.0
@@ -218,10 +222,13 @@ def given_passage(idx: RagIndex, items: Sequence[QAItem], progress: Callable[[st
 
 
 class _AlwaysAnswers:
-    """The reader with its threshold removed (for the risk-coverage curve)."""
+    """The reader with its threshold removed (for the risk-coverage curve); its combined
+    decision, if any, keeps its weight, so the curve moves the threshold the product uses."""
 
     def __init__(self, reader) -> None:
         self._reader, self.name, self.threshold = reader, reader.name, float("-inf")
+        rule = getattr(reader, "decision", None)
+        self.decision = replace(rule, threshold=float("-inf")) if rule is not None else None
 
     def read(self, question, passages):
         return self._reader.read(question, passages)
@@ -250,7 +257,10 @@ def risk_coverage_curves(idx: RagIndex, items: Sequence[QAItem],
             scored.append((conf if not a.abstained else float("-inf"), right))
             if tick:
                 tick()
-        shipped = idx.reader.threshold if name == "reader" else 1.0
+        shipped = 1.0
+        if name == "reader":
+            rule = idx.decision_rule("hybrid")
+            shipped = rule.threshold if rule else idx.reader.threshold
         answered = [(c, ok) for c, ok in scored if (c > shipped if name == "reader" else c >= shipped)]
         quotable = [(c, ok) for c, ok in scored if c != float("-inf")]
         n = max(1, len(scored))
@@ -521,6 +531,11 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "reader_min_topic": settings.reader_min_topic if idx.reader else None,
                       "reader_topic_terms": settings.reader_topic_terms if idx.reader else None,
                       "reader_topic_idf": settings.reader_topic_idf if idx.reader else None,
+                      # The rule that decided hybrid answers: margin + weight x retrieval > threshold.
+                      "reader_decision": ({"retrieval_weight": rule.retrieval_weight, "threshold": rule.threshold}
+                                          if (rule := idx.decision_rule("hybrid")) else
+                                          {"retrieval_weight": 0.0, "threshold": idx.reader.threshold}
+                                          if idx.reader else None),
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
     out = Path(args.out) if args.out else ROOT / "eval" / "results" / name

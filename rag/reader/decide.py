@@ -67,7 +67,8 @@ def topic_coverage(folded_question: str, folded_document: str, idf: Callable[[st
 
 @dataclass(frozen=True)
 class ReadSpan:
-    """A span the reader found, in original offsets, with the sentence holding it."""
+    """A span the reader found, in original offsets, with the sentence holding it, and
+    its passage's fused retrieval score (``Hit.score``)."""
 
     chunk_id: str
     doc_id: str
@@ -75,6 +76,28 @@ class ReadSpan:
     end: int
     margin: float
     sentence: tuple[int, int]
+    retrieval: float = 0.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to answer with a span: ``margin + retrieval_weight * retrieval`` above
+    ``threshold``. The fused score says how far the passage stands out from the other
+    candidates; the passage of a question the corpus cannot answer (a sibling article
+    that shares its names) stands out less than the question's own, however confident
+    the reader. It is chosen for one fusion (z-score, with its dense weight) and applies
+    to hybrid retrieval with that fusion only; elsewhere the margin decides alone."""
+
+    retrieval_weight: float
+    threshold: float
+    fusion: str = "zscore"
+    dense_weight: float = 0.4
+
+    def applies(self, mode: str, fusion: str, dense_weight: float) -> bool:
+        return mode == "hybrid" and fusion == self.fusion and abs(dense_weight - self.dense_weight) < 1e-9
+
+    def score(self, span: ReadSpan) -> float:
+        return span.margin + self.retrieval_weight * span.retrieval
 
 
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -115,6 +138,6 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
             window = fold(doc.text[before[0] if before else sentence[0]:sentence[1]], "simplified")
             if subject_conflict(question, window):
                 continue
-        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence))
+        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence, h.score))
     out.sort(key=lambda r: -r.margin)
     return out

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 from pathlib import Path
 
 from ..errors import ModelError
+from .decide import Decision
 from .packing import unpack
 
+log = logging.getLogger(__name__)
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DECISION_FILE = "decision.json"
 
 
 def load_base(model_dir: Path, rank: int = 16, attn: str | None = None, full_layers: int = 0):
@@ -59,6 +65,35 @@ def check_weights(base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR) -> dic
         raise ModelError(f"{weights} does not match its checksum in manifest.json; retrain with: "
                          "python -m eval.train_reader")
     return manifest
+
+
+def read_decision(manifest: dict, weights_dir: Path = WEIGHTS_DIR) -> Decision | None:
+    """The answer decision chosen for these weights (``decision.json``, written by
+    ``python -m eval.tune_decision --ship``), or None: the reader's margin against the
+    manifest's threshold decides. A file chosen for other weights, or damaged, is not
+    used, and the log says why (the margin rule still answers honestly)."""
+    path = weights_dir / DECISION_FILE
+    if not path.exists():
+        return None
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        decision = Decision(float(d["retrieval_weight"]), float(d["threshold"]), str(d["fusion"]),
+                            float(d["dense_weight"]))
+        sha = d["reader_weights_sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s is damaged (%s); the reader's margin decides alone. Re-choose it with: "
+                    "python -m eval.tune_decision --ship", path, exc)
+        return None
+    if sha != manifest.get("weights_sha256"):
+        log.warning("%s was chosen for reader weights %s, not the shipped %s; the reader's margin decides alone. "
+                    "Re-choose it with: python -m eval.tune_decision --ship", path, str(sha)[:12],
+                    str(manifest.get("weights_sha256"))[:12])
+        return None
+    if not (math.isfinite(decision.retrieval_weight) and math.isfinite(decision.threshold)
+            and decision.retrieval_weight >= 0):
+        log.warning("%s holds an unusable rule (%s); the reader's margin decides alone", path, decision)
+        return None
+    return decision
 
 
 def load_reader(model_dir: Path, base_fingerprint: str, weights_dir: Path = WEIGHTS_DIR, attn: str | None = None):

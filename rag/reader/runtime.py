@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ModelError
 from ..onnx.files import BACKEND_ONNX, BACKEND_TORCH, READER_BACKEND_ONNX
 from ..settings import Settings
+from .decide import Decision
 from .features import SpanScore
 from .infer import Forward, read_passages
 
@@ -23,6 +24,8 @@ class Reader(Protocol):
 
     name: str
     threshold: float  # answer only when (best span score - no-answer score) is above this
+    # (A reader may also carry ``decision``, a ``Decision`` that weighs the passage's
+    # retrieval score with the margin in hybrid retrieval; without one the margin decides.)
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanScore | None]: ...
 
@@ -31,13 +34,15 @@ class TrainedReader:
     """The shipped reader: adapters and span head over multilingual-e5-small, run by
     ``forward`` (an ONNX session or the torch module)."""
 
-    def __init__(self, tokenizer, forward: Forward, manifest: dict, backend: str, path: str) -> None:
+    def __init__(self, tokenizer, forward: Forward, manifest: dict, backend: str, path: str,
+                 decision: Decision | None = None) -> None:
         self._tokenizer = tokenizer
         self.path = path  # where the weights it runs were read from
         self._forward = forward
         self.manifest = manifest
         self.backend = backend
         self.threshold = float(manifest.get("no_answer_threshold", 0.0))
+        self.decision = decision  # margin and retrieval together (hybrid); None: the margin alone
         self.name = f"trained-{str(manifest.get('weights_sha256', ''))[:12]}"
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanScore | None]:
@@ -57,7 +62,7 @@ def onnx_forward(session, table) -> Forward:
 def _load_onnx(model_dir: Path, fingerprint: str, embedder) -> TrainedReader:
     from ..onnx.files import TOKENIZER, SharedTokenizer, ensure_export, reader_dir
     from ..onnx.session import open_session
-    from .load import WEIGHTS_DIR, check_weights
+    from .load import WEIGHTS_DIR, check_weights, read_decision
 
     manifest = check_weights(fingerprint)
 
@@ -72,7 +77,8 @@ def _load_onnx(model_dir: Path, fingerprint: str, embedder) -> TrainedReader:
     if getattr(embedder, "tokenizer_sha256", None) != files.manifest["files"][TOKENIZER]:
         tokenizer = SharedTokenizer(files.tokenizer)
     forward = onnx_forward(open_session(files.graph), _table(embedder, model_dir))
-    return TrainedReader(tokenizer, forward, manifest, READER_BACKEND_ONNX, str(files.folder))
+    return TrainedReader(tokenizer, forward, manifest, READER_BACKEND_ONNX, str(files.folder),
+                         read_decision(manifest, WEIGHTS_DIR))
 
 
 def _table(embedder, model_dir: Path):
@@ -88,11 +94,12 @@ def _load_torch(model_dir: Path, fingerprint: str) -> TrainedReader:
     import torch
 
     from .infer import torch_forward
-    from .load import WEIGHTS_DIR, load_reader as load_weights
+    from .load import WEIGHTS_DIR, load_reader as load_weights, read_decision
 
     tokenizer, net, manifest = load_weights(model_dir, fingerprint)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    return TrainedReader(tokenizer, torch_forward(net), manifest, BACKEND_TORCH, str(WEIGHTS_DIR))
+    return TrainedReader(tokenizer, torch_forward(net), manifest, BACKEND_TORCH, str(WEIGHTS_DIR),
+                         read_decision(manifest, WEIGHTS_DIR))
 
 
 def load_reader(settings: Settings, embedder) -> Reader | None:

@@ -1,0 +1,171 @@
+"""Choose the reader's answer decision (``rag/reader/weights/decision.json``) on a training set.
+
+The product answers with the reader's best span when ``margin + weight * retrieval`` is
+above a threshold (``rag.reader.decide.Decision``; ``retrieval`` is the fused hybrid
+score of the span's passage). Every question of the set is asked twice through the real
+pipeline with abstention off (the topic check, the stop and every span check as
+shipped): over the whole corpus, and with its own passage filtered out. Each asking
+gives the best span's margin and retrieval score, and whether the answer holds a
+reference answer. For each weight every threshold is then scored exactly (pure, no more
+reading): an answer is right when it holds a reference answer; an abstention is right
+when the passage was removed. The choice: the most right outcomes over both askings; on
+a tie the fewest refused answerable questions, then the smallest weight (weight 0 is the
+margin alone, with its threshold re-chosen): python -m eval.tune_decision [--ship].
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .datasets import QAItem
+from .stop_margin import CachedReader, open_training_set, training_set_parser, write_choice
+
+WEIGHTS = (0.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One asking with abstention off."""
+
+    removed: bool  # asked with its own passage filtered out
+    margin: float | None  # the best span's margin (None: no usable span, so no answer under any rule)
+    retrieval: float  # the fused retrieval score of that span's passage
+    holds: bool  # the answer holds a reference answer
+
+
+def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
+    """The threshold that gives the most right outcomes for ``weight`` (pure): answering
+    the k highest-scoring askings, for every k; the threshold sits halfway between the
+    k-th and the next score. On a tie, the one that refuses fewer answerable questions."""
+    usable = [a for a in asked if a.margin is not None]
+    v = np.array([a.margin + weight * a.retrieval for a in usable], dtype=float)
+    order = np.argsort(-v, kind="stable")
+    v = v[order]
+    holds = np.array([usable[i].holds for i in order], dtype=int)
+    removed = np.array([usable[i].removed for i in order], dtype=int)
+    # right(k) = answers that hold a reference among the first k + removed askings after them
+    # (+ the removed askings without a usable span, which abstain under any rule).
+    right = np.concatenate([[0], np.cumsum(holds)]) + np.concatenate([np.cumsum(removed[::-1])[::-1], [0]])
+    answered_kept = np.concatenate([[0], np.cumsum(1 - removed)])  # answerable askings answered
+    # Only where the score changes can a threshold fall.
+    ks = [k for k in range(len(v) + 1) if k in (0, len(v)) or v[k - 1] > v[k]]
+    k = max(ks, key=lambda k: (right[k], answered_kept[k]))
+    if k == 0:
+        t = float(v[0]) + 1.0 if len(v) else 0.0
+    elif k == len(v):
+        t = float(v[-1]) - 1.0
+    else:
+        t = (float(v[k - 1]) + float(v[k])) / 2
+    return row(asked, weight, round(t, 3))
+
+
+def row(asked: Sequence[Asked], weight: float, threshold: float) -> dict:
+    """The figures of one rule (pure)."""
+    def answers(a: Asked) -> bool:
+        return a.margin is not None and a.margin + weight * a.retrieval > threshold
+
+    with_passage = [a for a in asked if not a.removed]
+    without = [a for a in asked if a.removed]
+    n, m = max(1, len(with_passage)), max(1, len(without))
+    has = sum(1 for a in with_passage if answers(a) and a.holds)
+    refused = sum(1 for a in with_passage if not answers(a))
+    right = sum(1 for a in without if not answers(a) or a.holds)
+    return {"retrieval_weight": weight, "threshold": threshold, "answer_has_reference": round(has / n, 4),
+            "refused": round(refused / n, 4), "own_removed_right": round(right / m, 4), "right_outcomes": has + right}
+
+
+def choose(rows: Sequence[dict]) -> dict:
+    """The most right outcomes; on a tie the fewest refused, then the smallest weight."""
+    return max(rows, key=lambda r: (r["right_outcomes"], -r["refused"], -r["retrieval_weight"]))
+
+
+def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
+    """Every item asked with and without its passage, abstention off (see module doc)."""
+    from ..api import RagIndex
+    from . import metrics as M
+
+    reader = CachedReader(idx.reader)
+    reader.threshold = float("-inf")  # answer with the best usable span, whatever its margin
+    ask = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_decision="margin"), reader)
+    out = []
+    for item in items:
+        for removed in (False, True):
+            gold = set(item.doc_ids)
+            doc_ids = [d for d in idx.documents if d not in gold] if removed else None
+            a = ask.ask(item.question, mode="hybrid", top_k=10, doc_ids=doc_ids)
+            if a.abstained or not a.citations:
+                out.append(Asked(removed, None, 0.0, False))
+                continue
+            best = a.citations[0].chunk_id  # the best span's sentence comes first
+            score = next(h.score for h in a.hits if h.chunk_id == best)
+            out.append(Asked(removed, float(a.evidence["reader_margin"]), float(score),
+                             bool(item.answerable and M.answer_contains(a.answer, item.answers) > 0)))
+        if progress:
+            progress()
+    return out
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = training_set_parser("Choose the reader's answer decision on CMRC 2018 trial.", "decision.json")
+    p.add_argument("--limit", type=int, default=0, help="the first N questions only (0: all)")
+    p.add_argument("--ship", action="store_true",
+                   help="also write the choice to rag/reader/weights/decision.json (what the product loads)")
+    args = p.parse_args(argv)
+    opened = open_training_set(args, "the answer decision")
+    if opened is None:
+        return 2
+    idx, items = opened
+    items = items[: args.limit] if args.limit else items
+    from tqdm import tqdm
+
+    with tqdm(total=len(items), desc="questions", unit="q", file=sys.stderr) as bar:
+        asked = ask_all(idx, items, progress=lambda: bar.update(1))
+    rows = [best_threshold(asked, w) for w in WEIGHTS]
+    chosen = choose(rows)
+    s = idx.settings
+    fields = {"rule": "the most right outcomes with and without the passage; on a tie the fewest refused, "
+                      "then the smallest weight",
+              "settings": {"fusion": s.fusion, "dense_weight": s.dense_weight, "stop_margin": s.reader_stop_margin,
+                           "min_topic": s.reader_min_topic, "topic_terms": s.reader_topic_terms,
+                           "topic_idf": s.reader_topic_idf},
+              "reader_threshold": idx.reader.threshold,
+              "at_reader_threshold": row(asked, 0.0, idx.reader.threshold),
+              "chosen": chosen, "table": rows}
+    out = write_choice(args, idx, items, fields)
+    print("| retrieval weight | threshold | answer has reference | refused | own passage removed: right "
+          "| right outcomes |")
+    print("|---|---|---|---|---|---|")
+    at = fields["at_reader_threshold"]
+    print(f"| 0 (the reader's own threshold) | {at['threshold']} | {at['answer_has_reference']:.4f} | "
+          f"{at['refused']:.4f} | {at['own_removed_right']:.4f} | {at['right_outcomes']} |")
+    for r in rows:
+        mark = " ← chosen" if r is chosen else ""
+        print(f"| {r['retrieval_weight']:g}{mark} | {r['threshold']} | {r['answer_has_reference']:.4f} | "
+              f"{r['refused']:.4f} | {r['own_removed_right']:.4f} | {r['right_outcomes']} |")
+    print(f"wrote {out}", file=sys.stderr)
+    if args.ship:
+        from ..reader.load import DECISION_FILE, WEIGHTS_DIR
+
+        data = Path(args.data) / args.file
+        shipped = {"reader_weights_sha256": idx.reader.manifest["weights_sha256"],
+                   "retrieval_weight": chosen["retrieval_weight"], "threshold": chosen["threshold"],
+                   "fusion": s.fusion, "dense_weight": s.dense_weight,
+                   "chosen_on": {"file": args.file, "sha256": _sha256(data), "questions": len(items),
+                                 "benchmark_read": False},
+                   "rule": fields["rule"], "settings": fields["settings"], "figures": chosen,
+                   "margin_alone": rows[0], "at_reader_threshold": at,
+                   "recipe": "python -m eval.tune_decision --ship"}
+        target = WEIGHTS_DIR / DECISION_FILE
+        target.write_text(json.dumps(shipped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {target}", file=sys.stderr)
+    return 0

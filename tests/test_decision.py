@@ -1,0 +1,192 @@
+"""The reader's answer decision: margin and retrieval score together (rag.reader.decide.Decision),
+its file (rag.reader.load.read_decision), its place in RagIndex.ask, and its tuning
+(rag.evaluation.decision)."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from rag.api import open_index
+from rag.embedding.fake import HashingEmbedder
+from rag.evaluation.decision import Asked, best_threshold, choose, row
+from rag.index_store import build_index
+from rag.reader.decide import Decision, ReadSpan
+from rag.reader.load import DECISION_FILE, read_decision
+from test_reader import NumberReader
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "rag" / "reader" / "weights"
+QUESTION = "香港科技園公司今年新增了多少家初創企業？"
+
+
+def test_the_score_adds_the_weighted_retrieval_score_and_applies_to_its_own_fusion_only():
+    d = Decision(retrieval_weight=80.0, threshold=70.0, fusion="zscore", dense_weight=0.4)
+    span = ReadSpan("a#0", "a", 0, 2, margin=-2.0, sentence=(0, 5), retrieval=0.95)
+    assert d.score(span) == pytest.approx(-2.0 + 80 * 0.95)
+    assert d.applies("hybrid", "zscore", 0.4)
+    assert not d.applies("dense", "zscore", 0.4) and not d.applies("bm25", "zscore", 0.4)
+    assert not d.applies("hybrid", "rrf", 0.4) and not d.applies("hybrid", "zscore", 0.5)
+
+
+@pytest.fixture()
+def decided_idx(small_corpus, tmp_path, fake_settings):
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings.with_(reader_min_topic=None), HashingEmbedder())
+    idx.reader = NumberReader()  # margin 4.0 on the passage with the number
+    idx.reader.threshold = 10.0  # the margin alone refuses
+    return idx
+
+
+def test_a_passage_that_stands_out_lets_a_lower_margin_answer_and_only_in_hybrid(decided_idx):
+    idx = decided_idx
+    refused = idx.ask(QUESTION)
+    assert refused.abstained and "decision_score" not in refused.evidence  # no decision: the margin decides
+    idx.reader.decision = Decision(retrieval_weight=100.0, threshold=10.0)
+    a = idx.ask(QUESTION)
+    assert not a.abstained and a.short_text == "三百家"
+    ev = a.evidence
+    hit = next(h for h in a.hits if h.chunk_id == a.short_answer.chunk_id)
+    assert ev["retrieval_score"] == round(hit.score, 4) and ev["retrieval_weight"] == 100.0
+    assert ev["decision_score"] == pytest.approx(4.0 + 100 * hit.score, abs=1e-3) and ev["decision_threshold"] == 10.0
+    assert ev["reader_margin"] == 4.0 and ev["no_answer_threshold"] == 10.0
+    # Where it does not apply, the margin decides alone: another retrieval mode, another
+    # fusion, or the margin asked for.
+    assert idx.ask(QUESTION, mode="dense").abstained
+    idx.settings = idx.settings.with_(reader_decision="margin")
+    assert idx.ask(QUESTION).abstained
+    idx.settings = idx.settings.with_(reader_decision="combined", fusion="rrf")
+    assert idx.ask(QUESTION).abstained
+
+
+def test_the_combined_threshold_refuses_what_it_does_not_clear(decided_idx):
+    idx = decided_idx
+    idx.reader.threshold = 0.0  # the margin alone would answer
+    idx.reader.decision = Decision(retrieval_weight=1.0, threshold=6.0)  # 4 + a score below 1 never clears 6
+    a = idx.ask(QUESTION)
+    assert a.abstained and a.short_answer is None and not a.citations and a.related
+    assert a.evidence["decision_score"] < 6.0 < a.evidence["decision_score"] + 2.0
+
+
+def _write(folder: Path, **fields) -> None:
+    base = {"reader_weights_sha256": "abc", "retrieval_weight": 80.0, "threshold": 73.5, "fusion": "zscore",
+            "dense_weight": 0.4}
+    (folder / DECISION_FILE).write_text(json.dumps(base | fields), encoding="utf-8")
+
+
+def test_the_decision_file_is_used_only_for_the_weights_it_was_chosen_for(tmp_path, caplog):
+    manifest = {"weights_sha256": "abc"}
+    assert read_decision(manifest, tmp_path) is None  # none shipped: the margin decides
+    _write(tmp_path)
+    assert read_decision(manifest, tmp_path) == Decision(80.0, 73.5, "zscore", 0.4)
+    caplog.set_level(logging.WARNING, logger="rag.reader.load")
+    assert read_decision({"weights_sha256": "def"}, tmp_path) is None
+    assert "chosen for reader weights abc" in caplog.text and "eval.tune_decision" in caplog.text
+    caplog.clear()
+    (tmp_path / DECISION_FILE).write_text("{not json", encoding="utf-8")
+    assert read_decision(manifest, tmp_path) is None and "is damaged" in caplog.text
+    caplog.clear()
+    _write(tmp_path, threshold=None)
+    assert read_decision(manifest, tmp_path) is None and "is damaged" in caplog.text
+    caplog.clear()
+    _write(tmp_path, retrieval_weight=-1.0)
+    assert read_decision(manifest, tmp_path) is None and "unusable rule" in caplog.text
+
+
+def test_the_shipped_decision_was_chosen_for_the_shipped_weights_on_training_data():
+    manifest = json.loads((WEIGHTS / "manifest.json").read_text(encoding="utf-8"))
+    shipped = json.loads((WEIGHTS / DECISION_FILE).read_text(encoding="utf-8"))
+    assert read_decision(manifest, WEIGHTS) is not None
+    assert shipped["chosen_on"]["file"] == "cmrc2018_trial.json" and not shipped["chosen_on"]["benchmark_read"]
+    assert shipped["fusion"] == "zscore" and shipped["dense_weight"] == 0.4  # the settings' defaults
+    assert shipped["figures"]["right_outcomes"] >= shipped["margin_alone"]["right_outcomes"]
+
+
+# --- the tuning (pure) ---
+
+def _asked(removed: bool, margin: float | None, retrieval: float, holds: bool) -> Asked:
+    return Asked(removed, margin, retrieval, holds)
+
+
+def test_each_weight_gets_the_threshold_with_the_most_right_outcomes():
+    asked = [
+        _asked(False, 2.0, 0.99, True),   # confident, its own passage: answer
+        _asked(False, -5.0, 0.98, True),  # unsure reader, but its passage stands out
+        _asked(True, -1.0, 0.70, False),  # a sibling article, read with some confidence
+        _asked(True, None, 0.0, False),   # nothing usable: abstains under any rule
+        _asked(False, -8.0, 0.60, False), # a wrong span: better refused
+    ]
+    margin_alone = best_threshold(asked, 0.0)
+    # By margin alone the sibling (-1) sits between the two right answers (2, -5): refusing
+    # it costs the unsure right answer. A wrong span for an answerable question is no worse
+    # than refusing it (both miss), so on the tie the rule answers all three.
+    assert margin_alone["threshold"] == -9.0 and margin_alone["right_outcomes"] == 3
+    assert row(asked, 0.0, 0.5)["right_outcomes"] == 3 and row(asked, 0.0, 0.5)["refused"] == 0.6667
+    weighted = best_threshold(asked, 10.0)  # scores 11.9, 4.8, 6.0 (the sibling), -2.0
+    assert weighted["right_outcomes"] == 3 and weighted["threshold"] == -3.0
+    strong = best_threshold(asked, 100.0)  # 101, 93, 69 (the sibling), 52: both right answers above it
+    assert strong["right_outcomes"] == 4 and strong["threshold"] == 81.0
+    assert strong["answer_has_reference"] == 0.6667 and strong["refused"] == 0.3333
+    assert strong["own_removed_right"] == 1.0
+    assert choose([margin_alone, weighted, strong]) is strong
+
+
+def test_on_a_tie_the_rule_that_refuses_less_then_the_smaller_weight_wins():
+    a = {"retrieval_weight": 0.0, "threshold": 1.0, "right_outcomes": 10, "refused": 0.05}
+    b = {"retrieval_weight": 40.0, "threshold": 30.0, "right_outcomes": 10, "refused": 0.03}
+    c = {"retrieval_weight": 80.0, "threshold": 70.0, "right_outcomes": 10, "refused": 0.03}
+    assert choose([a, b, c]) is b and choose([c, a]) is c
+
+
+def test_the_decision_tuning_refuses_the_benchmark(capsys):
+    from rag.evaluation import decision
+
+    assert decision.main(["--file", "cmrc2018_dev.json"]) == 2
+    assert "choose the answer decision on a training set" in capsys.readouterr().err
+
+
+def test_the_cli_flag_chooses_the_rule():
+    from rag.cli import _settings, build_parser
+    from rag.settings import Settings
+
+    parse = build_parser().parse_args
+    assert _settings(parse(["ask", "x"])).reader_decision == "combined" == Settings().reader_decision
+    assert _settings(parse(["ask", "x", "--reader-decision", "margin"])).reader_decision == "margin"
+    with pytest.raises(SystemExit):
+        parse(["ask", "x", "--reader-decision", "both"])
+    with pytest.raises(ValueError, match="reader_decision 'both' is not one of combined, margin"):
+        Settings(reader_decision="both").validate()
+
+
+def test_the_risk_coverage_curve_moves_the_combined_threshold(decided_idx):
+    from rag.evaluation.runner import _AlwaysAnswers, confidence
+
+    idx = decided_idx
+    idx.reader.decision = Decision(retrieval_weight=1.0, threshold=6.0)
+    forced = _AlwaysAnswers(idx.reader)
+    assert forced.decision.retrieval_weight == 1.0 and forced.decision.threshold == float("-inf")
+    assert idx.decision_rule("hybrid") is idx.reader.decision and idx.decision_rule("dense") is None
+    from rag.api import RagIndex
+
+    a = RagIndex(idx.loaded, idx.embedder, idx.settings, forced).ask(QUESTION)
+    assert not a.abstained and confidence(a, idx.settings) == a.evidence["decision_score"]
+
+
+def test_nothing_read_is_null_in_the_json_not_infinity(decided_idx):
+    from rag.api import answer_to_json
+    from rag.reader.features import SpanScore
+
+    class EmptyReader(NumberReader):
+        def read(self, question, passages):
+            return [SpanScore(1.0, 3.0, 0, 0) for _ in passages]  # no usable span anywhere
+
+    idx = decided_idx
+    idx.reader = EmptyReader()
+    idx.reader.decision = Decision(retrieval_weight=1.0, threshold=0.0)
+    a = idx.ask(QUESTION)
+    assert a.abstained and a.evidence["reader_margin"] == float("-inf") == a.evidence["decision_score"]
+    out = answer_to_json(a)
+    assert out["evidence"]["reader_margin"] is None and out["evidence"]["decision_score"] is None
+    assert out["no_answer_score"] is None
+    json.dumps(out, allow_nan=False)  # strict JSON
