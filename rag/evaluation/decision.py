@@ -117,7 +117,6 @@ def _sha256(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = training_set_parser("Choose the reader's answer decision on CMRC 2018 trial.", "decision.json")
-    p.add_argument("--limit", type=int, default=0, help="the first N questions only (0: all)")
     p.add_argument("--ship", action="store_true",
                    help="also write the choice to rag/reader/weights/decision.json (what the product loads)")
     args = p.parse_args(argv)
@@ -125,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     if opened is None:
         return 2
     idx, items = opened
-    items = items[: args.limit] if args.limit else items
     from tqdm import tqdm
 
     with tqdm(total=len(items), desc="questions", unit="q", file=sys.stderr) as bar:

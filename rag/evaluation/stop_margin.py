@@ -111,12 +111,14 @@ def training_set_parser(description: str, out_name: str) -> argparse.ArgumentPar
     p.add_argument("--file", default="cmrc2018_trial.json", help="a training set (never cmrc2018_dev.json)")
     p.add_argument("--cache-dir")
     p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / out_name))
+    p.add_argument("--limit", type=int, default=0, help="the first N questions only (0: all)")
     return p
 
 
 def open_training_set(args: argparse.Namespace, what: str):
-    """(the index of the training set named by ``args`` with the reader, its questions), or
-    None after printing why (the benchmark named, or no trained reader)."""
+    """(the index of the training set named by ``args`` with the reader, its questions, the
+    first ``args.limit`` only if set), or None after printing why (the benchmark named, or
+    no trained reader)."""
     from ..api import open_index
     from ..embedding import load_embedder
     from ..index_store import build_index
@@ -139,7 +141,7 @@ def open_training_set(args: argparse.Namespace, what: str):
     if idx.reader is None:
         print(f"error: no reader ({what} is the trained reader's)", file=sys.stderr)
         return None
-    return idx, items
+    return idx, (items[: args.limit] if getattr(args, "limit", 0) else items)
 
 
 def write_choice(args: argparse.Namespace, idx, items: Sequence[QAItem], fields: dict) -> Path:

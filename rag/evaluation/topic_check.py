@@ -78,13 +78,11 @@ def ask_grid(idx, items: Sequence[QAItem],
 
 def main(argv: list[str] | None = None) -> int:
     p = training_set_parser("Choose the reader's topic check on CMRC 2018 trial.", "topic_check.json")
-    p.add_argument("--limit", type=int, default=0, help="the first N questions only (0: all)")
     args = p.parse_args(argv)
     opened = open_training_set(args, "the topic check")
     if opened is None:
         return 2
     idx, items = opened
-    items = items[: args.limit] if args.limit else items
     from tqdm import tqdm
 
     with tqdm(total=len(items) * len(CANDIDATES), desc="askings", unit="q", file=sys.stderr) as bar:
