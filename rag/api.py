@@ -235,13 +235,13 @@ class RagIndex:
             # Decide: the margin, with the passage's retrieval score where the shipped
             # decision applies, against the threshold chosen with it.
             rule = self.decision_rule(mode)
-            threshold = rule.threshold if rule else self.reader.threshold
+            threshold = self.answer_threshold(mode)
             value = rule.score if rule else (lambda r: r.margin)
+            top = value(read[0]) if read else float("-inf")
             if rule:
                 evidence |= {"retrieval_score": read[0].retrieval if read else 0.0, "retrieval_weight": rule.retrieval_weight,
-                             "decision_score": value(read[0]) if read else float("-inf"),
-                             "decision_threshold": rule.threshold}
-            abstain = not read or value(read[0]) <= threshold
+                             "decision_score": top, "decision_threshold": rule.threshold}
+            abstain = not read or top <= threshold
             best = None if abstain else read[0]
             # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
             # than one passage: every other passage whose span also clears the threshold
@@ -347,6 +347,12 @@ class RagIndex:
                 not rule.applies(mode, self.settings.fusion, self.settings.dense_weight):
             return None
         return rule
+
+    def answer_threshold(self, mode: str) -> float:
+        """What the answer step compares with in ``mode``: the combined decision's
+        threshold where it applies, else the reader's own (its margin's)."""
+        rule = self.decision_rule(mode)
+        return rule.threshold if rule else self.reader.threshold  # type: ignore[union-attr]
 
     def _read(self, question: str, hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[str, Document],
               timings: dict[str, float], ix: LoadedIndex) -> tuple[list[ReadSpan], int]:

@@ -89,6 +89,7 @@ def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     """Every item asked with and without its passage, abstention off (see module doc)."""
     from ..api import RagIndex
     from . import metrics as M
+    from .runner import without_gold
 
     reader = CachedReader(idx.reader)
     reader.threshold = float("-inf")  # answer with the best usable span, whatever its margin
@@ -96,9 +97,7 @@ def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     out = []
     for item in items:
         for removed in (False, True):
-            gold = set(item.doc_ids)
-            doc_ids = [d for d in idx.documents if d not in gold] if removed else None
-            a = ask.ask(item.question, mode="hybrid", top_k=10, doc_ids=doc_ids)
+            a = ask.ask(item.question, mode="hybrid", top_k=10, doc_ids=without_gold(idx, item) if removed else None)
             if a.abstained or not a.citations:
                 out.append(Asked(removed, None, 0.0, False))
                 continue

@@ -27,12 +27,18 @@ MODES = ("dense", "bm25", "hybrid")
 KS = (1, 3, 5, 10)
 
 
+def without_gold(idx: RagIndex, item: QAItem) -> list[str]:
+    """Every document of the index but the question's own (the corpus then should not
+    answer it, unless another passage really holds a reference answer)."""
+    gold = set(item.doc_ids)
+    return [d for d in idx.documents if d not in gold]
+
+
 def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) -> dict:
     """One question through the same call as ``rag ask``, with everything needed to inspect it.
     ``exclude_gold``: search every document but the question's own (the corpus then
     should not answer it, unless another passage really holds a reference answer)."""
-    doc_ids = [d for d in idx.documents if d not in set(item.doc_ids)] if exclude_gold else None
-    a = idx.ask(item.question, mode=mode, top_k=10, doc_ids=doc_ids)
+    a = idx.ask(item.question, mode=mode, top_k=10, doc_ids=without_gold(idx, item) if exclude_gold else None)
     ranked = M.dedupe(h.doc_id for h in a.hits)
     docs = idx.documents
     verified = all(docs[c.doc_id].text[c.start:c.end] == c.quote for c in a.citations)
@@ -257,10 +263,7 @@ def risk_coverage_curves(idx: RagIndex, items: Sequence[QAItem],
             scored.append((conf if not a.abstained else float("-inf"), right))
             if tick:
                 tick()
-        shipped = 1.0
-        if name == "reader":
-            rule = idx.decision_rule("hybrid")
-            shipped = rule.threshold if rule else idx.reader.threshold
+        shipped = idx.answer_threshold("hybrid") if name == "reader" else 1.0
         answered = [(c, ok) for c, ok in scored if (c > shipped if name == "reader" else c >= shipped)]
         quotable = [(c, ok) for c, ok in scored if c != float("-inf")]
         n = max(1, len(scored))
@@ -532,9 +535,8 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "reader_topic_terms": settings.reader_topic_terms if idx.reader else None,
                       "reader_topic_idf": settings.reader_topic_idf if idx.reader else None,
                       # The rule that decided hybrid answers: margin + weight x retrieval > threshold.
-                      "reader_decision": ({"retrieval_weight": rule.retrieval_weight, "threshold": rule.threshold}
-                                          if (rule := idx.decision_rule("hybrid")) else
-                                          {"retrieval_weight": 0.0, "threshold": idx.reader.threshold}
+                      "reader_decision": ({"retrieval_weight": rule.retrieval_weight if (rule := idx.decision_rule("hybrid"))
+                                           else 0.0, "threshold": idx.answer_threshold("hybrid")}
                                           if idx.reader else None),
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
