@@ -229,14 +229,17 @@ class RagIndex:
             # Read: the reader finds the answer span in each passage and says how much
             # better it is than "no answer here"; decide: answer only above the threshold.
             read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings, ix)
-            read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
-            margin = read[0].margin if read else float("-inf")
-            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
             # Decide: the margin, with the passage's retrieval score where the shipped
-            # decision applies, against the threshold chosen with it.
+            # decision applies, against the threshold chosen with it. The span that
+            # answers is the one with the best decision score: a sibling article's span
+            # the reader is a little surer of does not beat the question's own passage.
             rule = self.decision_rule(mode)
             threshold = self.answer_threshold(mode)
             value = rule.score if rule else (lambda r: r.margin)
+            read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
+            read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
+            margin = read[0].margin if read else float("-inf")
+            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
             top = value(read[0]) if read else float("-inf")
             if rule:
                 evidence |= {"retrieval_score": read[0].retrieval if read else 0.0, "retrieval_weight": rule.retrieval_weight,
@@ -393,6 +396,16 @@ class RagIndex:
                 spans[i] = span
         timings["read"] = (time.perf_counter() - t) * 1000
         return rank_spans(hits, chunks, documents, folded, spans, target, simplified), n_read
+
+    def read_spans(self, question: str, hits: Sequence[Hit]) -> list[ReadSpan]:
+        """The reader's usable spans over the passages of ``hits`` as ``ask`` reads them
+        (topic check, early stop, every span check), best margin first; [] without a
+        reader. For the tunings, which score every span under every candidate rule."""
+        if self.reader is None:
+            return []
+        ix = self._loaded
+        folded = fold(question, self.settings.fold_target)
+        return self._read(folded, hits[: self.settings.reader_passages], ix.chunk_by_id, ix.documents, {}, ix)[0]
 
     @staticmethod
     def _evidence(hits: Sequence[Hit], scored: Sequence[answering.ScoredSentence],

@@ -143,7 +143,8 @@ class Answer:
     short_answer: ShortAnswer | None = None  # the reader's span, when it is confident
     short_text: str = ""  # the short answer in the answer's script (display form)
     reader: str = ""  # which reader decided ("" for the overlap heuristics)
-    # The reader's margin (best span score minus no-answer score) per passage it read.
+    # The reader's margin (best span score minus no-answer score) per passage it read, in
+    # the order the answer decision ranked them (the span that answers first).
     read_margins: tuple[tuple[str, float], ...] = ()
     # Generated answers: True when ``answer`` is the model's gated sentences (each
     # segment's marker cites the sentence that supports it); ``generation`` says what

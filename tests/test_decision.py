@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
 
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
-from rag.evaluation.decision import Asked, best_threshold, choose, row
+from rag.evaluation.decision import Asked, Read, best_threshold, choose, row
 from rag.index_store import build_index
 from rag.reader.decide import Decision, ReadSpan
+from rag.reader.features import SpanScore
 from rag.reader.load import DECISION_FILE, read_decision
 from test_reader import NumberReader
 
@@ -69,6 +71,37 @@ def test_the_combined_threshold_refuses_what_it_does_not_clear(decided_idx):
     assert a.evidence["decision_score"] < 6.0 < a.evidence["decision_score"] + 2.0
 
 
+class SiblingReader:
+    """Surer (margin 6) of the number in the passage on talent schemes, which retrieval
+    ranks low for the question, than of the number in the question's own passage (4)."""
+
+    name, threshold, decision = "sibling-reader", -100.0, None
+
+    def read(self, question, passages):
+        out = []
+        for p in passages:
+            m = re.search(r"[0-9一二三四五六七八九十百千萬万億亿兩两]+[家份]", p)
+            out.append(SpanScore(6.0 if "人才" in p else 4.0, 0.0, m.start(), m.end()) if m else None)
+        return out
+
+
+def test_the_span_with_the_best_decision_score_answers_not_the_surest(decided_idx):
+    idx = decided_idx
+    idx.reader = SiblingReader()
+    by_margin = idx.ask(QUESTION)
+    assert by_margin.short_text == "兩萬份" and by_margin.evidence["reader_margin"] == 6.0
+    idx.reader.decision = Decision(retrieval_weight=100.0, threshold=-100.0)
+    a = idx.ask(QUESTION)
+    own = next(h for h in a.hits if "三百家" in idx.chunks[h.chunk_id].text)
+    other = next(h for h in a.hits if "人才" in idx.chunks[h.chunk_id].text)
+    assert own.score > other.score + 0.02  # 4 + 100 x own beats 6 + 100 x other
+    assert a.short_text == "三百家" and a.evidence["reader_margin"] == 4.0
+    assert a.evidence["decision_score"] == pytest.approx(4.0 + 100 * own.score, abs=1e-3)
+    assert a.read_margins[0] == (own.chunk_id, 4.0)  # the order the decision answered by
+    # Where the decision does not apply, the surest span answers, as before.
+    assert idx.ask(QUESTION, mode="dense").evidence.get("decision_score") is None
+
+
 def _write(folder: Path, **fields) -> None:
     base = {"reader_weights_sha256": "abc", "retrieval_weight": 80.0, "threshold": 73.5, "fusion": "zscore",
             "dense_weight": 0.4}
@@ -106,7 +139,7 @@ def test_the_shipped_decision_was_chosen_for_the_shipped_weights_on_training_dat
 # --- the tuning (pure) ---
 
 def _asked(removed: bool, margin: float | None, retrieval: float, holds: bool) -> Asked:
-    return Asked(removed, margin, retrieval, holds)
+    return Asked(removed, (Read(margin, retrieval, holds),) if margin is not None else ())
 
 
 def test_each_weight_gets_the_threshold_with_the_most_right_outcomes():
@@ -130,6 +163,19 @@ def test_each_weight_gets_the_threshold_with_the_most_right_outcomes():
     assert strong["answer_has_reference"] == 0.6667 and strong["refused"] == 0.3333
     assert strong["own_removed_right"] == 1.0
     assert choose([margin_alone, weighted, strong]) is strong
+
+
+def test_the_span_with_the_best_score_answers_under_each_weight():
+    # The reader is a little surer of a sibling article's span (wrong) than of the span in
+    # the question's own passage, which stands out in retrieval.
+    sibling, own = Read(3.0, 0.50, False), Read(2.0, 0.95, True)
+    asked = [Asked(False, (sibling, own))]
+    assert asked[0].pick(0.0) is sibling and asked[0].pick(10.0) is own
+    assert Asked(False, (Read(1.0, 0.5, False), Read(1.0, 0.5, True))).pick(5.0).holds is False  # tie: the first
+    assert Asked(True).pick(10.0) is None
+    assert row(asked, 0.0, 0.0)["answer_has_reference"] == 0.0
+    assert row(asked, 10.0, 0.0)["answer_has_reference"] == 1.0
+    assert best_threshold(asked, 10.0)["right_outcomes"] == 1 and best_threshold(asked, 0.0)["right_outcomes"] == 0
 
 
 def test_on_a_tie_the_rule_that_refuses_less_then_the_smaller_weight_wins():

@@ -500,3 +500,37 @@ def test_the_recipe_refuses_emulated_bfloat16_and_names_the_fix():
     assert bf16_problem(cpu_flags(sapphire)) is None
     assert bf16_problem(None) is None  # cannot tell: let it run
     assert bf16_problem(frozenset({"fp", "asimd", "bf16"})) is None  # not x86: not judged here
+
+
+def test_windows_of_about_the_same_length_share_a_forward_pass():
+    from rag.reader.infer import length_groups
+
+    # Padding 44 and 158 tokens to 205 would cost more than the tokens read: one pass each.
+    assert length_groups([158, 44, 205]) == [[1], [0], [2]]
+    # Full windows of a long passage (and one a little shorter) go together.
+    assert length_groups([256, 256, 250, 256]) == [[2, 0, 1, 3]]
+    # Every window is read exactly once, and no group pads more than the slack allows.
+    lengths = [256, 30, 31, 200, 190, 256, 12, 180, 256]
+    groups = length_groups(lengths)
+    assert sorted(j for g in groups for j in g) == list(range(len(lengths)))
+    for g in groups:
+        assert max(lengths[j] for j in g) * len(g) <= 1.1 * sum(lengths[j] for j in g)
+    assert length_groups([44, 158, 205], slack=float("inf")) == [[0, 1, 2]]
+    assert length_groups([]) == []
+
+
+@pytest.mark.model
+def test_spans_do_not_depend_on_which_windows_share_a_pass(seed_idx):
+    from rag.reader.infer import read_passages
+
+    r = seed_idx.reader
+    question = fold("阿里巴巴在铜锣湾买下了几层写字楼？", "simplified")
+    hits = seed_idx.search(question, top_k=5)
+    passages = [fold(seed_idx.chunks[h.chunk_id].text, "simplified") for h in hits] + ["短。"]
+    grouped = read_passages(r._forward, r._tokenizer, question, passages)
+    padded = read_passages(r._forward, r._tokenizer, question, passages, slack=float("inf"))  # one padded batch
+    alone = [read_passages(r._forward, r._tokenizer, question, [p])[0] for p in passages]
+    assert len({len(p) for p in passages}) > 2  # lengths differ, so padding is exercised
+    for a, b, c in zip(grouped, padded, alone):
+        assert (a.start, a.end) == (b.start, b.end) == (c.start, c.end)
+        assert abs(a.score - b.score) < 1e-3 and abs(a.null - c.null) < 1e-3 and abs(a.score - c.score) < 1e-3

@@ -5,10 +5,11 @@ above a threshold (``rag.reader.decide.Decision``; ``retrieval`` is the fused hy
 score of the span's passage). Every question of the set is asked twice through the real
 pipeline with abstention off (the topic check, the stop and every span check as
 shipped): over the whole corpus, and with its own passage filtered out. Each asking
-gives the best span's margin and retrieval score, and whether the answer holds a
-reference answer. For each weight every threshold is then scored exactly (pure, no more
-reading): an answer is right when it holds a reference answer; an abstention is right
-when the passage was removed. The choice: the most right outcomes over both askings; on
+gives every usable span the reader found: its margin, its passage's retrieval score,
+and whether its sentence holds a reference answer. For each weight the span with the
+best score answers (as in the product), and every threshold is then scored exactly
+(pure, no more reading): an answer is right when its sentence holds a reference answer;
+an abstention is right when the passage was removed. The choice: the most right outcomes over both askings; on
 a tie the fewest refused answerable questions, then the smallest weight (weight 0 is the
 margin alone, with its threshold re-chosen): python -m eval.tune_decision [--ship].
 """
@@ -30,25 +31,37 @@ WEIGHTS = (0.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0)
 
 
 @dataclass(frozen=True)
+class Read:
+    """One usable span of an asking."""
+
+    margin: float
+    retrieval: float  # the fused retrieval score of the span's passage
+    holds: bool  # its sentence holds a reference answer
+
+
+@dataclass(frozen=True)
 class Asked:
     """One asking with abstention off."""
 
     removed: bool  # asked with its own passage filtered out
-    margin: float | None  # the best span's margin (None: no usable span, so no answer under any rule)
-    retrieval: float  # the fused retrieval score of that span's passage
-    holds: bool  # the answer holds a reference answer
+    spans: tuple[Read, ...] = ()  # every usable span, best margin first (none: no answer under any rule)
+
+    def pick(self, weight: float) -> Read | None:
+        """The span that answers under ``weight``: the best ``margin + weight * retrieval``
+        (on a tie the better margin, as ``RagIndex.ask`` sorts)."""
+        return max(self.spans, key=lambda r: r.margin + weight * r.retrieval, default=None)
 
 
 def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
     """The threshold that gives the most right outcomes for ``weight`` (pure): answering
     the k highest-scoring askings, for every k; the threshold sits halfway between the
     k-th and the next score. On a tie, the one that refuses fewer answerable questions."""
-    usable = [a for a in asked if a.margin is not None]
-    v = np.array([a.margin + weight * a.retrieval for a in usable], dtype=float)
+    usable = [(a, r) for a in asked if (r := a.pick(weight)) is not None]
+    v = np.array([r.margin + weight * r.retrieval for _, r in usable], dtype=float)
     order = np.argsort(-v, kind="stable")
     v = v[order]
-    holds = np.array([usable[i].holds for i in order], dtype=int)
-    removed = np.array([usable[i].removed for i in order], dtype=int)
+    holds = np.array([usable[i][1].holds for i in order], dtype=int)
+    removed = np.array([usable[i][0].removed for i in order], dtype=int)
     # right(k) = answers that hold a reference among the first k + removed askings after them
     # (+ the removed askings without a usable span, which abstain under any rule).
     right = np.concatenate([[0], np.cumsum(holds)]) + np.concatenate([np.cumsum(removed[::-1])[::-1], [0]])
@@ -68,14 +81,19 @@ def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
 def row(asked: Sequence[Asked], weight: float, threshold: float) -> dict:
     """The figures of one rule (pure)."""
     def answers(a: Asked) -> bool:
-        return a.margin is not None and a.margin + weight * a.retrieval > threshold
+        r = a.pick(weight)
+        return r is not None and r.margin + weight * r.retrieval > threshold
+
+    def holds(a: Asked) -> bool:
+        r = a.pick(weight)
+        return r is not None and r.holds
 
     with_passage = [a for a in asked if not a.removed]
     without = [a for a in asked if a.removed]
     n, m = max(1, len(with_passage)), max(1, len(without))
-    has = sum(1 for a in with_passage if answers(a) and a.holds)
+    has = sum(1 for a in with_passage if answers(a) and holds(a))
     refused = sum(1 for a in with_passage if not answers(a))
-    right = sum(1 for a in without if not answers(a) or a.holds)
+    right = sum(1 for a in without if not answers(a) or holds(a))
     return {"retrieval_weight": weight, "threshold": threshold, "answer_has_reference": round(has / n, 4),
             "refused": round(refused / n, 4), "own_removed_right": round(right / m, 4), "right_outcomes": has + right}
 
@@ -98,13 +116,11 @@ def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     for item in items:
         for removed in (False, True):
             a = ask.ask(item.question, mode="hybrid", top_k=10, doc_ids=without_gold(idx, item) if removed else None)
-            if a.abstained or not a.citations:
-                out.append(Asked(removed, None, 0.0, False))
-                continue
-            best = a.citations[0].chunk_id  # the best span's sentence comes first
-            score = next(h.score for h in a.hits if h.chunk_id == best)
-            out.append(Asked(removed, float(a.evidence["reader_margin"]), float(score),
-                             bool(item.answerable and M.answer_contains(a.answer, item.answers) > 0)))
+            spans = ask.read_spans(a.searched_question, a.hits)  # the reads are cached: no second reading
+            texts = {r: ask.documents[r.doc_id].text[r.sentence[0]:r.sentence[1]] for r in spans}
+            out.append(Asked(removed, tuple(
+                Read(float(r.margin), float(r.retrieval),
+                     bool(item.answerable and M.answer_contains(texts[r], item.answers) > 0)) for r in spans)))
         if progress:
             progress()
     return out

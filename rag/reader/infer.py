@@ -38,9 +38,28 @@ def batch(windows: Sequence[Window], pad: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence[str]) -> list[SpanScore | None]:
+def length_groups(lengths: Sequence[int], slack: float = 0.1) -> list[list[int]]:
+    """Indices of windows grouped for one forward pass each (pure): shortest first, a
+    group grows while padding to its longest window costs at most ``slack`` more tokens
+    than its windows hold. On two cores the network is compute-bound, so padded tokens
+    cost as much as real ones: three passages of 44, 158 and 205 tokens padded to one
+    batch took 262 ms, one at a time 182 ms (ONNX Runtime, AVX2)."""
+    order = sorted(range(len(lengths)), key=lambda j: (lengths[j], j))
+    groups: list[list[int]] = []
+    for j in order:
+        g = groups[-1] if groups else None
+        if g is not None and lengths[j] * (len(g) + 1) <= (1 + slack) * (sum(lengths[k] for k in g) + lengths[j]):
+            g.append(j)
+        else:
+            groups.append([j])
+    return groups
+
+
+def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence[str],
+                  slack: float = 0.1) -> list[SpanScore | None]:
     """For each folded passage, its best span over all its windows (None: no passage
-    token). The no-answer score of a passage is the highest over its windows."""
+    token). The no-answer score of a passage is the highest over its windows. Windows
+    of about the same length share a forward pass (``length_groups``)."""
     windows: list[Window] = []
     owner: list[int] = []
     for i, p in enumerate(passages):
@@ -50,9 +69,15 @@ def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence
     out: list[SpanScore | None] = [None] * len(passages)
     if not windows:
         return out
-    starts, ends = forward(*batch(windows, pad_id(tokenizer)))
+    pad = pad_id(tokenizer)
+    logits: list = [None] * len(windows)
+    for group in length_groups([len(w.input_ids) for w in windows], slack):
+        starts, ends = forward(*batch([windows[j] for j in group], pad))
+        for j, s, e in zip(group, starts, ends):
+            n = len(windows[j].input_ids)
+            logits[j] = (s[:n].tolist(), e[:n].tolist())
     nulls: dict[int, float] = {}
-    for i, w, s, e in zip(owner, windows, starts.tolist(), ends.tolist()):
+    for i, w, (s, e) in zip(owner, windows, logits):
         span = best_span(s, e, w)
         if span is None:
             continue
