@@ -47,9 +47,12 @@ def test_a_passage_that_stands_out_lets_a_lower_margin_answer_and_only_in_hybrid
     assert refused.abstained and "decision_score" not in refused.evidence  # no decision: the margin decides
     idx.reader.decision = Decision(retrieval_weight=100.0, threshold=10.0)
     a = idx.ask(QUESTION)
-    assert not a.abstained and a.short_text == "三百家"
+    assert not a.abstained and "三百家" in a.answer
+    # The reader itself is unsure (margin 4 below its own threshold 10): the sentence is
+    # quoted and cited, but no bold short answer is claimed.
+    assert a.short_answer is None and a.short_text == ""
     ev = a.evidence
-    hit = next(h for h in a.hits if h.chunk_id == a.short_answer.chunk_id)
+    hit = next(h for h in a.hits if h.chunk_id == a.citations[0].chunk_id)
     assert ev["retrieval_score"] == round(hit.score, 4) and ev["retrieval_weight"] == 100.0
     assert ev["decision_score"] == pytest.approx(4.0 + 100 * hit.score, abs=1e-3) and ev["decision_threshold"] == 10.0
     assert ev["reader_margin"] == 4.0 and ev["no_answer_threshold"] == 10.0
@@ -60,6 +63,20 @@ def test_a_passage_that_stands_out_lets_a_lower_margin_answer_and_only_in_hybrid
     assert idx.ask(QUESTION).abstained
     idx.settings = idx.settings.with_(reader_decision="combined", fusion="rrf")
     assert idx.ask(QUESTION).abstained
+
+
+def test_the_short_answer_is_given_only_when_the_reader_is_confident(decided_idx):
+    idx = decided_idx
+    idx.reader.decision = Decision(retrieval_weight=100.0, threshold=10.0)
+    for threshold, short in ((4.0, ""), (3.9, "三百家")):  # the margin is 4.0: it must clear it
+        idx.reader.threshold = threshold
+        a = idx.ask(QUESTION)
+        assert not a.abstained and "三百家" in a.answer and a.short_text == short
+        assert (a.short_answer is None) == (short == "")
+    from rag.api import answer_to_json
+
+    idx.reader.threshold = 4.0
+    assert answer_to_json(idx.ask(QUESTION))["short_answer"] is None
 
 
 def test_the_combined_threshold_refuses_what_it_does_not_clear(decided_idx):
