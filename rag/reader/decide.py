@@ -85,7 +85,8 @@ class Decision:
     ``threshold``. The fused score says how far the passage stands out from the other
     candidates; the passage of a question the corpus cannot answer (a sibling article
     that shares its names) stands out less than the question's own, however confident
-    the reader. It is chosen for one fusion (z-score, with its dense weight) and applies
+    the reader. The span with the best score answers (not the surest), and only above
+    the threshold. It is chosen for one fusion (z-score, with its dense weight) and applies
     to hybrid retrieval with that fusion only; elsewhere the margin decides alone."""
 
     retrieval_weight: float
