@@ -409,7 +409,7 @@ class RagIndex:
         if self.reader is None:
             return []
         ix = self._loaded
-        folded = fold(question, self.settings.fold_target)
+        folded = fold(check_question(question, self.settings), self.settings.fold_target)
         return self._read(folded, hits[: self.settings.reader_passages], ix.chunk_by_id, ix.documents, {}, ix)[0]
 
     @staticmethod

@@ -2,9 +2,9 @@
 
 The product answers with the reader's best span when ``margin + weight * retrieval`` is
 above a threshold (``rag.reader.decide.Decision``; ``retrieval`` is the fused hybrid
-score of the span's passage). Every question of the set is asked twice through the real
-pipeline with abstention off (the topic check, the stop and every span check as
-shipped): over the whole corpus, and with its own passage filtered out. Each asking
+score of the span's passage). Every question of the set is searched and read twice the
+way ``RagIndex.ask`` does (the topic check, the stop and every span check as shipped),
+nothing decided: over the whole corpus, and with its own passage filtered out. Each asking
 gives every usable span the reader found: its margin, its passage's retrieval score,
 and whether its sentence holds a reference answer. For each weight the span with the
 best score answers (as in the product), and every threshold is then scored exactly
@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from .datasets import QAItem
-from .stop_margin import CachedReader, open_training_set, training_set_parser, write_choice
+from .stop_margin import open_training_set, training_set_parser, write_choice
 
 WEIGHTS = (0.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0)
 
@@ -38,6 +38,10 @@ class Read:
     retrieval: float  # the fused retrieval score of the span's passage
     holds: bool  # its sentence holds a reference answer
 
+    def score(self, weight: float) -> float:
+        """``Decision.score`` with ``weight``: the margin plus the weighted retrieval score."""
+        return self.margin + weight * self.retrieval
+
 
 @dataclass(frozen=True)
 class Asked:
@@ -49,7 +53,7 @@ class Asked:
     def pick(self, weight: float) -> Read | None:
         """The span that answers under ``weight``: the best ``margin + weight * retrieval``
         (on a tie the better margin, as ``RagIndex.ask`` sorts)."""
-        return max(self.spans, key=lambda r: r.margin + weight * r.retrieval, default=None)
+        return max(self.spans, key=lambda r: r.score(weight), default=None)
 
 
 def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
@@ -57,7 +61,7 @@ def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
     the k highest-scoring askings, for every k; the threshold sits halfway between the
     k-th and the next score. On a tie, the one that refuses fewer answerable questions."""
     usable = [(a, r) for a in asked if (r := a.pick(weight)) is not None]
-    v = np.array([r.margin + weight * r.retrieval for _, r in usable], dtype=float)
+    v = np.array([r.score(weight) for _, r in usable], dtype=float)
     order = np.argsort(-v, kind="stable")
     v = v[order]
     holds = np.array([usable[i][1].holds for i in order], dtype=int)
@@ -80,20 +84,15 @@ def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
 
 def row(asked: Sequence[Asked], weight: float, threshold: float) -> dict:
     """The figures of one rule (pure)."""
-    def answers(a: Asked) -> bool:
-        r = a.pick(weight)
-        return r is not None and r.margin + weight * r.retrieval > threshold
-
-    def holds(a: Asked) -> bool:
-        r = a.pick(weight)
-        return r is not None and r.holds
-
-    with_passage = [a for a in asked if not a.removed]
-    without = [a for a in asked if a.removed]
+    # (answers, its span holds a reference) per asking: the span that answers under ``weight``
+    outcome = [(r is not None and r.score(weight) > threshold, r is not None and r.holds, a.removed)
+               for a in asked for r in [a.pick(weight)]]
+    with_passage = [(ans, ok) for ans, ok, removed in outcome if not removed]
+    without = [(ans, ok) for ans, ok, removed in outcome if removed]
     n, m = max(1, len(with_passage)), max(1, len(without))
-    has = sum(1 for a in with_passage if answers(a) and holds(a))
-    refused = sum(1 for a in with_passage if not answers(a))
-    right = sum(1 for a in without if not answers(a) or holds(a))
+    has = sum(1 for ans, ok in with_passage if ans and ok)
+    refused = sum(1 for ans, _ in with_passage if not ans)
+    right = sum(1 for ans, ok in without if not ans or ok)
     return {"retrieval_weight": weight, "threshold": threshold, "answer_has_reference": round(has / n, 4),
             "refused": round(refused / n, 4), "own_removed_right": round(right / m, 4), "right_outcomes": has + right}
 
@@ -104,23 +103,21 @@ def choose(rows: Sequence[dict]) -> dict:
 
 
 def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
-    """Every item asked with and without its passage, abstention off (see module doc)."""
-    from ..api import RagIndex
+    """Every item searched and read with and without its passage (see module doc)."""
     from . import metrics as M
     from .runner import without_gold
 
-    reader = CachedReader(idx.reader)
-    reader.threshold = float("-inf")  # answer with the best usable span, whatever its margin
-    ask = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_decision="margin"), reader)
     out = []
     for item in items:
         for removed in (False, True):
-            a = ask.ask(item.question, mode="hybrid", top_k=10, doc_ids=without_gold(idx, item) if removed else None)
-            spans = ask.read_spans(a.searched_question, a.hits)  # the reads are cached: no second reading
-            texts = {r: ask.documents[r.doc_id].text[r.sentence[0]:r.sentence[1]] for r in spans}
+            # The hits and spans ``ask`` would answer from; no answer composed, no decision taken.
+            hits = idx.search(item.question, mode="hybrid", top_k=10,
+                              doc_ids=without_gold(idx, item) if removed else None)
+            spans = idx.read_spans(item.question, hits)
             out.append(Asked(removed, tuple(
-                Read(float(r.margin), float(r.retrieval),
-                     bool(item.answerable and M.answer_contains(texts[r], item.answers) > 0)) for r in spans)))
+                Read(float(r.margin), float(r.retrieval), bool(item.answerable and M.answer_contains(
+                    idx.documents[r.doc_id].text[r.sentence[0]:r.sentence[1]], item.answers) > 0))
+                for r in spans)))
         if progress:
             progress()
     return out
