@@ -121,3 +121,22 @@ def test_an_answer_about_another_company_place_or_year_is_a_subject_conflict():
     assert subject_conflict(fold("阿里巴巴在铜锣湾买下了几层写字楼？"), ARCHIVE) == ()
     # A window that names nothing of the kind cannot conflict.
     assert subject_conflict(fold("腾讯有多少名员工？"), fold("公司共有三千名员工")) == ()
+
+
+def test_a_sentence_naming_another_company_itself_is_about_that_one():
+    from rag.claims.verdict import sentence_names_another, subject_conflict
+
+    q = fold("腾讯在香港收购了哪一栋写字楼？")
+    sentence = fold("尤其是阿里巴巴斥巨资收购写字楼的举动，更释放出其对香港市场的长期看好。")
+    # The window passes when an earlier sentence lists 腾讯 among the companies in town;
+    # the sentence that answers still names only 阿里巴巴.
+    assert subject_conflict(q, fold("腾讯、京东等巨头纷纷来港。") + sentence) == ()
+    assert sentence_names_another(q, sentence) == ("腾讯",)
+    assert sentence_names_another(fold("阿里巴巴在香港收购了哪一栋写字楼？"), sentence) == ()
+    # Places are the window's: a sentence about the Nanjing tournament may say 亚洲, and
+    # one about Hong Kong names its district.
+    assert sentence_names_another(fold("中国（南京）国际象棋超级大赛的级别有多高？"),
+                                  fold("被国际棋联定为21级赛事，也是亚洲迄今为止举办的最高水平的国际象棋大赛。")) == ()
+    assert sentence_names_another(fold("阿里巴巴在香港收购了哪一栋写字楼？"), fold("阿里巴巴收购了港岛一号中心。")) == ()
+    # A sentence naming nothing of the kind says nothing about the subject.
+    assert sentence_names_another(q, fold("该大厦楼高四十层。")) == ()

@@ -150,7 +150,8 @@ def reader_idx(small_corpus, tmp_path, fake_settings):
     # figures below need (that check has its own tests, tests/test_topic_check.py).
     idx = open_index(tmp_path / "idx", fake_settings.with_(reader_min_topic=None), HashingEmbedder())
     idx.reader = NumberReader()
-    items = [QAItem("1", "香港科技園公司今年新增了多少家初創企業？", ("三百家",), ("a",)),
+    # Question 1 names no measure, so the wrong document's "八十亿元" is not ruled out by the unit check.
+    items = [QAItem("1", "香港科技園公司今年新增了多少初創企業？", ("三百家",), ("a",)),
              QAItem("2", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
              QAItem("3", "東京奧運會門票在哪裡買？", (), ())]
     return idx, items

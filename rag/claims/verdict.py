@@ -141,21 +141,36 @@ def subject_conflict(question: str, window: str) -> tuple[str, ...]:
     阿里巴巴 instead; or 2023年 where the window gives only 2025年. Empty when the window is
     about the question's subject (or says nothing of the kind). The same test as a claim's
     "another company, place or year", applied before an answer is given."""
-    out: list[str] = []
-    qe = [e for e in find_entities(question) if e.kind in ("org", "place")]
-    we = [e for e in find_entities(window) if e.kind in ("org", "place")]
-    for e in qe:
-        if canonical(e.text) in GENERIC_PLACES:
-            continue
-        if named_in(e, window, we):
-            continue
-        if any(x.kind == e.kind and not any(_same_name(x, c) for c in qe) for x in we):
-            out.append(e.text)
+    out = list(_named_instead(question, window))
     years = [q for q in quantities(question) if q.kind == "year"]
     window_years = [q for q in quantities(window) if q.kind == "year"]
     for y in years:
         if window_years and not any(same_value(y, w) for w in window_years):
             out.append(y.text)
+    return tuple(out)
+
+
+def sentence_names_another(question: str, sentence: str) -> tuple[str, ...]:
+    """The companies (organisations) of a (folded) question that a (folded) sentence
+    leaves out while naming another itself: "阿里巴巴斥巨资收购写字楼" for a question about
+    腾讯, whatever the sentences before it name. Places are left to the window test: a
+    sentence names a district ("港岛", "铜锣湾") of the question's city as often as not."""
+    return _named_instead(question, sentence, kinds=("org",))
+
+
+def _named_instead(question: str, text: str, kinds: tuple[str, ...] = ("org", "place")) -> tuple[str, ...]:
+    """The question's names of ``kinds`` (not the broad regions) that ``text`` does not
+    hold while it names another of the same kind."""
+    out: list[str] = []
+    qe = [e for e in find_entities(question) if e.kind in ("org", "place")]
+    te = [e for e in find_entities(text) if e.kind in ("org", "place")]
+    for e in qe:
+        if e.kind not in kinds or canonical(e.text) in GENERIC_PLACES:
+            continue
+        if named_in(e, text, te):
+            continue
+        if any(x.kind == e.kind and not any(_same_name(x, c) for c in qe) for x in te):
+            out.append(e.text)
     return tuple(out)
 
 

@@ -29,8 +29,8 @@ UNIT_KINDS = {
     "month": ("月",),
     "times": ("倍", "次"),
 }
-_UNIT_OF = {u: k for k, us in UNIT_KINDS.items() for u in us}
-_UNITS = sorted(_UNIT_OF, key=len, reverse=True)
+UNIT_OF = {u: k for k, us in UNIT_KINDS.items() for u in us}  # unit -> the kind it measures
+_UNITS = sorted(UNIT_OF, key=len, reverse=True)
 
 _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?|[零〇一二两兩三四五六七八九十百千]+(?:点[零〇一二两兩三四五六七八九]+)?"
 _QUANTITY = re.compile(
@@ -97,7 +97,7 @@ def quantities(text: str) -> list[Quantity]:
         elif unit == "年" and 1900 <= v <= 2100 and not m.group("big") and not m.group("more"):
             kind = "year"  # "2024年", "二〇二四年"; "三年" stays a duration
         else:
-            kind = _UNIT_OF.get(unit, "")
+            kind = UNIT_OF.get(unit, "")
         end = m.end() if (unit or m.group("big") or m.group("cheng")) else m.start("num") + len(raw)
         out.append(Quantity(round(v, 6), kind, m.start(), end, text[m.start():end], bool(m.group("more"))))
     return out
