@@ -140,3 +140,7 @@ def test_a_sentence_naming_another_company_itself_is_about_that_one():
     assert sentence_names_another(fold("阿里巴巴在香港收购了哪一栋写字楼？"), fold("阿里巴巴收购了港岛一号中心。")) == ()
     # A sentence naming nothing of the kind says nothing about the subject.
     assert sentence_names_another(q, fold("该大厦楼高四十层。")) == ()
+    # Another city's park is another organisation, not Hong Kong's 科技园 (its short form) in that city.
+    assert sentence_names_another(fold("深圳科技園有多少家獨角獸企業？"), fold("香港科技園公司的園區有14家獨角獸企業")) == (
+        "深圳科技园",)
+    assert sentence_names_another(fold("科技園有多少家獨角獸企業？"), fold("香港科技園公司的園區有14家獨角獸企業")) == ()

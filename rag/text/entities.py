@@ -123,4 +123,23 @@ def find_entities(text: str) -> list[Entity]:
     for e in found:
         if all(e.end <= k.start or e.start >= k.end for k in kept):
             kept.append(e)
-    return sorted(kept, key=lambda e: e.start)
+    kept.sort(key=lambda e: e.start)
+    # "深圳科技园" is Shenzhen's park, not 科技园 (Hong Kong's, by its short form) in 深圳.
+    out: list[Entity] = []
+    for e in kept:
+        p = out[-1] if out else None
+        if p is not None and p.kind == "place" and p.end == e.start and e.kind == "org" and _fold(e.text) in _PARKS:
+            out[-1] = Entity(p.text + e.text, "org", p.start, e.end)
+        else:
+            out.append(e)
+    return out
+
+
+# Names of a kind of site that every city has; 科技园 alone means Hong Kong's (``ALIASES``).
+_PARKS = {"科技园", "科学园"}
+
+
+def _fold(name: str) -> str:
+    from .fold import fold
+
+    return fold(name)
