@@ -289,36 +289,28 @@ class SpanReader(NumberReader):
         return out
 
 
-def test_a_span_from_a_sentence_naming_only_another_company_is_not_an_answer(small_corpus, tmp_path, fake_settings):
+@pytest.mark.parametrize("article,phrase,refused,answered", [
     # The sentence before lists 騰訊, so the passage window names it; the sentence that
     # holds the span is about 阿里巴巴 alone.
-    idx = _index_with(small_corpus, tmp_path, fake_settings, "towers",
-                      "巨頭來港\n\n騰訊、京東等內地巨頭近年紛紛在香港設立辦公室。阿里巴巴斥巨資收購了香港的港島一號中心寫字樓。\n",
-                      SpanReader("港島一號中心"))
-    other = idx.ask("騰訊收購了哪一棟寫字樓？", doc_ids=["towers"])
-    assert other.abstained and other.short_answer is None
-    ok = idx.ask("阿里巴巴收購了哪一棟寫字樓？", doc_ids=["towers"])
-    assert not ok.abstained and ok.short_answer.text == "港島一號中心"
-
-
-def test_a_sentence_pointing_back_to_its_subject_may_name_its_former_names(small_corpus, tmp_path, fake_settings):
-    idx = _index_with(small_corpus, tmp_path, fake_settings, "bank",
-                      "越南投資發展銀行\n\n越南投資發展銀行是越南的國有銀行。該銀行創立於1957年，初名為越南建設銀行。\n",
-                      SpanReader("越南建設銀行"))
-    named = idx.ask("越南投資發展銀行的初名是什麼？", doc_ids=["bank"])
-    assert not named.abstained and named.short_answer.text == "越南建設銀行"
-
-
-def test_a_how_much_question_is_not_answered_by_another_measure(small_corpus, tmp_path, fake_settings):
-    idx = _index_with(small_corpus, tmp_path, fake_settings, "office",
-                      "小紅書香港\n\n小紅書香港辦公室位於銅鑼灣時代廣場，整體面積約有五六百平方米。\n",
-                      SpanReader("五六百平方米"))
-    rent = idx.ask("小紅書香港辦公室每月的租金是多少？", doc_ids=["office"])
-    assert rent.abstained and rent.short_answer is None
-    area = idx.ask("小紅書香港辦公室的面積有多少平方米？", doc_ids=["office"])
-    assert not area.abstained and area.short_answer.text == "五六百平方米"
-    size = idx.ask("小紅書香港辦公室有多大？", doc_ids=["office"])  # names no measure: the span answers
-    assert not size.abstained
+    ("巨頭來港\n\n騰訊、京東等內地巨頭近年紛紛在香港設立辦公室。阿里巴巴斥巨資收購了香港的港島一號中心寫字樓。\n",
+     "港島一號中心", "騰訊收購了哪一棟寫字樓？", "阿里巴巴收購了哪一棟寫字樓？"),
+    # The rent is not the office's area; a question about the area is answered by it.
+    ("小紅書香港\n\n小紅書香港辦公室位於銅鑼灣時代廣場，整體面積約有五六百平方米。\n",
+     "五六百平方米", "小紅書香港辦公室每月的租金是多少？", "小紅書香港辦公室的面積有多少平方米？"),
+    ("小紅書香港\n\n小紅書香港辦公室位於銅鑼灣時代廣場，整體面積約有五六百平方米。\n",
+     "五六百平方米", "小紅書香港辦公室每月的租金是多少？", "小紅書香港辦公室有多大？"),  # names no measure
+    # A sentence pointing back to its subject ("該銀行") may name its former names.
+    ("越南投資發展銀行\n\n越南投資發展銀行是越南的國有銀行。該銀行創立於1957年，初名為越南建設銀行。\n",
+     "越南建設銀行", None, "越南投資發展銀行的初名是什麼？"),
+], ids=["another company in the sentence", "another measure", "no measure named", "pointing back"])
+def test_a_span_about_another_company_or_measure_is_not_an_answer(small_corpus, tmp_path, fake_settings, article,
+                                                                   phrase, refused, answered):
+    idx = _index_with(small_corpus, tmp_path, fake_settings, "article", article, SpanReader(phrase))
+    if refused:
+        no = idx.ask(refused, doc_ids=["article"])
+        assert no.abstained and no.short_answer is None
+    yes = idx.ask(answered, doc_ids=["article"])
+    assert not yes.abstained and yes.short_answer is not None and yes.short_answer.text == phrase
 
 
 def test_what_a_how_much_question_measures():
