@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..answering import bigrams, coverage
-from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities
+from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities, listed
 from ..text.numbers import Quantity, quantities, same_value
 from ..text.tokenize import content_terms
 
@@ -151,25 +151,30 @@ def subject_conflict(question: str, window: str) -> tuple[str, ...]:
 
 
 def sentence_names_another(question: str, sentence: str) -> tuple[str, ...]:
-    """The companies (organisations) of a (folded) question that a (folded) sentence
-    leaves out while naming another itself: "阿里巴巴斥巨资收购写字楼" for a question about
-    腾讯, whatever the sentences before it name. Places are left to the window test: a
-    sentence names a district ("港岛", "铜锣湾") of the question's city as often as not."""
-    return _named_instead(question, sentence, kinds=("org",))
+    """The companies of a (folded) question that a (folded) sentence leaves out while
+    naming another itself: "阿里巴巴斥巨资收购写字楼" for a question about 腾讯, whatever the
+    sentences before it name. Only companies the gazetteer lists count, on both sides: a
+    name found by its suffix ("…集团", "…有限公司") or a Latin word is as often the answer
+    ("母公司是上海文化广播影视集团") or the subject's own short form ("魏斯可" for 魏斯可金融公司)
+    as another subject. Places are left to the window test: a sentence names a district
+    ("港岛", "铜锣湾") of the question's city as often as not."""
+    return _named_instead(question, sentence, kinds=("org",), listed_only=True)
 
 
-def _named_instead(question: str, text: str, kinds: tuple[str, ...] = ("org", "place")) -> tuple[str, ...]:
+def _named_instead(question: str, text: str, kinds: tuple[str, ...] = ("org", "place"),
+                   listed_only: bool = False) -> tuple[str, ...]:
     """The question's names of ``kinds`` (not the broad regions) that ``text`` does not
-    hold while it names another of the same kind."""
+    hold while it names another of the same kind (``listed_only``: gazetteer names only)."""
     out: list[str] = []
     qe = [e for e in find_entities(question) if e.kind in ("org", "place")]
     te = [e for e in find_entities(text) if e.kind in ("org", "place")]
+    others = [x for x in te if not any(_same_name(x, c) for c in qe) and (not listed_only or listed(x.text))]
     for e in qe:
-        if e.kind not in kinds or canonical(e.text) in GENERIC_PLACES:
+        if e.kind not in kinds or canonical(e.text) in GENERIC_PLACES or (listed_only and not listed(e.text)):
             continue
         if named_in(e, text, te):
             continue
-        if any(x.kind == e.kind and not any(_same_name(x, c) for c in qe) for x in te):
+        if any(x.kind == e.kind for x in others):
             out.append(e.text)
     return tuple(out)
 
