@@ -165,9 +165,10 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
         a, b = trim(doc.text, *f.to_original(sp.start, sp.end))
         if a >= b:
             continue
-        if quantity and not has_numeral(fold(doc.text[a:b], "simplified")):
+        phrase = fold(doc.text[a:b], "simplified")
+        if quantity and not has_numeral(phrase):
             continue  # "how many" is not answered by a phrase without a number
-        if kind and measures_other(fold(doc.text[a:b], "simplified"), kind):
+        if kind and measures_other(phrase, kind):
             continue  # "how much rent" is not answered by the office's area
         sentence = next(((s0, s1) for s0, s1 in chunk.sentences if s0 <= a < s1), None)
         if sentence is None or is_instruction(fold(doc.text[sentence[0]:sentence[1]], fold_target)):

@@ -67,9 +67,7 @@ def listed(name: str) -> bool:
 
 def canonical(name: str) -> str:
     """The full name of a short form ("劳福局" -> "劳工及福利局"), folded to Simplified."""
-    from .fold import fold
-
-    f = fold(name)
+    f = _fold(name)
     return ALIASES.get(f, f)
 
 
@@ -83,9 +81,7 @@ class Entity:
     @property
     def broad(self) -> bool:
         """A city, region or country (not a district or site)."""
-        from .fold import fold
-
-        return self.kind == "place" and fold(self.text) in BROAD_PLACES
+        return self.kind == "place" and _fold(self.text) in BROAD_PLACES
 
 
 @lru_cache(maxsize=1)
@@ -146,6 +142,7 @@ _PARKS = {"科技园", "科学园"}
 
 
 def _fold(name: str) -> str:
+    """``name`` folded to Simplified (the folder is imported on first use, as elsewhere in this module)."""
     from .fold import fold
 
     return fold(name)
