@@ -144,6 +144,25 @@ def test_the_decision_file_is_used_only_for_the_weights_it_was_chosen_for(tmp_pa
     assert read_decision(manifest, tmp_path) is None and "unusable rule" in caplog.text
 
 
+def test_the_decision_file_is_used_only_with_the_answer_lengths_it_was_chosen_with(tmp_path, caplog):
+    # A longer cap finds better-scoring spans, so a threshold chosen with other caps is in
+    # another scale; files and manifests that do not say were made with the first cap (16).
+    caplog.set_level(logging.WARNING, logger="rag.reader.load")
+    caps = {"names_and_figures": 16, "other": 64}
+    longer = {"weights_sha256": "abc", "features": {"max_answer_tokens": caps}}
+    _write(tmp_path)
+    assert read_decision({"weights_sha256": "abc", "features": {"max_answer_tokens": 16}}, tmp_path) is not None
+    assert read_decision(longer, tmp_path) is None
+    assert "answer spans up to {'names_and_figures': 16, 'other': 16} tokens, the reader now decodes up to " \
+           "{'names_and_figures': 16, 'other': 64}" in caplog.text
+    _write(tmp_path, max_answer_tokens=caps)
+    assert read_decision(longer, tmp_path) == Decision(80.0, 73.5, "zscore", 0.4)
+    assert read_decision({"weights_sha256": "abc"}, tmp_path) is None
+    caplog.clear()
+    _write(tmp_path, max_answer_tokens={"other": 64})
+    assert read_decision(longer, tmp_path) is None and "is damaged" in caplog.text
+
+
 def test_the_shipped_decision_was_chosen_for_the_shipped_weights_on_training_data():
     manifest = json.loads((WEIGHTS / "manifest.json").read_text(encoding="utf-8"))
     shipped = json.loads((WEIGHTS / DECISION_FILE).read_text(encoding="utf-8"))

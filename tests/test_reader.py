@@ -557,6 +557,66 @@ def test_the_recipe_refuses_emulated_bfloat16_and_names_the_fix():
     assert bf16_problem(frozenset({"fp", "asimd", "bf16"})) is None  # not x86: not judged here
 
 
+def test_the_answer_length_cap_bounds_the_decoded_span():
+    from rag.reader.features import Window
+    from rag.reader.infer import decode
+
+    # [CLS] q [SEP] then 40 passage tokens of one character each; the reader is surest of
+    # the whole 30-token description, a little less of its first 5 tokens.
+    offsets = (None, None, None) + tuple((i, i + 1) for i in range(40))
+    w = Window(tuple(range(len(offsets))), offsets)
+    start, end = [0.0] * len(offsets), [0.0] * len(offsets)
+    start[0] = end[0] = 1.0  # no answer
+    start[3 + 2] = 9.0
+    end[3 + 31] = 8.0  # passage characters 2..31 (30 tokens)
+    end[3 + 6] = 7.5  # passage characters 2..6 (5 tokens)
+    read = [(0, w, start, end)]
+    assert decode(read, 1, 16) == [SpanScore(16.5, 2.0, 2, 7)]
+    assert decode(read, 1, 30) == [SpanScore(17.0, 2.0, 2, 32)]
+    assert decode(read, 2, 64)[1] is None  # a passage without windows has no span
+
+
+def test_the_recipe_takes_the_shortest_answer_caps_within_noise_of_the_best():
+    from rag.reader.features import AnswerCaps as C
+    from rag.reader.train import shortest_near_best
+
+    # Part of the shipped reader's held-out table (2026-12-04): 16/128 beats 16/64 by less
+    # than one question's worth.
+    f1 = {C(16, 16): 74.91, C(16, 64): 77.36, C(16, 96): 77.38, C(16, 128): 77.40, C(64, 64): 76.49,
+          C(24, 64): 76.93}
+    assert shortest_near_best(f1) == C(16, 64)
+    assert shortest_near_best(f1, slack=0.0) == C(16, 128)
+    assert shortest_near_best({C(16, 16): 80.0, C(64, 64): 79.0}) == C(16, 16)
+    assert shortest_near_best({C(16, 64): 80.0, C(64, 16): 80.0}) == C(16, 64)  # a tie: names and figures short
+
+
+@pytest.mark.parametrize("question, cap", [("广茂铁路全长多少公里？", 16), ("谁设计了该教堂？", 16), ("城巴12m线是什么时候交于城巴接办的？", 16),
+                                           ("楼曾瑞毕业于哪个大学？", 16), ("安贞门站有几个出入口？", 16),
+                                           ("在光学中，焦比表示什么？", 64), ("雄鹿的鹿角有什么特点？", 64),
+                                           ("邹游为什么被河南建业挂牌？", 64)])
+def test_questions_for_a_name_time_place_or_figure_get_the_short_cap(question, cap):
+    from rag.reader.features import AnswerCaps
+
+    assert AnswerCaps(16, 64).for_question(question) == cap
+
+
+@pytest.mark.parametrize("features, expected", [({}, (16, 16)), ({"max_answer_tokens": 64}, (64, 64)),
+                                                ({"max_answer_tokens": {"names_and_figures": 16, "other": 64}}, (16, 64)),
+                                                ({"max_answer_tokens": 0}, None), ({"max_answer_tokens": "64"}, None),
+                                                ({"max_answer_tokens": True}, None),
+                                                ({"max_answer_tokens": {"other": 64}}, None),
+                                                ({"max_answer_tokens": {"names_and_figures": 16, "other": -1}}, None)])
+def test_the_manifest_says_how_long_an_answer_may_be(features, expected):
+    from rag.reader.features import AnswerCaps
+    from rag.reader.runtime import answer_caps
+
+    if expected is None:
+        with pytest.raises(ModelError, match="max_answer_tokens is .*eval.train_reader --calibrate-only"):
+            answer_caps({"features": features})
+    else:
+        assert answer_caps({"features": features}) == AnswerCaps(*expected)
+
+
 def test_windows_of_about_the_same_length_share_a_forward_pass():
     from rag.reader.infer import length_groups
 

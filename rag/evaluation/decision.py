@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
         data = Path(args.data) / args.file
         shipped = {"reader_weights_sha256": idx.reader.manifest["weights_sha256"],
+                   "max_answer_tokens": idx.reader.answer_caps.to_json(),
                    "retrieval_weight": chosen["retrieval_weight"], "threshold": chosen["threshold"],
                    "fusion": s.fusion, "dense_weight": s.dense_weight,
                    "chosen_on": {"file": args.file, "sha256": _sha256(data), "questions": len(items),

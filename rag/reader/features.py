@@ -6,13 +6,53 @@ fast tokenizer (``tokenizers``), no torch.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
 QUERY_PREFIX = "query: "  # the e5 convention for the question side
 MAX_TOKENS = 256  # our chunks are at most about 300 characters (about 200 tokens) plus the question
 STRIDE = 96
-MAX_ANSWER_TOKENS = 16  # CMRC and DRCD answers are short; long spans were run-ons
+# The longest span the decoder considers. Weights whose manifest does not say
+# (``features.max_answer_tokens``) were calibrated with this, the first recipe's cap; the
+# recipe now chooses the caps on held-out training articles (``ANSWER_TOKEN_CHOICES``).
+MAX_ANSWER_TOKENS = 16
+ANSWER_TOKEN_CHOICES = (16, 24, 32, 48, 64, 96, 128)
+
+# A (folded) question asking for a name, a time, a place or a figure ("谁", "哪一年", "哪里",
+# "多少", "几"): its answer is a short phrase, and a longer cap lets the span run on past it
+# ("1993年9月1日，运输署把本线交由城巴接办…" for "什么时候"). The others ("有什么特点？",
+# "是什么？", "为什么") are often answered by a description ("镜头的焦距和光圈直径大小的关系").
+_ASKS_NAME_OR_FIGURE = re.compile(r"何时|什么时候|哪|几|多少|谁|何地|何人")
+
+
+@dataclass(frozen=True)
+class AnswerCaps:
+    """The longest answer span (in tokens) the decoder considers, for questions that ask
+    for a name, a time, a place or a figure, and for the others."""
+
+    names_and_figures: int = MAX_ANSWER_TOKENS
+    other: int = MAX_ANSWER_TOKENS
+
+    def for_question(self, folded_question: str) -> int:
+        return self.names_and_figures if _ASKS_NAME_OR_FIGURE.search(folded_question) else self.other
+
+    def to_json(self) -> dict[str, int]:
+        return {"names_and_figures": self.names_and_figures, "other": self.other}
+
+    @classmethod
+    def from_json(cls, value: object) -> "AnswerCaps":
+        """From a manifest's ``max_answer_tokens``: one whole number for every question
+        (older manifests) or the two caps; ValueError when it is neither."""
+        def ok(v: object) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        if ok(value):
+            return cls(value, value)  # type: ignore[arg-type]
+        if isinstance(value, dict) and set(value) == {"names_and_figures", "other"} and all(map(ok, value.values())):
+            return cls(value["names_and_figures"], value["other"])
+        raise ValueError(f"max_answer_tokens is {value!r}, not a positive whole number or "
+                         "{\"names_and_figures\": N, \"other\": N}")
 
 
 @dataclass(frozen=True)

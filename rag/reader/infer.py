@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .features import SpanScore, Window, best_span, make_windows, pad_id
+from .features import MAX_ANSWER_TOKENS, SpanScore, Window, best_span, make_windows, pad_id
 
 Forward = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -55,20 +55,18 @@ def length_groups(lengths: Sequence[int], slack: float = 0.1) -> list[list[int]]
     return groups
 
 
-def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence[str],
-                  slack: float = 0.1) -> list[SpanScore | None]:
-    """For each folded passage, its best span over all its windows (None: no passage
-    token). The no-answer score of a passage is the highest over its windows. Windows
-    of about the same length share a forward pass (``length_groups``)."""
+def read_logits(forward: Forward, tokenizer, question: str, passages: Sequence[str],
+                slack: float = 0.1) -> list[tuple[int, Window, list[float], list[float]]]:
+    """(passage index, window, start logits, end logits) of every window of the folded
+    passages. Windows of about the same length share a forward pass (``length_groups``)."""
     windows: list[Window] = []
     owner: list[int] = []
     for i, p in enumerate(passages):
         for w in make_windows(tokenizer, question, p):
             windows.append(w)
             owner.append(i)
-    out: list[SpanScore | None] = [None] * len(passages)
     if not windows:
-        return out
+        return []
     pad = pad_id(tokenizer)
     logits: list = [None] * len(windows)
     for group in length_groups([len(w.input_ids) for w in windows], slack):
@@ -76,12 +74,29 @@ def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence
         for j, s, e in zip(group, starts, ends):
             n = len(windows[j].input_ids)
             logits[j] = (s[:n].tolist(), e[:n].tolist())
+    return [(i, w, s, e) for i, w, (s, e) in zip(owner, windows, logits)]
+
+
+def decode(read: Sequence[tuple[int, Window, list[float], list[float]]], n_passages: int,
+           max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[SpanScore | None]:
+    """For each passage, its best span of at most ``max_answer_tokens`` over all its
+    windows (None: no passage token); its no-answer score is the highest over its windows."""
+    out: list[SpanScore | None] = [None] * n_passages
     nulls: dict[int, float] = {}
-    for i, w, (s, e) in zip(owner, windows, logits):
-        span = best_span(s, e, w)
+    for i, w, s, e in read:
+        span = best_span(s, e, w, max_answer_tokens)
         if span is None:
             continue
         nulls[i] = max(nulls.get(i, span.null), span.null)
         if out[i] is None or span.score > out[i].score:  # type: ignore[union-attr]
             out[i] = span
     return [SpanScore(o.score, nulls[i], o.start, o.end) if o is not None else None for i, o in enumerate(out)]
+
+
+def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence[str],
+                  slack: float = 0.1, max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[SpanScore | None]:
+    """For each folded passage, its best span over all its windows (None: no passage
+    token). The no-answer score of a passage is the highest over its windows. Windows
+    of about the same length share a forward pass (``length_groups``)."""
+    return decode(read_logits(forward, tokenizer, question, passages, slack), len(passages), max_answer_tokens)
+

