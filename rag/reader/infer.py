@@ -95,8 +95,7 @@ def decode(read: Sequence[tuple[int, Window, list[float], list[float]]], n_passa
 
 def read_passages(forward: Forward, tokenizer, question: str, passages: Sequence[str],
                   slack: float = 0.1, max_answer_tokens: int = MAX_ANSWER_TOKENS) -> list[SpanScore | None]:
-    """For each folded passage, its best span over all its windows (None: no passage
-    token). The no-answer score of a passage is the highest over its windows. Windows
-    of about the same length share a forward pass (``length_groups``)."""
+    """For each folded passage, its best span of at most ``max_answer_tokens`` over all
+    its windows (None: no passage token). The no-answer score of a passage is the highest
+    over its windows. Windows of about the same length share a forward pass (``length_groups``)."""
     return decode(read_logits(forward, tokenizer, question, passages, slack), len(passages), max_answer_tokens)
-
