@@ -54,6 +54,12 @@ class AnswerCaps:
         raise ValueError(f"max_answer_tokens is {value!r}, not a positive whole number or "
                          "{\"names_and_figures\": N, \"other\": N}")
 
+    @classmethod
+    def of_manifest(cls, manifest: dict) -> "AnswerCaps":
+        """The caps a reader manifest was calibrated with: its
+        ``features.max_answer_tokens``, or the first recipe's cap when it does not say."""
+        return cls.from_json((manifest.get("features") or {}).get("max_answer_tokens", MAX_ANSWER_TOKENS))
+
 
 @dataclass(frozen=True)
 class Window:

@@ -85,11 +85,16 @@ def read_decision(manifest: dict, weights_dir: Path = WEIGHTS_DIR) -> Decision |
         log.warning("%s is damaged (%s); the reader's margin decides alone. Re-choose it with: "
                     "python -m eval.tune_decision --ship", path, exc)
         return None
+    if sha != manifest.get("weights_sha256"):
+        log.warning("%s was chosen for reader weights %s, not the shipped %s; the reader's margin decides alone. "
+                    "Re-choose it with: python -m eval.tune_decision --ship", path, str(sha)[:12],
+                    str(manifest.get("weights_sha256"))[:12])
+        return None
     # Chosen with spans of other lengths than the manifest's: its threshold is in another
     # scale (a longer cap finds better-scoring spans). Files that do not say: the first cap.
     try:
         chosen_caps = AnswerCaps.from_json(d.get("max_answer_tokens", MAX_ANSWER_TOKENS))
-        caps = AnswerCaps.from_json((manifest.get("features") or {}).get("max_answer_tokens", MAX_ANSWER_TOKENS))
+        caps = AnswerCaps.of_manifest(manifest)
     except ValueError as exc:
         log.warning("%s or the reader manifest is damaged (%s); the reader's margin decides alone. Re-choose it "
                     "with: python -m eval.tune_decision --ship", path, exc)
@@ -98,11 +103,6 @@ def read_decision(manifest: dict, weights_dir: Path = WEIGHTS_DIR) -> Decision |
         log.warning("%s was chosen with answer spans up to %s tokens, the reader now decodes up to %s; the reader's "
                     "margin decides alone. Re-choose it with: python -m eval.tune_decision --ship", path,
                     chosen_caps.to_json(), caps.to_json())
-        return None
-    if sha != manifest.get("weights_sha256"):
-        log.warning("%s was chosen for reader weights %s, not the shipped %s; the reader's margin decides alone. "
-                    "Re-choose it with: python -m eval.tune_decision --ship", path, str(sha)[:12],
-                    str(manifest.get("weights_sha256"))[:12])
         return None
     if not (math.isfinite(decision.retrieval_weight) and math.isfinite(decision.threshold)
             and decision.retrieval_weight >= 0):

@@ -13,7 +13,7 @@ from ..errors import ModelError
 from ..onnx.files import BACKEND_ONNX, BACKEND_TORCH, READER_BACKEND_ONNX
 from ..settings import Settings
 from .decide import Decision
-from .features import MAX_ANSWER_TOKENS, AnswerCaps, SpanScore
+from .features import AnswerCaps, SpanScore
 from .infer import Forward, read_passages
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class TrainedReader:
 def answer_caps(manifest: dict) -> AnswerCaps:
     """The longest answer spans (in tokens) the weights' manifest was calibrated with."""
     try:
-        return AnswerCaps.from_json((manifest.get("features") or {}).get("max_answer_tokens", MAX_ANSWER_TOKENS))
+        return AnswerCaps.of_manifest(manifest)
     except ValueError as exc:
         raise ModelError(f"the reader manifest's features.{exc}; re-choose it with: "
                          "python -m eval.train_reader --calibrate-only") from exc
