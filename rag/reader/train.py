@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--negatives", choices=("bm25", "hybrid"), default="bm25",
                    help="how a question's unanswerable passages are found, and the calibration's passages: "
                         "bm25 = the keyword leg alone (the shipped recipe), hybrid = the product's own retrieval "
-                        "(dense + BM25 fused as rag.retrieval does; being tried)")
+                        "(dense + BM25 fused as rag.retrieval does; tried 2026-12-04, not shipped: see the README)")
     p.add_argument("--negatives-per-question", type=int, default=1,
                    help="unanswerable passages per question (the best-ranked ones without a reference answer)")
     p.add_argument("--holdout", type=float, default=0.08, help="share of articles held out for figures and threshold")
