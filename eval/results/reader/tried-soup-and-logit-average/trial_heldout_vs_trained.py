@@ -1,0 +1,61 @@
+"""Is the decision chosen on CMRC trial skewed by questions the reader was trained on?
+Asks a training set's questions as ``python -m eval.tune_decision`` does, only those of the
+recipe's held-out articles ("held") or only trained-on ones ("trained", a sample), and
+prints the shipped rule's figures and the table of rules (tried 2026-12-04; README).
+
+    python eval/results/reader/tried-soup-and-logit-average/trial_heldout_vs_trained.py held
+    python eval/results/reader/tried-soup-and-logit-average/trial_heldout_vs_trained.py trained --sample 150
+"""
+import argparse
+import json
+import random
+from pathlib import Path
+
+from rag.evaluation.decision import WEIGHTS, ask_all, best_threshold, choose, row
+from rag.evaluation.stop_margin import open_training_set
+from rag.reader import train as recipe
+
+
+def held_articles(data: Path) -> set[str]:
+    """The recipe's held-out articles (same draws, same split)."""
+    rng, positives = random.Random(recipe.SEED), []
+    for name, tag in zip(recipe.DATA_FILES, ("cmrc-trial", "drcd")):
+        ex, passages = recipe.load_examples(data / name, tag)
+        positives += ex
+        recipe.hard_negatives(ex, passages, rng, None, 1)  # its fallback draws set the split
+    articles = sorted({e.article for e in positives})
+    rng.shuffle(articles)
+    return set(articles[: int(len(articles) * 0.08)])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("which", choices=("held", "trained"))
+    p.add_argument("--file", default="cmrc2018_trial.json")
+    p.add_argument("--data", type=Path, default=Path("../shared/benchmarks"))
+    p.add_argument("--cache-dir", default=".cache/models")
+    p.add_argument("--sample", type=int, default=0)
+    args = p.parse_args()
+    held, tag = held_articles(args.data), "cmrc-trial" if "cmrc" in args.file else "drcd"
+    raw = json.loads((args.data / args.file).read_text(encoding="utf-8"))["data"]
+    ids = {qa["id"] for ai, a in enumerate(raw) if (f"{tag}-{a.get('id', ai)}" in held) == (args.which == "held")
+           for para in a["paragraphs"] for qa in para["qas"]}
+    opened = open_training_set(argparse.Namespace(data=str(args.data), file=args.file, cache_dir=args.cache_dir,
+                                                  limit=0, out=""), "the answer decision")
+    if opened is None:
+        raise SystemExit(2)
+    idx, items = opened
+    items = [i for i in items if i.id in ids]
+    if args.sample:
+        items = random.Random(1).sample(items, min(len(items), args.sample))
+    asked = ask_all(idx, items)
+    print(args.file, args.which, len(items))
+    print("shipped rule (80, 73.31):", row(asked, 80.0, 73.31))
+    rows = [best_threshold(asked, w) for w in WEIGHTS]
+    for r in rows:
+        print(r)
+    print("chosen:", choose(rows))
+
+
+if __name__ == "__main__":
+    main()
