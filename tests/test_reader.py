@@ -18,6 +18,7 @@ from rag.reader.decide import trim
 from rag.reader.features import SpanScore
 from rag.reader.spans import fold_with_offsets
 from rag.text.fold import fold
+from conftest import ROOT
 from test_sanitize import property_test
 
 _han = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF)
@@ -649,3 +650,23 @@ def test_spans_do_not_depend_on_which_windows_share_a_pass(seed_idx):
     for a, b, c in zip(grouped, padded, alone):
         assert (a.start, a.end) == (b.start, b.end) == (c.start, c.end)
         assert abs(a.score - b.score) < 1e-3 and abs(a.null - c.null) < 1e-3 and abs(a.score - c.score) < 1e-3
+
+
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+
+
+@pytest.mark.skipif(not (BENCHMARKS / "drcd_dev.json").exists(), reason="the shared training data sits beside the clone")
+def test_the_recipes_heldout_articles_are_drawn_again_as_it_drew_them():
+    """The tried-* scripts measure other weights on the recipe's held-out questions: the
+    split drawn again must hold out as many articles and questions as the shipped
+    weights' manifest says the recipe did."""
+    from rag.reader.load import read_manifest
+    from rag.reader.train import DATA_FILES, heldout_articles, load_examples
+
+    held = heldout_articles(BENCHMARKS)
+    metrics = read_manifest()
+    questions = [e for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd"))
+                 for e in load_examples(BENCHMARKS / name, tag)[0] if e.article in held]
+    assert len(held) == metrics["training"]["holdout_articles"]
+    assert len(questions) == metrics["metrics"]["heldout_answerable"]
+    assert {e.article.split("-")[0] for e in questions} == {"cmrc", "drcd"}  # both sets give held-out articles

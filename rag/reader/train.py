@@ -155,6 +155,26 @@ _NAME_FLAGS = {"nr": "name", "nrt": "name", "nrfg": "name", "nz": "name", "nt": 
 _YEAR = re.compile(r"(1[89]|20)\d\d")
 
 
+def split_articles(positives: list[Example], rng: random.Random, share: float) -> set[str]:
+    """The held-out articles: ``share`` of the articles, drawn with ``rng`` (after the
+    negatives' draws, as the recipe draws them)."""
+    articles = sorted({e.article for e in positives})
+    rng.shuffle(articles)
+    return set(articles[: int(len(articles) * share)])
+
+
+def heldout_articles(data: Path, share: float = 0.08) -> set[str]:
+    """The articles the shipped recipe holds out (its BM25 negatives drawn again: their
+    fallback draws set the split), so that other weights or decodings are measured on the
+    same questions outside the recipe (``eval/results/reader/tried-*`` scripts)."""
+    rng, positives = random.Random(SEED), []
+    for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd")):
+        ex, passages = load_examples(data / name, tag)
+        positives += ex
+        hard_negatives(ex, passages, rng, None, 1)
+    return split_articles(positives, rng, share)
+
+
 def near_miss_negatives(examples: list[Example], rng: random.Random, share: float = 0.6) -> list[Example]:
     """Questions about something the passage does not say: one name, organisation, place
     or year of the question that the passage holds is swapped for another of the same
@@ -383,9 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                       hard_negatives(ex, passages, random.Random(SEED + 1), ranker, args.negatives_per_question))
         if args.near_miss > 0:
             negatives += near_miss_negatives(ex, rng, args.near_miss)
-    articles = sorted({e.article for e in positives})
-    rng.shuffle(articles)
-    held = set(articles[: int(len(articles) * args.holdout)])
+    held = split_articles(positives, rng, args.holdout)
     train = [e for e in positives + negatives if e.article not in held]
     dev_pos = [e for e in positives if e.article in held]
     dev_neg = [e for e in negatives if e.article in held]

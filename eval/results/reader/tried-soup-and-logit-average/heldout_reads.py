@@ -15,7 +15,6 @@ Prints EM / F1 and how often the answer's sentence holds a reference answer.
 """
 import argparse
 import json
-import random
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +30,10 @@ from rag.text.sentences import split_sentences
 
 
 def heldout(data: Path) -> list:
-    """The recipe's held-out answerable examples (same draws, same split)."""
-    rng, positives = random.Random(recipe.SEED), []
-    for name, tag in zip(recipe.DATA_FILES, ("cmrc-trial", "drcd")):
-        ex, passages = recipe.load_examples(data / name, tag)
-        positives += ex
-        recipe.hard_negatives(ex, passages, rng, None, 1)  # its fallback draws set the split
-    articles = sorted({e.article for e in positives})
-    rng.shuffle(articles)
-    held = set(articles[: int(len(articles) * 0.08)])
-    return [e for e in positives if e.article in held]
+    """The recipe's held-out answerable examples."""
+    held = recipe.heldout_articles(data)
+    return [e for name, tag in zip(recipe.DATA_FILES, ("cmrc-trial", "drcd"))
+            for e in recipe.load_examples(data / name, tag)[0] if e.article in held]
 
 
 def logits(weights_dir: Path, model_dir: Path, items: list) -> list:

@@ -16,18 +16,6 @@ from rag.evaluation.stop_margin import open_training_set
 from rag.reader import train as recipe
 
 
-def held_articles(data: Path) -> set[str]:
-    """The recipe's held-out articles (same draws, same split)."""
-    rng, positives = random.Random(recipe.SEED), []
-    for name, tag in zip(recipe.DATA_FILES, ("cmrc-trial", "drcd")):
-        ex, passages = recipe.load_examples(data / name, tag)
-        positives += ex
-        recipe.hard_negatives(ex, passages, rng, None, 1)  # its fallback draws set the split
-    articles = sorted({e.article for e in positives})
-    rng.shuffle(articles)
-    return set(articles[: int(len(articles) * 0.08)])
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("which", choices=("held", "trained"))
@@ -36,7 +24,7 @@ def main() -> None:
     p.add_argument("--cache-dir", default=".cache/models")
     p.add_argument("--sample", type=int, default=0)
     args = p.parse_args()
-    held, tag = held_articles(args.data), "cmrc-trial" if "cmrc" in args.file else "drcd"
+    held, tag = recipe.heldout_articles(args.data), "cmrc-trial" if "cmrc" in args.file else "drcd"
     raw = json.loads((args.data / args.file).read_text(encoding="utf-8"))["data"]
     ids = {qa["id"] for ai, a in enumerate(raw) if (f"{tag}-{a.get('id', ai)}" in held) == (args.which == "held")
            for para in a["paragraphs"] for qa in para["qas"]}
