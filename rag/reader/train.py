@@ -51,6 +51,8 @@ SEED = 20261124
 ANSWER_TOKEN_SLACK = 0.25  # F1 points: one question of the 360 held out moves F1 by up to 0.28
 STEPS = 1500  # the shipped recipe (see the manifest), with bfloat16 autocast
 DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")
+DATA_TAGS = ("cmrc-trial", "drcd")  # each file's articles are named "<tag>-<article id>"
+HOLDOUT = 0.08  # share of the articles held out for figures and the threshold
 
 
 # CPU flags of native bfloat16 arithmetic. Without one, autocast emulates bfloat16: on an
@@ -163,16 +165,18 @@ def split_articles(positives: list[Example], rng: random.Random, share: float) -
     return set(articles[: int(len(articles) * share)])
 
 
-def heldout_articles(data: Path, share: float = 0.08) -> set[str]:
-    """The articles the shipped recipe holds out (its BM25 negatives drawn again: their
-    fallback draws set the split), so that other weights or decodings are measured on the
-    same questions outside the recipe (``eval/results/reader/tried-*`` scripts)."""
+def heldout_split(data: Path, share: float = HOLDOUT) -> tuple[set[str], list[Example]]:
+    """The articles the shipped recipe holds out and their answerable examples (its BM25
+    negatives drawn again: their fallback draws set the split), so that other weights or
+    decodings are measured on the same questions outside the recipe
+    (``eval/results/reader/tried-*`` scripts)."""
     rng, positives = random.Random(SEED), []
-    for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd")):
+    for name, tag in zip(DATA_FILES, DATA_TAGS):
         ex, passages = load_examples(data / name, tag)
         positives += ex
         hard_negatives(ex, passages, rng, None, 1)
-    return split_articles(positives, rng, share)
+    held = split_articles(positives, rng, share)
+    return held, [e for e in positives if e.article in held]
 
 
 def near_miss_negatives(examples: list[Example], rng: random.Random, share: float = 0.6) -> list[Example]:
@@ -348,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(dense + BM25 fused as rag.retrieval does; tried 2026-12-04, not shipped: see the README)")
     p.add_argument("--negatives-per-question", type=int, default=1,
                    help="unanswerable passages per question (the best-ranked ones without a reference answer)")
-    p.add_argument("--holdout", type=float, default=0.08, help="share of articles held out for figures and threshold")
+    p.add_argument("--holdout", type=float, default=HOLDOUT, help="share of articles held out for figures and threshold")
     p.add_argument("--calibrate-only", action="store_true",
                    help="do not train: measure the weights already in --out and choose their threshold again")
     p.add_argument("--max-answer-tokens", type=int, nargs=2, metavar=("NAMES_AND_FIGURES", "OTHER"),
@@ -383,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         embedder = load_embedder(settings)
     positives, negatives, pool, pool_vectors = [], [], [], []
     sums = {}
-    for name, tag in zip(DATA_FILES, ("cmrc-trial", "drcd")):
+    for name, tag in zip(DATA_FILES, DATA_TAGS):
         path = data / name
         sums[name] = sha256_file(path)
         ex, passages = load_examples(path, tag)

@@ -29,13 +29,6 @@ from rag.reader.load import load_trained
 from rag.text.sentences import split_sentences
 
 
-def heldout(data: Path) -> list:
-    """The recipe's held-out answerable examples."""
-    held = recipe.heldout_articles(data)
-    return [e for name, tag in zip(recipe.DATA_FILES, ("cmrc-trial", "drcd"))
-            for e in recipe.load_examples(data / name, tag)[0] if e.article in held]
-
-
 def logits(weights_dir: Path, model_dir: Path, items: list) -> list:
     manifest = json.loads((weights_dir / "manifest.json").read_text(encoding="utf-8"))
     tokenizer, net = load_trained(model_dir, weights_dir / "reader.safetensors", int(manifest["adapter"]["rank"]),
@@ -85,7 +78,7 @@ def main() -> None:
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/models"))
     args = p.parse_args()
     torch.set_num_threads(2)
-    items = heldout(args.data)
+    items = recipe.heldout_split(args.data)[1]
     model_dir = materialize(args.cache_dir)
     first, second = logits(args.first, model_dir, items), logits(args.second, model_dir, items)
 

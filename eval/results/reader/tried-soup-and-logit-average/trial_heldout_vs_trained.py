@@ -19,12 +19,12 @@ from rag.reader import train as recipe
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("which", choices=("held", "trained"))
-    p.add_argument("--file", default="cmrc2018_trial.json")
+    p.add_argument("--file", default=recipe.DATA_FILES[0], choices=recipe.DATA_FILES)
     p.add_argument("--data", type=Path, default=Path("../shared/benchmarks"))
     p.add_argument("--cache-dir", default=".cache/models")
     p.add_argument("--sample", type=int, default=0)
     args = p.parse_args()
-    held, tag = recipe.heldout_articles(args.data), "cmrc-trial" if "cmrc" in args.file else "drcd"
+    held, tag = recipe.heldout_split(args.data)[0], dict(zip(recipe.DATA_FILES, recipe.DATA_TAGS))[args.file]
     raw = json.loads((args.data / args.file).read_text(encoding="utf-8"))["data"]
     ids = {qa["id"] for ai, a in enumerate(raw) if (f"{tag}-{a.get('id', ai)}" in held) == (args.which == "held")
            for para in a["paragraphs"] for qa in para["qas"]}
@@ -38,7 +38,8 @@ def main() -> None:
         items = random.Random(1).sample(items, min(len(items), args.sample))
     asked = ask_all(idx, items)
     print(args.file, args.which, len(items))
-    print("shipped rule (80, 73.31):", row(asked, 80.0, 73.31))
+    rule = idx.reader.decision
+    print(f"shipped rule ({rule.retrieval_weight:g}, {rule.threshold}):", row(asked, rule.retrieval_weight, rule.threshold))
     rows = [best_threshold(asked, w) for w in WEIGHTS]
     for r in rows:
         print(r)
