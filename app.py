@@ -11,7 +11,7 @@ from rag.embedding import load_embedder
 from rag.errors import RagError
 from rag.index_store import build_index
 from rag.progress import terminal_progress
-from rag.settings import Settings
+from rag.settings import Settings, milvus_access
 from rag.text.sanitize import terminal_text
 
 
@@ -74,8 +74,9 @@ def main() -> int:
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
                             backend=args.backend, llm_base_url=args.llm_base_url, llm_model=args.llm_model,
                             llm_api_key=env.get("RAG_LLM_API_KEY", "") if args.llm_base_url else "",
-                            # A Milvus index names its server in its manifest; the token is a secret.
-                            milvus_token=env.get("RAG_MILVUS_TOKEN", "")).validate()
+                            # A Milvus index names its server in its manifest; the token (a
+                            # secret) goes only to the server RAG_MILVUS_URI names.
+                            **milvus_access(env)).validate()
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)

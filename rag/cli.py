@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import RagError
 from .progress import terminal_progress
-from .settings import MIN_TOPIC, STOP_MARGIN, TOPIC_IDF, TOPIC_TERMS, Settings
+from .settings import MIN_TOPIC, STOP_MARGIN, TOPIC_IDF, TOPIC_TERMS, Settings, milvus_access
 from .text.sanitize import INVISIBLE, terminal_text
 
 log = logging.getLogger("rag")
@@ -68,12 +68,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["backend"] = backend
     if getattr(args, "store", None):
         changes["store"] = args.store
-    for flag, key in (("milvus_uri", "milvus_uri"), ("milvus_collection", "milvus_collection"),
-                      ("milvus_analyzer", "milvus_analyzer")):
+    for flag, key in (("milvus_collection", "milvus_collection"), ("milvus_analyzer", "milvus_analyzer")):
         if getattr(args, flag, None):
             changes[key] = getattr(args, flag)
-    if os.environ.get("RAG_MILVUS_TOKEN"):
-        changes["milvus_token"] = os.environ["RAG_MILVUS_TOKEN"]  # never a flag: flags show in the process list
+    # The token is never a flag (flags show in the process list), and goes only to the
+    # server named here, not to one an index's manifest names.
+    changes |= milvus_access(os.environ, getattr(args, "milvus_uri", None))
     if getattr(args, "reader_extra_gap", None) is not None:
         changes["reader_extra_gap"] = args.reader_extra_gap
     if getattr(args, "reader_stop_margin", None) is not None:
@@ -101,16 +101,17 @@ def _keep_store(settings: Settings, args: argparse.Namespace, out: Path) -> Sett
     not silently turned into a FAISS one)."""
     from .errors import IndexLoadError
     from .index_store import read_manifest, store_settings
+    from .stores.base import absolute_store_uri
 
     if getattr(args, "store", None) or not (out / "manifest.json").is_file():
         return settings
     try:
-        changes = store_settings(read_manifest(out))
+        changes = store_settings(read_manifest(out), Path(os.path.realpath(out)).parent)
     except IndexLoadError:
         return settings
     if changes["store"] != "milvus":
         return settings
-    flags = {"milvus_uri": args.milvus_uri, "milvus_collection": args.milvus_collection,
+    flags = {"milvus_uri": absolute_store_uri(args.milvus_uri or ""), "milvus_collection": args.milvus_collection,
              "milvus_analyzer": args.milvus_analyzer}
     changes.update({key: value for key, value in flags.items() if value})
     return settings.with_(**changes).validate()
@@ -485,11 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+", help=".txt/.md articles (the file name without suffix is the document id)")
     s.add_argument("--index", default="index", help="index folder (default: index)")
     s.add_argument("--replace", action="store_true",
-                   help="replace a document of the same id (its previous file is kept in <corpus>/.removed/)")
+                   help="replace a document of the same id (its previous file is kept in .<index>.removed/ beside the index)")
     s.set_defaults(func=cmd_add)
 
     s = sub.add_parser("remove", parents=[common],
-                       help="remove documents from an index: their files move to <corpus>/.removed/")
+                       help="remove documents from an index: their files move to .<index>.removed/ beside the index")
     s.add_argument("doc_ids", nargs="+", help="document ids (list them with: rag docs)")
     s.add_argument("--index", default="index", help="index folder (default: index)")
     s.set_defaults(func=cmd_remove)

@@ -27,7 +27,7 @@ import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -37,9 +37,10 @@ from .corpus import Skipped, Unchanged, document_from_json, document_to_json, re
 from .embedding.base import Embedder, vectors_compatible
 from .checksums import sha256_file
 from .errors import IndexLoadError, InputError
+from .journal import recover as recover_update
 from .records import Chunk, Document
 from .settings import Settings
-from .stores.base import Store
+from .stores.base import Store, absolute_store_uri
 from .stores.faiss_store import FaissStore
 from .text.chunking import chunk_document, match_text
 from .text.fold import fold
@@ -268,14 +269,35 @@ def _store_info(manifest: dict | None) -> dict:
     return (manifest or {}).get("store") or {"kind": "faiss"}
 
 
-def store_settings(manifest: dict | None) -> dict:
+def store_settings(manifest: dict | None, base: Path | None = None) -> dict:
     """The Settings fields that build into the store ``manifest`` names, for updates and
-    rebuilds that must stay in it."""
+    rebuilds that must stay in it (``base``: the index's parent folder, against which a
+    relative Milvus Lite path of an older manifest is read)."""
     info = _store_info(manifest)
     if info.get("kind") != "milvus":
         return {"store": "faiss"}
-    return {"store": "milvus", "milvus_uri": info.get("uri", ""), "milvus_collection": info.get("base", "rag_chunks"),
+    return {"store": "milvus", "milvus_uri": absolute_store_uri(info.get("uri", ""), base), "milvus_collection": info.get("base", "rag_chunks"),
             "milvus_analyzer": info.get("analyzer", "tokens")}
+
+
+def corpus_folder(index: Path, manifest: dict) -> Path:
+    """The corpus folder ``index`` was built from: the recorded absolute path, else the
+    path relative to the index; a manifest from before those were recorded names a
+    relative path, read against the index's parent folder. Never the current folder."""
+    info = manifest.get("corpus", {}) if isinstance(manifest.get("corpus"), dict) else {}
+    index = Path(os.path.realpath(index))
+    named = Path(str(info.get("path", "")))
+    candidates = [Path(str(info["absolute"]))] if info.get("absolute") else []
+    if info.get("from_index"):
+        candidates.append(index / str(info["from_index"]))
+    if str(named) not in ("", "."):
+        candidates.append(named if named.is_absolute() else index.parent / named)
+    for c in candidates:
+        if c.is_dir():
+            return c
+    shown = candidates[0] if candidates else named
+    raise InputError(f"index {index} was built from the corpus folder {text_path(shown)!r}, which is not there; "
+                     f"rebuild it with: rag index --corpus FOLDER --out {index}")
 
 
 def _same_store(previous: dict, settings: Settings) -> bool:
@@ -299,11 +321,22 @@ def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
     Vectors of unchanged chunk texts are reused from the previous index.
     """
     settings.validate()
+    with locked(out, corpus) as target:
+        report = build_locked(corpus, target, settings, embedder, progress, force)
+    return dataclasses.replace(report, out=Path(out))
+
+
+@contextmanager
+def locked(out: Path, corpus: Path | None = None) -> Iterator[Path]:
+    """Hold the build lock of ``out`` and yield it checked and resolved. An update that
+    did not finish (its journal is still there) is first rolled back, so nothing it
+    half did to the corpus is built. Everything that changes the corpus or the index
+    happens inside this block (``rag.updates``, ``build_index``)."""
     target = check_output_folder(out, corpus)
     with _build_lock(target):
         check_output_folder(target, corpus)  # again under the lock: another build may have just finished
-        report = _build_locked(corpus, target, settings, embedder, progress, force)
-    return dataclasses.replace(report, out=Path(out))
+        recover_update(target)
+        yield target
 
 
 def _is_our_manifest(path: Path) -> bool:
@@ -372,9 +405,12 @@ def check_output_folder(out: Path, corpus: Path | None = None) -> Path:
     return target
 
 
-def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
-                  progress: Callable[[int, int], None] | None, force: bool) -> BuildReport:
+def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
+                 progress: Callable[[int, int], None] | None = None, force: bool = False) -> BuildReport:
+    """``build_index`` for a caller that holds ``locked(out)``."""
     t0 = time.perf_counter()
+    settings = settings.with_(milvus_uri=absolute_store_uri(settings.milvus_uri)) if settings.store == "milvus" \
+        else settings
     _recover_swap(out)
     _sweep_leftovers(out)
     previous: dict | None = None
@@ -499,7 +535,11 @@ def _build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedde
             "store": writer.info if writer is not None else {"kind": "faiss"},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
-            "corpus": {"path": text_path(corpus), "documents": corpus_sums,
+            # Where the corpus is, never relative to the current folder of a later update:
+            # as named, absolute, and relative to the index (an index moved with its corpus).
+            "corpus": {"path": text_path(corpus), "absolute": text_path(Path(os.path.abspath(corpus))),
+                       "from_index": text_path(Path(os.path.relpath(os.path.realpath(corpus), out))),
+                       "documents": corpus_sums,
                        "paths": {d.doc_id: d.path for d in docs}},
             "skipped": [{"path": s.path, "reason": s.reason} for s in skipped],
             "files": {name: sha256_file(tmp / name) for name in files},

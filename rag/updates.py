@@ -2,10 +2,15 @@
 
 The corpus folder stays the source of truth, so that ``rag index`` later agrees with
 ``rag add`` and ``rag remove``: an added file is copied into it, and a removed
-document's file is moved to ``<corpus>/.removed/`` (never deleted). The index is then
-brought up to date by the same build as ``rag index``, which reuses every unchanged
-document's chunks, vectors and keyword postings and swaps the new build in whole. If
-the build fails, the corpus folder is put back as it was.
+document's file is moved out of it, to a folder beside the index
+(``.<index>.removed/``; never deleted). The index is then brought up to date by the same
+build as ``rag index``, which reuses every unchanged document's chunks, vectors and
+keyword postings and swaps the new build in whole.
+
+Nothing touches the corpus before the index's build lock is held, and every change is
+written to the update journal (``rag.journal``) before it is made: a build that fails
+puts the corpus back at once, and an update that was killed is rolled back by the next
+build or update of the index.
 """
 from __future__ import annotations
 
@@ -20,11 +25,12 @@ from .citations import unknown_document
 from .corpus import SUFFIXES, decode_strict, document_from_text, read_article, text_path
 from .embedding.base import Embedder
 from .errors import InputError
-from .index_store import BuildReport, build_index, read_documents, read_manifest, store_settings
+from .index_store import (BuildReport, build_locked, corpus_folder, locked, read_documents, read_manifest,
+                          store_settings)
+from .journal import Journal, removed_folder
 from .settings import Settings
 
 log = logging.getLogger(__name__)
-REMOVED = ".removed"  # where removed documents' files go, inside the corpus folder (not read by builds)
 
 
 @dataclass(frozen=True)
@@ -40,14 +46,16 @@ class UpdateReport:
 
 def settings_for(index: Path, settings: Settings) -> tuple[Settings, Path, dict]:
     """The settings that update ``index`` the way it was built (store, chunking), its
-    corpus folder and its manifest."""
+    corpus folder and its manifest. The corpus is found from the index (``corpus_folder``),
+    never from the current folder."""
     manifest = read_manifest(index)
-    corpus = Path(manifest.get("corpus", {}).get("path", ""))
-    if not str(corpus) or not corpus.is_dir():
-        raise InputError(f"index {index} was built from the corpus folder {str(corpus)!r}, which is not there; "
-                         f"run rag index --corpus FOLDER --out {index} instead")
+    found = corpus_folder(index, manifest)
+    # Keep the corpus as it was named when that still leads to the same folder (document
+    # paths stay as they were); else the found, absolute one.
+    named = Path(str(manifest.get("corpus", {}).get("path", "")))
+    corpus = named if str(named) and named.is_dir() and os.path.samefile(named, found) else found
     chunking = manifest.get("chunking", {})
-    changes = store_settings(manifest)
+    changes = store_settings(manifest, Path(os.path.realpath(index)).parent)
     if isinstance(chunking.get("size"), int):
         changes["chunk_size"] = chunking["size"]
     if isinstance(chunking.get("overlap_sentences"), int):
@@ -59,18 +67,40 @@ def settings_for(index: Path, settings: Settings) -> tuple[Settings, Path, dict]
 
 
 def _existing(corpus: Path, doc_id: str) -> list[Path]:
-    return [corpus / f"{doc_id}{s}" for s in SUFFIXES if (corpus / f"{doc_id}{s}").exists()]
+    """The corpus files that are document ``doc_id``: any case of .txt/.md (a build reads
+    ``A.TXT`` as document ``A`` too, so it must be found, replaced or refused alike)."""
+    try:
+        return sorted(p for p in corpus.iterdir() if p.stem == doc_id and p.suffix.lower() in SUFFIXES)
+    except OSError as exc:
+        raise InputError(f"the corpus folder {text_path(corpus)} cannot be listed ({exc.strerror})") from exc
 
 
-def _aside(corpus: Path, path: Path) -> Path:
-    """Move ``path`` into ``<corpus>/.removed/`` under a name that is free; return where."""
-    folder = corpus / REMOVED
-    folder.mkdir(exist_ok=True)
+def _aside_target(folder: Path, path: Path) -> Path:
+    """A free name in ``folder`` for the file ``path`` moved aside."""
     target = folder / path.name
-    if target.exists():
+    if target.exists() or target.is_symlink():
         target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}{path.suffix}"
-    os.rename(path, target)
     return target
+
+
+def _removed_folder(target: Path) -> Path:
+    folder = removed_folder(target)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{text_path(folder)} is a file, but removed articles are kept in a folder of that name; "
+                         "move the file away and try again")
+    return folder
+
+
+def _updated(target: Path, corpus: Path, settings: Settings, embedder: Embedder, journal: Journal,
+             progress: Callable[[int, int], None] | None) -> BuildReport:
+    """Build ``target`` after the corpus changes in ``journal``; undo them if it fails."""
+    try:
+        report = build_locked(corpus, target, settings, embedder, progress)
+    except BaseException:
+        journal.roll_back()
+        raise
+    journal.close()
+    return report
 
 
 def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedder: Embedder,
@@ -79,7 +109,7 @@ def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedd
 
     Every file is checked first (a readable .txt/.md article in UTF-8, cleanable); a
     document id that the corpus already holds with other text is refused unless
-    ``replace``, in which case the previous file goes to ``.removed/``."""
+    ``replace``, in which case the previous file is moved beside the index (``.<index>.removed/``)."""
     settings, corpus, _ = settings_for(index, settings)
     if not files:
         raise InputError("name at least one .txt or .md file to add")
@@ -97,38 +127,40 @@ def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedd
             raise InputError(f"two of the files are named {f.stem!r}: a document id is its file name, so rename one")
         ids.add(f.stem)
         plan.append((f, f.stem, data))
-    added, unchanged, moved, put = [], [], [], []
-    try:
-        for f, doc_id, data in plan:
-            present = _existing(corpus, doc_id)
-            target = corpus / f"{doc_id}{f.suffix.lower()}"
-            if [target] == present and target.read_bytes() == data:
-                unchanged.append(doc_id)
-                continue
-            if present and not replace:
-                raise InputError(f"the corpus already has a document {doc_id!r} ({text_path(present[0])}) with other "
-                                 "text; pass --replace to replace it (the old file is kept in "
-                                 f"{text_path(corpus / REMOVED)}) or rename the new file")
-            for p in present:
-                moved.append((p, _aside(corpus, p)))
-            tmp = corpus / f".{doc_id}.adding-{os.getpid()}"  # no .txt suffix: a build ignores it
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-            put.append(target)
-            added.append(doc_id)
-        report = build_index(corpus, index, settings, embedder, progress=progress)
-    except BaseException:
-        for p in put:  # the corpus goes back to what it was
-            p.unlink(missing_ok=True)
-        for original, aside in reversed(moved):
-            os.rename(aside, original)
-        raise
-    return UpdateReport(tuple(added), tuple(unchanged), (), tuple(text_path(a) for _, a in moved), report)
+    added, unchanged, moved = [], [], []
+    # Nothing in the corpus changes before the lock: another process's build must never
+    # see a file that a refused update moved.
+    with locked(index) as target:
+        aside = _removed_folder(target)
+        journal = Journal(target)
+        try:
+            for f, doc_id, data in plan:
+                present = _existing(corpus, doc_id)
+                want = corpus / f"{doc_id}{f.suffix.lower()}"
+                if len(present) == 1 and present[0].read_bytes() == data:
+                    unchanged.append(doc_id)
+                    continue
+                if present and not replace:
+                    raise InputError(f"the corpus already has a document {doc_id!r} ({text_path(present[0])}) with "
+                                     "other text; pass --replace to replace it (the old file is kept in "
+                                     f"{text_path(aside)}) or rename the new file")
+                for p in present:
+                    to = _aside_target(aside, p)
+                    journal.move(p, to)
+                    moved.append(to)
+                # no .txt suffix: a build ignores it
+                journal.put(want, data, corpus / f".{doc_id}.adding-{os.getpid()}")
+                added.append(doc_id)
+        except BaseException:
+            journal.roll_back()
+            raise
+        report = _updated(target, corpus, settings, embedder, journal, progress)
+    return UpdateReport(tuple(added), tuple(unchanged), (), tuple(text_path(a) for a in moved), report)
 
 
 def remove_documents(index: Path, doc_ids: Sequence[str], settings: Settings, embedder: Embedder,
                      progress: Callable[[int, int], None] | None = None) -> UpdateReport:
-    """Move the documents' files to ``<corpus>/.removed/`` and update the index."""
+    """Move the documents' files out of the corpus (to ``.<index>.removed/`` beside the index) and update the index."""
     settings, corpus, manifest = settings_for(index, settings)
     known = manifest.get("corpus", {}).get("documents", {})
     if not doc_ids:
@@ -138,22 +170,26 @@ def remove_documents(index: Path, doc_ids: Sequence[str], settings: Settings, em
         raise unknown_document(missing[0], read_documents(index, manifest))
     if set(known) <= set(doc_ids):
         raise InputError("that would remove every document of the index; build a new index instead")
-    moved: list[tuple[Path, Path]] = []
-    try:
-        for d in dict.fromkeys(doc_ids):
-            present = _existing(corpus, d)
-            if not present:
-                log.warning("the file of %s is no longer in %s", d, corpus)
-            for p in present:
-                moved.append((p, _aside(corpus, p)))
-        report = build_index(corpus, index, settings, embedder, progress=progress)
-    except BaseException:
-        for original, aside in reversed(moved):
-            os.rename(aside, original)
-        raise
-    return UpdateReport((), (), tuple(dict.fromkeys(doc_ids)), tuple(text_path(a) for _, a in moved), report)
+    moved: list[Path] = []
+    with locked(index) as target:
+        aside = _removed_folder(target)
+        journal = Journal(target)
+        try:
+            for d in dict.fromkeys(doc_ids):
+                present = _existing(corpus, d)
+                if not present:
+                    log.warning("the file of %s is no longer in %s", d, corpus)
+                for p in present:
+                    to = _aside_target(aside, p)
+                    journal.move(p, to)
+                    moved.append(to)
+        except BaseException:
+            journal.roll_back()
+            raise
+        report = _updated(target, corpus, settings, embedder, journal, progress)
+    return UpdateReport((), (), tuple(dict.fromkeys(doc_ids)), tuple(text_path(a) for a in moved), report)
 
 
-def restore_hint(corpus: Path) -> str:
-    return f"removed files are kept in {text_path(corpus / REMOVED)}; move one back and run rag index to restore it"
-
+def restore_hint(index: Path) -> str:
+    folder = removed_folder(Path(os.path.realpath(index)))
+    return f"removed files are kept in {text_path(folder)}; move one back into the corpus and run rag index to restore it"

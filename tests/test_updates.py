@@ -16,7 +16,8 @@ from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
 from rag.index_store import build_index, load_index, read_manifest
-from rag.updates import REMOVED, add_documents, remove_documents
+from rag.journal import journal_path, removed_folder
+from rag.updates import add_documents, remove_documents
 
 QUESTIONS = [json.loads(line)["question"] for line in
              (ROOT / "eval" / "datasets" / "seeds_qa.jsonl").open(encoding="utf-8")][:30]
@@ -68,7 +69,7 @@ def test_adds_and_removes_match_a_fresh_build(tmp_path, store):
     r = add_documents(idx, [files["zz_ferry"], files["zz_park"]], s, emb)
     assert r.added == ("zz_ferry", "zz_park") and r.build.embedded_vectors == 2
     r = remove_documents(idx, [seeds[1]], s, emb)
-    assert (corpus / REMOVED / f"{seeds[1]}.txt").is_file() and not (corpus / f"{seeds[1]}.txt").exists()
+    assert (removed_folder(idx.resolve()) / f"{seeds[1]}.txt").is_file() and not (corpus / f"{seeds[1]}.txt").exists()
     add_documents(idx, [files["zz_tech"]], s, emb)
     changed = _write(incoming, "zz_park", NEW["zz_park"].replace("八萬", "九萬"))
     r = add_documents(idx, [changed], s, emb, replace=True)
@@ -152,6 +153,7 @@ def test_a_failed_build_puts_the_corpus_back(tmp_path, monkeypatch):
     manifest = (tmp_path / "idx" / "manifest.json").read_bytes()
     seed = sorted(corpus.glob("*.txt"))[0]
     original = seed.read_bytes()
+    before = sorted(p.name for p in corpus.iterdir())
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     changed = _write(incoming, seed.stem, "換了的文章\n\n全新的內容在這裏，講述另一件事。\n")
@@ -162,16 +164,18 @@ def test_a_failed_build_puts_the_corpus_back(tmp_path, monkeypatch):
     monkeypatch.setattr(HashingEmbedder, "embed_passages", broken)
     with pytest.raises(OSError):
         add_documents(tmp_path / "idx", [changed], s, emb, replace=True)
-    assert seed.read_bytes() == original and not list(corpus.glob(f"{REMOVED}/*"))
+    assert seed.read_bytes() == original and not list(removed_folder((tmp_path / "idx").resolve()).glob("*"))
+    assert sorted(p.name for p in corpus.iterdir()) == before and not journal_path((tmp_path / "idx").resolve()).exists()
     with pytest.raises(OSError):
         add_documents(tmp_path / "idx", [_write(incoming, "zz_new", NEW["zz_tech"])], s, emb)
     assert not (corpus / "zz_new.txt").exists()
     import rag.updates
 
-    monkeypatch.setattr(rag.updates, "build_index", broken)
+    monkeypatch.setattr(rag.updates, "build_locked", broken)
     with pytest.raises(OSError):
         remove_documents(tmp_path / "idx", [seed.stem], s, emb)
-    assert seed.read_bytes() == original and not list(corpus.glob(f"{REMOVED}/*"))
+    assert seed.read_bytes() == original and not list(removed_folder((tmp_path / "idx").resolve()).glob("*"))
+    assert sorted(p.name for p in corpus.iterdir()) == before and not journal_path((tmp_path / "idx").resolve()).exists()
     assert (tmp_path / "idx" / "manifest.json").read_bytes() == manifest
 
 
@@ -230,7 +234,7 @@ def test_cli_add_and_remove(tmp_path):
     r = run("add", str(f), "--index", "idx")
     assert r.returncode == 0 and "unchanged: zz_ferry" in r.stdout
     r = run("remove", "zz_ferry", "--index", "idx")
-    assert r.returncode == 0 and ".removed/zz_ferry.txt" in r.stdout
+    assert r.returncode == 0 and ".idx.removed/zz_ferry.txt" in r.stdout and not (corpus / ".removed").exists()
     r = run("remove", "zz_ferry", "--index", "idx")
     assert r.returncode == 2 and "no document 'zz_ferry'" in r.stderr and "Traceback" not in r.stderr
     r = run("add", str(tmp_path / "nope.txt"), "--index", "idx")
@@ -274,3 +278,120 @@ def test_an_index_from_before_paths_were_recorded_updates_incrementally(tmp_path
     r = add_documents(tmp_path / "idx", [_write(tmp_path, "zz_ferry", NEW["zz_ferry"])], s, emb)
     assert len(seen) == 1 and r.build.reused_vectors == 132
     assert read_manifest(tmp_path / "idx")["corpus"]["paths"]["zz_ferry"].endswith("zz_ferry.txt")
+
+
+def _cli(tmp_path: Path, cwd: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    flags = ["--model", "fake", "--cache-dir", str(tmp_path / "models")]
+    return subprocess.run([sys.executable, "-m", "rag.cli", args[0], *flags, *args[1:]], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}, cwd=cwd, timeout=180)
+
+
+def test_an_update_finds_the_corpus_from_the_index_not_the_current_folder(tmp_path):
+    """Built in A with a relative --corpus, updated from B, which holds another corpus/:
+    A's corpus gets the file and the index keeps its documents; B is never touched."""
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir(), b.mkdir()
+    shutil.copytree(SEEDS, a / "corpus")
+    (b / "corpus").mkdir()
+    _write(b / "corpus", "zz_other", NEW["zz_tech"])
+    assert _cli(tmp_path, a, "index", "--corpus", "corpus", "--out", "index").returncode == 0
+    new = _write(tmp_path, "zz_ferry", NEW["zz_ferry"])
+    r = _cli(tmp_path, b, "add", str(new), "--index", "../A/index")
+    assert r.returncode == 0 and "6 documents" in r.stdout, r.stdout + r.stderr
+    assert (a / "corpus" / "zz_ferry.txt").is_file() and sorted(p.name for p in (b / "corpus").iterdir()) == [
+        "zz_other.txt"]
+    r = _cli(tmp_path, b, "remove", "zz_ferry", "--index", "../A/index")
+    assert r.returncode == 0 and "5 documents" in r.stdout, r.stdout + r.stderr
+    assert not (a / "corpus" / "zz_ferry.txt").exists() and (b / "corpus" / "zz_other.txt").is_file()
+    # Moved with its corpus, the index still finds it (recorded relative to the index too).
+    shutil.move(str(a), str(tmp_path / "A2"))
+    r = _cli(tmp_path, b, "add", str(new), "--index", "../A2/index")
+    assert r.returncode == 0 and (tmp_path / "A2" / "corpus" / "zz_ferry.txt").is_file(), r.stderr
+
+
+def test_a_relative_milvus_path_is_the_one_the_index_was_built_with(tmp_path):
+    pytest.importorskip("milvus_lite")
+    a, b = tmp_path / "A", tmp_path / "B"
+    a.mkdir(), b.mkdir()
+    shutil.copytree(SEEDS, a / "corpus")
+    r = _cli(tmp_path, a, "index", "--corpus", "corpus", "--out", "index", "--store", "milvus",
+             "--milvus-uri", "kb.db")
+    assert r.returncode == 0, r.stderr
+    assert read_manifest(a / "index")["store"]["uri"] == str((a / "kb.db").resolve())
+    r = _cli(tmp_path, b, "ask", "香港", "--index", "../A/index", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["citations"], r.stderr
+    r = _cli(tmp_path, b, "add", str(_write(tmp_path, "zz_ferry", NEW["zz_ferry"])), "--index", "../A/index")
+    assert r.returncode == 0 and "6 documents" in r.stdout, r.stderr
+    assert list(b.iterdir()) == []  # no stray kb.db
+
+
+def test_a_refused_update_never_touches_the_corpus(tmp_path, monkeypatch):
+    """While another process builds the index, a remove or add is refused, and it moved
+    nothing in the corpus meanwhile (that build would have read the corpus without it)."""
+    from rag.index_store import locked
+
+    s = make_fake_settings(tmp_path / "models")
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    idx = tmp_path / "idx"
+    build_index(corpus, idx, s, emb)
+    seed = sorted(corpus.glob("*.txt"))[0].stem
+    changes = []
+    for name in ("rename", "replace", "unlink"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda *a, _real=real, _name=name, **k: changes.append((_name, a)) or _real(*a, **k))
+    with locked(idx):  # another build holds the lock
+        changes.clear()
+        with pytest.raises(InputError, match="another build"):
+            remove_documents(idx, [seed], s, emb)
+        replacement = _write(tmp_path, seed, "換了的文章\n\n全新的內容在這裏，講述另一件事。\n")
+        with pytest.raises(InputError, match="another build"):
+            add_documents(idx, [replacement, _write(tmp_path, "zz_ferry", NEW["zz_ferry"])], s, emb, replace=True)
+        assert not [c for c in changes if any(str(corpus) in str(x) for x in c[1])], changes
+
+
+def test_a_corpus_file_named_in_another_case_is_the_same_document(tmp_path):
+    """HAND.TXT in the corpus is document HAND: adding HAND.txt is refused (not reported as
+    added while the index keeps the old text), or replaces it as asked."""
+    s = make_fake_settings(tmp_path / "models")
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    (corpus / "HAND.TXT").write_text(NEW["zz_tech"], encoding="utf-8")
+    idx = tmp_path / "idx"
+    build_index(corpus, idx, s, emb)
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    new = _write(incoming, "HAND", NEW["zz_ferry"])
+    with pytest.raises(InputError, match="already has a document 'HAND'.*HAND.TXT"):
+        add_documents(idx, [new], s, emb)
+    assert [p.name for p in corpus.glob("HAND.*")] == ["HAND.TXT"]
+    r = add_documents(idx, [new], s, emb, replace=True)
+    assert r.added == ("HAND",) and [p.name for p in corpus.glob("HAND.*")] == ["HAND.txt"]
+    assert (removed_folder(idx.resolve()) / "HAND.TXT").read_text(encoding="utf-8") == NEW["zz_tech"]
+    idx_open = open_index(idx, s, emb)
+    assert "天星小輪" in idx_open.documents["HAND"].text
+    # The same text under another case of the suffix is unchanged, not a second document.
+    same = incoming / "HAND.TxT"
+    same.write_text(NEW["zz_ferry"], encoding="utf-8")
+    assert add_documents(idx, [same], s, emb).unchanged == ("HAND",)
+
+
+def test_removed_articles_stay_out_of_the_corpus_and_out_of_git(tmp_path):
+    """Removed files go beside the index (never into the corpus folder, which a build and
+    the tests read), in a folder that the repository's .gitignore covers for index/."""
+    s = make_fake_settings(tmp_path / "models")
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    idx = tmp_path / "idx"
+    build_index(corpus, idx, s, emb)
+    seed = sorted(corpus.glob("*.txt"))[0].stem
+    remove_documents(idx, [seed], s, emb)
+    assert not [p for p in corpus.iterdir() if p.name.startswith(".")]
+    assert (tmp_path / ".idx.removed" / f"{seed}.txt").is_file()
+    if shutil.which("git") and (ROOT / ".git").exists():
+        r = subprocess.run(["git", "check-ignore", "-q", str(removed_folder(ROOT / "index") / "x.txt")], cwd=ROOT)
+        assert r.returncode == 0
+    # A file where the folder should be: one clear refusal, corpus unchanged.
+    shutil.rmtree(tmp_path / ".idx.removed")
+    (tmp_path / ".idx.removed").write_text("not a folder")
+    before = sorted(p.name for p in corpus.iterdir())
+    with pytest.raises(InputError, match="is a file"):
+        remove_documents(idx, [sorted(corpus.glob("*.txt"))[0].stem], s, emb)
+    assert sorted(p.name for p in corpus.iterdir()) == before

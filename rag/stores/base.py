@@ -10,6 +10,17 @@ Ranked = list[tuple[int, float]]  # (row in the index's chunk list, score), best
 STORE_KINDS = ("faiss", "milvus")
 
 
+def absolute_store_uri(uri: str, base=None) -> str:
+    """A Milvus Lite database path made absolute (against ``base``, else the current
+    folder), so that an index never opens another file from another folder; server URIs
+    are returned as they are."""
+    import os
+
+    if not uri or "://" in uri or uri.startswith("unix:") or os.path.isabs(uri):
+        return uri
+    return os.path.abspath(os.path.join(base, uri) if base is not None else uri)
+
+
 class Store(Protocol):
     """Search over the chunks of one build. Rows are positions in ``LoadedIndex.chunks``;
     ``doc_ids`` (None: all) restricts the search to those documents before ranking."""
@@ -35,6 +46,15 @@ class StoreConfig:
     milvus_uri: str = ""
     milvus_token: str = field(default="", repr=False)  # a server's credentials; never written to the manifest
     milvus_collection: str = "rag_chunks"
+    token_server: str = ""  # the only server ``milvus_token`` is sent to (the one the user named)
+
+    def token_for(self, uri: str) -> str:
+        """The token to send to ``uri``: only to the server the user named with it."""
+        return self.milvus_token if self.milvus_token and uri and uri == self.token_server else ""
+
+    def withheld_token(self, uri: str) -> bool:
+        """A token was given but is not sent to ``uri`` (a server the user did not name)."""
+        return bool(self.milvus_token) and not self.token_for(uri)
 
     def check(self) -> "StoreConfig":
         """``self``, or ValueError naming the bad value and the fix."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
@@ -32,7 +33,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import IndexLoadError, RagError
-from .base import Ranked, StoreConfig
+from .base import Ranked, StoreConfig, absolute_store_uri
 
 log = logging.getLogger(__name__)
 
@@ -214,11 +215,16 @@ def open_store(manifest: dict, folder, config: StoreConfig, row_of: Mapping[str,
     fix = f"rebuild with: rag index --store milvus --milvus-uri {uri or 'URI'} --out {folder}"
     if not uri or not name:
         raise IndexLoadError(f"{folder}/manifest.json names no Milvus collection; {fix}")
-    client = connect(uri, config.milvus_token if config.milvus_uri in ("", uri) else "")
+    # A Milvus Lite path of an older manifest is relative to the index's parent folder.
+    uri = absolute_store_uri(uri, os.path.dirname(os.path.realpath(folder)))
+    withheld = (f"; RAG_MILVUS_TOKEN is sent only to the server you name, so if {uri} is yours, confirm it with "
+                f"--milvus-uri {uri} (or RAG_MILVUS_URI)" if config.withheld_token(uri) else "")
     try:
+        client = connect(uri, config.token_for(uri))
         exists = client.has_collection(name)
     except Exception as exc:
-        raise IndexLoadError(f"cannot reach Milvus at {uri} ({_reason(exc)}); check the server or {fix}") from None
+        raise IndexLoadError(f"cannot reach Milvus at {uri} ({_reason(exc)}){withheld}; check the server or "
+                             f"{fix}") from None
     if not exists:
         raise IndexLoadError(f"the Milvus collection {name} that index {folder} names is missing at {uri} "
                              f"(dropped, or another database file); {fix}")
@@ -308,7 +314,7 @@ class CollectionWriter:
     def __init__(self, config: StoreConfig, previous: dict | None, dim: int, token: str, analyzer: str,
                  hnsw: bool, hnsw_m: int) -> None:
         self.config = config
-        self.client = connect(config.milvus_uri, config.milvus_token)
+        self.client = connect(config.milvus_uri, config.token_for(config.milvus_uri))
         self.analyzer = analyzer
         self._dim, self._hnsw = dim, hnsw
         prev = previous or {}
@@ -393,7 +399,7 @@ def drop_build(manifest: dict, config: StoreConfig) -> None:
     if info.get("kind") != "milvus":
         return
     try:
-        client = connect(info["uri"], config.milvus_token)
+        client = connect(info["uri"], config.token_for(info["uri"]))
         if client.has_collection(info["collection"]):
             client.drop_collection(info["collection"])
     except Exception as exc:
@@ -403,7 +409,7 @@ def drop_build(manifest: dict, config: StoreConfig) -> None:
 def collection_usable(info: dict, config: StoreConfig) -> bool:
     """Whether the collection a manifest names exists and was written by that build."""
     try:
-        client = connect(info["uri"], config.milvus_token)
+        client = connect(info["uri"], config.token_for(info["uri"]))
         if not client.has_collection(info["collection"]):
             return False
         props = client.describe_collection(info["collection"]).get("properties", {}) or {}
