@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from .errors import RagError
@@ -555,12 +556,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--risk-coverage", action="store_true",
                    help="also ask every question with abstention off (hybrid; reader and heuristics) and plot "
                         "accuracy against the share answered")
-    s.add_argument("--out", help="report folder (report.json, report.md, plots)")
+    s.add_argument("--out", help="report folder (report.json, report.md, plots; default: a new eval/runs/<dataset>-<time>/, ignored by git)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("bench", parents=[common], help="speed, memory and scale benchmarks")
-    s.add_argument("--out", default="eval/results/bench.json")
+    s.add_argument("--out", default=f"eval/runs/bench-{time.strftime('%Y%m%d-%H%M%S')}.json",
+                   help="where to write the figures (default: a new file under eval/runs/, ignored by git)")
     s.add_argument("--scale", default="10000,100000,1000000",
                    help="vector counts for the scale benchmark on uniform random vectors ('' to skip)")
     s.add_argument("--scale-clustered", default="10000,100000",

@@ -60,6 +60,8 @@ def test_load_jsonl_reports_bad_lines(tmp_path):
     assert items[0].extra == {"note": "x"} and not items[1].answerable
     for body, msg in (('{"id":"1"}', "question"), ("not json", "not valid JSON"),
                       ('{"id":"1","question":"q","answers":["a"],"doc_ids":[]}', "both"),
+                      ('["a list", "not an object"]', "must be a JSON object"),
+                      ('{"id":"1","question":"q","answers":[7],"doc_ids":["d"]}', "'answers' must be a string"),
                       ('{"id":"1","question":"q","answers":[],"doc_ids":[]}\n{"id":"1","question":"q","answers":[],"doc_ids":[]}', "duplicate")):
         bad = tmp_path / "bad.jsonl"
         bad.write_text(body, encoding="utf-8")
@@ -85,6 +87,39 @@ def test_cmrc_loader(tmp_path):
     assert corpus == {"P1": "这是简体的段落。"} and items[0].answers == ("段落",) and items[0].doc_ids == ("P1",)
     trad, items = load_cmrc(f, traditional=True)
     assert trad["P1"] == "這是簡體的段落。" and items[0].question == "问题？"
+
+
+def test_cmrc_ids_are_names_never_paths(tmp_path):
+    """A hostile data file: ids with ../ or an absolute path, or a file of another shape,
+    are refused with one clear error; nothing is written outside the corpus folder."""
+    from rag.evaluation.datasets import write_corpus
+
+    target = tmp_path / "outside"
+    for pid in ("../outside", str(target), ".hidden", "a/b", "x\x1by"):
+        f = tmp_path / "h.json"
+        f.write_text(json.dumps({"data": [{"paragraphs": [{"id": pid, "context": "段落。", "qas": []}]}]}),
+                     encoding="utf-8")
+        with pytest.raises(InputError, match="cannot name a corpus file"):
+            load_cmrc(f)
+    with pytest.raises(InputError, match="written outside"):
+        write_corpus({"../outside": "x"}, tmp_path / "corpus")
+    assert not target.exists() and not (tmp_path / "outside.txt").exists()
+    for body in ('{"data": 5}', '{"data": [{"paragraphs": [{"id": "P", "context": "c", "qas": [{"id": "q", '
+                 '"question": "q?", "answers": [{"text": 5}]}]}]}]}', "[]", "not json"):
+        f.write_text(body, encoding="utf-8")
+        with pytest.raises(InputError, match="SQuAD format|cannot be read"):
+            load_cmrc(f)
+
+
+def test_a_question_that_cannot_be_asked_is_skipped_and_named(small_corpus, tmp_path, fake_settings):
+    build_index(small_corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings, HashingEmbedder())
+    items = [QAItem("ok", "前海合作區去年吸引外資多少？", ("八十亿元",), ("b",)),
+             QAItem("empty", "   ", ("x",), ("a",)),
+             QAItem("huge", "問" * 100_000, ("x",), ("a",))]
+    report = evaluate(idx, items, ["bm25"])
+    assert [q["id"] for q in report["questions"]["bm25"]] == ["ok"]
+    assert [s["id"] for s in report["skipped_questions"]] == ["empty", "huge"]
 
 
 def test_runner_end_to_end_with_fake_model(small_corpus, tmp_path, fake_settings):
@@ -202,3 +237,17 @@ def test_runner_draws_risk_coverage_and_measures_the_reader_order(reader_idx, tm
     md = markdown_report(report, "t")
     assert "Risk and coverage" in md and "| reader |" in md and "in the order of its margin" in md
     assert "risk_coverage.png" in plots(report, tmp_path)
+
+
+def test_a_run_writes_a_new_ignored_folder_not_the_tracked_reports():
+    import argparse
+    import shutil
+    import subprocess
+
+    from rag.evaluation.runner import run_folder
+
+    out = run_folder(argparse.Namespace(out=None), "seeds_qa")
+    assert out.parent == ROOT / "eval" / "runs" and out.name.startswith("seeds_qa-")
+    assert run_folder(argparse.Namespace(out="x/y"), "seeds_qa") == __import__("pathlib").Path("x/y")
+    if shutil.which("git") and (ROOT / ".git").exists():
+        assert subprocess.run(["git", "check-ignore", "-q", str(out / "report.json")], cwd=ROOT).returncode == 0

@@ -182,3 +182,55 @@ def test_a_milvus_lite_database_held_by_another_process_is_a_clear_error(built):
     assert r.returncode == 2
     assert "Milvus Lite lets only one process open a database file" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def _recording_grpc_server():
+    """A hostile server: answers nothing, records the metadata of every call it gets."""
+    from concurrent import futures
+
+    import grpc
+
+    seen: list[tuple[str, str]] = []
+
+    class Record(grpc.GenericRpcHandler):
+        def service(self, details):
+            seen.extend((k, v if isinstance(v, str) else v.decode("latin-1")) for k, v in details.invocation_metadata)
+            return None  # UNIMPLEMENTED
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[Record()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, port, seen
+
+
+def test_the_token_goes_only_to_the_server_the_user_names(built, tmp_path):
+    """An index folder whose manifest was edited to name another server (checksum
+    recomputed with the library's own function) gets no token from RAG_MILVUS_TOKEN; the
+    error says how to confirm the server. Named by the user, the server gets it."""
+    import base64
+
+    from rag.index_store import manifest_digest
+    from rag.settings import milvus_access
+
+    server, port, seen = _recording_grpc_server()
+    try:
+        copy = tmp_path / "copy"
+        shutil.copytree(built[0] / "idx-milvus", copy)
+        m = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+        evil = f"http://127.0.0.1:{port}"
+        m["store"]["uri"] = evil
+        m["manifest_sha256"] = manifest_digest(m)
+        (copy / "manifest.json").write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
+        env = {"RAG_MILVUS_TOKEN": "s3cret-token"}
+        s = make_fake_settings(tmp_path / "models").with_(**milvus_access(env))
+        with pytest.raises(IndexLoadError, match=f"confirm it with --milvus-uri {evil}"):
+            open_index(copy, s, HashingEmbedder())
+        secrets = ("s3cret-token", base64.b64encode(b"s3cret-token").decode())
+        assert seen and not [v for _, v in seen if any(x in v for x in secrets)], seen
+        # The user names that server: now it gets the token (the recorder does see it).
+        s = make_fake_settings(tmp_path / "models").with_(**milvus_access({**env, "RAG_MILVUS_URI": evil}))
+        with pytest.raises(IndexLoadError):
+            open_index(copy, s, HashingEmbedder())
+        assert [v for _, v in seen if any(x in v for x in secrets)]
+    finally:
+        server.stop(0)

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Callable, Sequence
 
 from ..api import RagIndex, open_index
 from ..embedding import load_embedder
-from ..errors import InputError
+from ..errors import InputError, RagError
 from ..index_store import build_index
 from ..progress import terminal_progress
 from ..settings import Settings
@@ -288,28 +289,44 @@ def evaluate(idx: RagIndex, items: Sequence[QAItem], modes: Sequence[str],
         report["risk_coverage"] = risk_coverage_curves(idx, items, progress)
     if idx.reader is not None and any(len(i.doc_ids) == 1 for i in items):
         report["given_passage"] = given_passage(idx, items, progress)
-    if gold_removed:
-        answerable = [i for i in items if i.answerable and i.doc_ids]
-        tick = progress("hybrid, own passage removed", len(answerable)) if progress else None
+    skipped: list[dict] = []
+
+    def ask_all(todo: Sequence[QAItem], mode: str, label: str, exclude_gold: bool = False) -> list[dict]:
+        # One question that cannot be asked (a refused input, a broken item) is skipped
+        # and named in the report; it does not end the run.
+        tick = progress(label, len(todo)) if progress else None
         results = []
-        for item in answerable:
-            results.append(ask_one(idx, item, "hybrid", exclude_gold=True))
+        for item in todo:
+            try:
+                results.append(ask_one(idx, item, mode, exclude_gold=exclude_gold))
+            except (RagError, ValueError, TypeError, KeyError) as exc:
+                log.warning("question %s skipped (%s): %s", item.id, label, exc)
+                skipped.append({"id": item.id, "run": label, "reason": f"{type(exc).__name__}: {exc}"[:300]})
             if tick:
                 tick()
+        return results
+
+    if gold_removed:
+        answerable = [i for i in items if i.answerable and i.doc_ids]
+        results = ask_all(answerable, "hybrid", "hybrid, own passage removed", exclude_gold=True)
         report["gold_removed"] = summarize_gold_removed(results)
         report["questions"]["gold_removed"] = results
     for mode in modes:
-        results = []
-        tick = progress(mode, len(items)) if progress else None
-        for item in items:
-            results.append(ask_one(idx, item, mode))
-            if tick:
-                tick()
+        results = ask_all(items, mode, mode)
         report["modes"][mode] = summarize(results)
         report["questions"][mode] = results
     if "hybrid" in modes and any(not i.answerable for i in items) and idx.reader is None:
         report["abstention_calibration"] = calibrate(report["questions"]["hybrid"])
+    report["skipped_questions"] = skipped
     return report
+
+
+def run_folder(args: argparse.Namespace, name: str) -> Path:
+    """Where a run writes its report: ``--out``, else a new folder under ``eval/runs/``
+    (ignored by git), so a run never overwrites the reports the docs quote."""
+    if args.out:
+        return Path(args.out)
+    return ROOT / "eval" / "runs" / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _fmt(v: float | None, pct: bool = True) -> str:
@@ -540,7 +557,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                                           if idx.reader else None),
                       "sample": args.sample, "questions": len(items), "chunks": report_build.chunks,
                       "documents": report_build.documents}
-    out = Path(args.out) if args.out else ROOT / "eval" / "results" / name
+    out = run_folder(args, name)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "report.md").write_text(markdown_report(report, f"Evaluation: {name}"), encoding="utf-8")
@@ -569,6 +586,9 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
             g = report["gold_removed"]
             print(f"own passage removed: {g['questions']} questions, right {_fmt(g['right'])} "
                   f"(abstained {_fmt(g['abstained'])}, answered from another passage {_fmt(g['answered_with_a_reference_elsewhere'])})")
+        if report["skipped_questions"]:
+            print(f"skipped {len(report['skipped_questions'])} question(s) that could not be asked "
+                  f"(first: {report['skipped_questions'][0]['id']}: {report['skipped_questions'][0]['reason']})")
         print(f"report: {out / 'report.md'}")
     return 0
 
@@ -584,7 +604,7 @@ def main_eval_claims(args: argparse.Namespace, settings: Settings) -> int:
     embedder = load_embedder(settings)
     build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
     report = evaluate_claims(open_index(index_dir, settings, embedder), items)
-    out = Path(args.out) if args.out else ROOT / "eval" / "results" / name
+    out = run_folder(args, name)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "report.md").write_text(claims_markdown(report, f"Claim check: {name}"), encoding="utf-8")
