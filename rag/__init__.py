@@ -5,6 +5,14 @@
     >>> a = idx.ask("阿里巴巴在铜锣湾买下了几层写字楼？")
     >>> a.answer, a.citations[0].chunk_id
 """
+import os as _os
+
+# ONNX Runtime's Linux builds send usage telemetry (a device id, the OS, the executable
+# path) to a Microsoft collector and queue it under ~/.cache/Microsoft unless this is set
+# before the library is first loaded; disable_telemetry_events() does not stop it. The
+# product promises no telemetry, so it is set here, before anything imports onnxruntime.
+_os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 from .api import RagIndex, Support, answer_to_json, open_index
 from .errors import RagError
 from .filters import DocFilter

@@ -10,10 +10,12 @@ PY="${PYTHON:-python3}"
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
 python -m pip install -q -c requirements.lock -e ".[app,llm,mcp,milvus,test]"
-# The browser tests need Debian's Chromium and a CJK font (root only; skipped otherwise).
-if [ "${RAG_SKIP_APT:-0}" != 1 ] && { [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; }; then
+# The browser tests need Debian's Chromium and a CJK font, the telemetry test strace
+# (root only; skipped otherwise).
+if [ "${RAG_SKIP_APT:-0}" != 1 ] && { [ ! -x /usr/bin/chromium ] || ! command -v strace >/dev/null \
+     || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk strace >/dev/null
   else
     echo "note: install chromium and fonts-noto-cjk (apt) to run the browser tests" >&2
   fi

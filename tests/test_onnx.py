@@ -255,3 +255,61 @@ print("TORCH-FREE")
     assert "13" in answer["short_answer"]["text"] and answer["reader"].startswith("trained")
     assert "CONTRADICTED" in r.stdout
     assert read_manifest(out)["model"]["backend"] == "onnx-int8"
+
+
+_ORT_CHILD = r"""
+import sys, time
+if sys.argv[1] == "rag":
+    import rag  # what every entry point (CLI, page, MCP) imports first
+    from rag.onnx.session import open_session
+else:
+    import onnxruntime as ort
+    open_session = lambda g: ort.InferenceSession(g, providers=["CPUExecutionProvider"])
+import numpy as np
+from onnx import TensorProto, helper
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+m = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y]),
+                      opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 8
+s = open_session(m.SerializeToString())
+for _ in range(int(sys.argv[2])):
+    s.run(None, {"x": np.ones(1, np.float32)})
+    time.sleep(1)
+"""
+
+
+@pytest.mark.slow
+def test_onnx_runtime_sends_no_telemetry(tmp_path):
+    """Through rag, ONNX Runtime writes no telemetry queue and makes no network call (no
+    DNS look-up, seen with strace where it is installed); plain onnxruntime does both,
+    which shows the check can fail."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    strace = shutil.which("strace")
+    runs = {}
+    for how in ("rag", "plain"):  # side by side: the look-ups come every 5 to 8 s
+        home = tmp_path / how
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+        env |= {"HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"), "PYTHONPATH": str(ROOT)}
+        cmd = [sys.executable, "-c", _ORT_CHILD, how, "15"]
+        if strace:
+            cmd = [strace, "-f", "-qq", "-e", "trace=connect,sendto,sendmsg", "-o", str(tmp_path / f"{how}.strace"), *cmd]
+        runs[how] = (home, subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = {}
+    for how, (home, proc) in runs.items():
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        calls = (tmp_path / f"{how}.strace").read_text() if strace else ""
+        results[how] = (sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()),
+                        "htons(53)" in calls or "htons(443)" in calls)
+    assert results["rag"] == ([], False), results["rag"]
+    files, network = results["plain"]
+    assert any("onnxruntime.db" in f for f in files)
+    if strace:
+        assert network
