@@ -395,3 +395,33 @@ def test_removed_articles_stay_out_of_the_corpus_and_out_of_git(tmp_path):
     with pytest.raises(InputError, match="is a file"):
         remove_documents(idx, [sorted(corpus.glob("*.txt"))[0].stem], s, emb)
     assert sorted(p.name for p in corpus.iterdir()) == before
+
+
+@pytest.mark.parametrize("store", ["faiss", "milvus"])
+def test_any_valid_file_name_works_in_both_stores(tmp_path, store):
+    """Control characters, quotes, backslashes and a line break in a file name: the
+    document is indexed, found with a document filter, replaced and removed, and the
+    index stays loadable (Milvus once refused such ids in every filter, for good)."""
+    if store == "milvus":
+        pytest.importorskip("milvus_lite")
+    s = make_fake_settings(tmp_path / "models")
+    if store == "milvus":
+        s = s.with_(store="milvus", milvus_uri=str(tmp_path / "m.db"))
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    odd = ["zz\x1b[31mred", "zz\x01ctl", 'zz "q" \\ b', "zz\nline"]
+    for d, text in zip(odd, [*NEW.values(), NEW["zz_ferry"]]):
+        _write(corpus, d, text)
+    idx = tmp_path / "idx"
+    build_index(corpus, idx, s, emb)
+    for d in odd[:3]:
+        assert open_index(idx, s, emb).search("新聞", mode="hybrid", top_k=3, doc_ids=[d])[0].doc_id == d
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    r = add_documents(idx, [_write(incoming, odd[0], NEW["zz_tech"] + "再補一句。\n")], s, emb, replace=True)
+    assert r.added == (odd[0],)
+    remove_documents(idx, [odd[1], odd[3]], s, emb)
+    docs = open_index(idx, s, emb).documents
+    assert odd[0] in docs and odd[2] in docs and odd[1] not in docs and odd[3] not in docs
+    assert "再補一句" in docs[odd[0]].text
+    assert not build_index(corpus, idx, s, emb, force=True).up_to_date
+    assert open_index(idx, s, emb).search("新聞", mode="dense", top_k=3, doc_ids=[odd[2]])[0].doc_id == odd[2]

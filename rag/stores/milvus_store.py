@@ -23,7 +23,6 @@ statistics by up to 2%: an upsert is a delete plus an insert.)
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -136,8 +135,18 @@ def _reason(exc: Exception) -> str:
     return str(getattr(exc, "message", "") or exc).splitlines()[0][:200]
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _literal(value: str) -> str:
+    """A string literal of Milvus's filter language. It knows only the escapes of \\, ",
+    newline, return and tab; JSON's ``\\u001b`` is refused, so a file name with ESC made a
+    collection unusable for good. Every other character stands as itself."""
+    return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
+
+
 def _ids(values: Sequence[str]) -> str:
-    return json.dumps(list(values), ensure_ascii=False)
+    return "[" + ", ".join(_literal(v) for v in values) + "]"
 
 
 def _expr(generation: int, doc_ids: Sequence[str] | None, hidden: Sequence[str] = ()) -> str:
@@ -147,7 +156,7 @@ def _expr(generation: int, doc_ids: Sequence[str] | None, hidden: Sequence[str] 
     if hidden:
         expr += f" and not (doc_id in {_ids(hidden)} and gen_added < {generation})"
     if doc_ids is not None:
-        expr += f" and doc_id in {json.dumps(list(doc_ids), ensure_ascii=False)}"
+        expr += f" and doc_id in {_ids(doc_ids)}"
     return expr
 
 
