@@ -300,8 +300,22 @@ def corpus_folder(index: Path, manifest: dict) -> Path:
                      f"rebuild it with: rag index --corpus FOLDER --out {index}")
 
 
-def _same_store(previous: dict, settings: Settings) -> bool:
+def _owned_store(previous: dict | None, out: Path) -> dict:
+    """The previous build's store section, if that build's collection belongs to this
+    folder. A copy of an index folder (``cp -r index backup``) names the original's
+    collection: an update of the copy gets a collection of its own and never changes or
+    drops the original's."""
     info = _store_info(previous)
+    folder = info.get("folder")
+    if info.get("kind") == "milvus" and folder is not None and folder != text_path(out):
+        log.warning("index %s is a copy of %s: this build gets its own Milvus collection and leaves %s to that "
+                    "index", out, folder, info.get("collection"))
+        return {"kind": "milvus-of-another-folder"}
+    return info
+
+
+def _same_store(previous: dict, settings: Settings, out: Path) -> bool:
+    info = _owned_store(previous, out)
     if settings.store != info.get("kind"):
         return False
     if settings.store == "faiss":
@@ -309,7 +323,8 @@ def _same_store(previous: dict, settings: Settings) -> bool:
     from .stores.milvus_store import collection_usable
 
     return (info.get("uri") == settings.milvus_uri and info.get("base") == settings.milvus_collection
-            and info.get("analyzer") == settings.milvus_analyzer and collection_usable(info, settings.store_config()))
+            and info.get("analyzer") == settings.milvus_analyzer
+            and collection_usable(info, settings.store_config(), previous.get("counts", {}).get("chunks")))
 
 
 def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
@@ -429,7 +444,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
 
     if (not force and old is not None and previous.get("corpus", {}).get("documents") == corpus_sums
             and previous.get("vector_index", {}).get("threshold") == settings.ann_threshold
-            and _same_store(previous, settings)):
+            and _same_store(previous, settings, out)):
         try:
             # The record files were checked when ``old`` was read; the rest is checked here.
             verify_files(out, {"files": {n: d for n, d in previous.get("files", {}).items() if n not in _RECORD_FILES}})
@@ -501,7 +516,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
     else:
         kind = "milvus-" + vec.choose_kind(len(chunks), settings.ann_threshold)
-        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, settings, dim)
+        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, settings, dim, out)
     t3 = time.perf_counter()
 
     out_parent = out.resolve().parent
@@ -532,7 +547,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
             "chunking": _chunk_settings(settings),
             "vector_index": {"kind": kind, "threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
                              "ef_search": settings.hnsw_ef_search, "metric": "inner_product (cosine)"},
-            "store": writer.info if writer is not None else {"kind": "faiss"},
+            "store": {**writer.info, "folder": text_path(out)} if writer is not None else {"kind": "faiss"},
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
             # Where the corpus is, never relative to the current folder of a later update:
@@ -556,7 +571,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         raise
     if writer is not None:
         writer.commit()
-    elif _store_info(previous).get("kind") == "milvus":
+    elif _owned_store(previous, out).get("kind") == "milvus":
         from .stores.milvus_store import drop_build
 
         drop_build(previous, settings.store_config())
@@ -579,15 +594,15 @@ def _chunk_line(c: Chunk) -> bytes:
 
 def _milvus_write(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray,
                   tokens: dict[int, list[str]], old: "_Previous | None", previous: dict | None, settings: Settings,
-                  dim: int):
+                  dim: int, out: Path):
     """Write this build's rows to Milvus (invisible to readers until the folder swap names
     their generation); the writer's ``commit``/``abandon`` finish or undo it."""
     from . import provenance
     from .stores.milvus_store import CollectionWriter, MilvusRow, row_key
 
-    writer = CollectionWriter(settings.store_config(), _store_info(previous), dim, os.urandom(4).hex(),
+    writer = CollectionWriter(settings.store_config(), _owned_store(previous, out), dim, os.urandom(4).hex(),
                               settings.milvus_analyzer, vec.choose_kind(len(chunks), settings.ann_threshold) == "hnsw-ip",
-                              settings.hnsw_m)
+                              settings.hnsw_m, (previous or {}).get("counts", {}).get("chunks"))
     by_id = {d.doc_id: d for d in docs}
     sha = {d.doc_id: d.sha256 for d in docs}
     # A new collection needs every row; an update only the rows that are new.

@@ -425,3 +425,50 @@ def test_any_valid_file_name_works_in_both_stores(tmp_path, store):
     assert "再補一句" in docs[odd[0]].text
     assert not build_index(corpus, idx, s, emb, force=True).up_to_date
     assert open_index(idx, s, emb).search("新聞", mode="dense", top_k=3, doc_ids=[odd[2]])[0].doc_id == odd[2]
+
+
+def _milvus(tmp_path: Path):
+    pytest.importorskip("milvus_lite")
+    s = make_fake_settings(tmp_path / "models").with_(store="milvus", milvus_uri=str(tmp_path / "m.db"))
+    corpus, emb = _corpus(tmp_path), HashingEmbedder()
+    build_index(corpus, tmp_path / "idx", s, emb)
+    return s, corpus, emb
+
+
+def test_the_suggested_repair_of_a_damaged_collection_repairs_it(tmp_path):
+    """Rows deleted behind the index: loading names the repair, the repair rebuilds (it
+    does not say "up to date"), and an add on the damaged collection rebuilds it too."""
+    from rag.errors import IndexLoadError
+    from rag.stores.milvus_store import connect
+
+    s, corpus, emb = _milvus(tmp_path)
+    idx = tmp_path / "idx"
+    info = read_manifest(idx)["store"]
+    client = connect(info["uri"])
+    seed = sorted(corpus.glob("*.txt"))[0].stem
+    client.delete(info["collection"], filter=f'doc_id in ["{seed}"]')
+    with pytest.raises(IndexLoadError, match=r"rebuild with: rag index --corpus \S+ --store milvus") as err:
+        open_index(idx, s, emb)
+    assert str(corpus.resolve()) in str(err.value)
+    assert not build_index(corpus, idx, s, emb).up_to_date  # the repair the message names
+    assert open_index(idx, s, emb).search("香港", mode="hybrid", top_k=3, doc_ids=[seed])
+    client.delete(read_manifest(idx)["store"]["collection"], filter=f'doc_id in ["{seed}"]')
+    r = add_documents(idx, [_write(tmp_path, "zz_ferry", NEW["zz_ferry"])], s, emb)
+    assert r.added == ("zz_ferry",)
+    loaded = open_index(idx, s, emb)
+    assert loaded.search("香港", mode="hybrid", top_k=3, doc_ids=[seed]) and "zz_ferry" in loaded.documents
+
+
+def test_updating_a_copy_of_an_index_folder_leaves_the_original_whole(tmp_path):
+    s, corpus, emb = _milvus(tmp_path)
+    idx, backup = tmp_path / "idx", tmp_path / "backup"
+    shutil.copytree(idx, backup)
+    before = [h.chunk_id for h in open_index(idx, s, emb).search("香港", mode="hybrid", top_k=10)]
+    add_documents(backup, [_write(tmp_path, "zz_ferry", NEW["zz_ferry"])], s, emb)
+    remove_documents(backup, [sorted(p.stem for p in SEEDS.glob("*.txt"))[0]], s, emb)
+    assert read_manifest(backup)["store"]["collection"] != read_manifest(idx)["store"]["collection"]
+    assert "zz_ferry" in open_index(backup, s, emb).documents
+    original = open_index(idx, s, emb)  # loads: its collection was not touched
+    assert [h.chunk_id for h in original.search("香港", mode="hybrid", top_k=10)] == before
+    add_documents(idx, [_write(tmp_path, "zz_park", NEW["zz_park"])], s, emb)  # and still updates in place
+    assert "zz_park" in open_index(idx, s, emb).documents and "zz_park" not in open_index(backup, s, emb).documents

@@ -221,7 +221,8 @@ def open_store(manifest: dict, folder, config: StoreConfig, row_of: Mapping[str,
     wrote (token), has the manifest's dimension and holds exactly its chunks."""
     info = manifest.get("store", {})
     uri, name = info.get("uri", ""), info.get("collection", "")
-    fix = f"rebuild with: rag index --store milvus --milvus-uri {uri or 'URI'} --out {folder}"
+    corpus = manifest.get("corpus", {}).get("absolute") or manifest.get("corpus", {}).get("path") or "FOLDER"
+    fix = f"rebuild with: rag index --corpus {corpus} --store milvus --milvus-uri {uri or 'URI'} --out {folder}"
     if not uri or not name:
         raise IndexLoadError(f"{folder}/manifest.json names no Milvus collection; {fix}")
     # A Milvus Lite path of an older manifest is relative to the index's parent folder.
@@ -321,7 +322,7 @@ class CollectionWriter:
     generation of the current one for an update. ``commit`` happens after the folder swap."""
 
     def __init__(self, config: StoreConfig, previous: dict | None, dim: int, token: str, analyzer: str,
-                 hnsw: bool, hnsw_m: int) -> None:
+                 hnsw: bool, hnsw_m: int, previous_rows: int | None = None) -> None:
         self.config = config
         self.client = connect(config.milvus_uri, config.token_for(config.milvus_uri))
         self.analyzer = analyzer
@@ -331,7 +332,7 @@ class CollectionWriter:
                 and prev.get("base") == config.milvus_collection and prev.get("analyzer") == analyzer
                 and prev.get("dimension") == dim and bool(prev.get("hnsw")) == hnsw)
         self.previous_collection = prev.get("collection") if prev.get("kind") == "milvus" else None
-        self.incremental = same and collection_usable(prev, config)
+        self.incremental = same and collection_usable(prev, config, previous_rows)
         self.changed: list[str] = []
         if self.incremental:
             self.name, self.token = prev["collection"], prev["token"]
@@ -415,15 +416,21 @@ def drop_build(manifest: dict, config: StoreConfig) -> None:
         log.warning("could not drop the previous Milvus collection %s (%s)", info.get("collection"), exc)
 
 
-def collection_usable(info: dict, config: StoreConfig) -> bool:
-    """Whether the collection a manifest names exists and was written by that build."""
+def collection_usable(info: dict, config: StoreConfig, rows: int | None = None) -> bool:
+    """Whether the collection a manifest names exists, was written by that build and (when
+    ``rows`` is given) holds exactly that many rows for its generation: a damaged
+    collection is not "up to date" and is not updated in place, so a rebuild repairs it."""
     try:
         client = connect(info["uri"], config.token_for(info["uri"]))
         if not client.has_collection(info["collection"]):
             return False
         props = client.describe_collection(info["collection"]).get("properties", {}) or {}
-        return props.get("rag.token") == info.get("token")
-    except (StoreError, KeyError):
-        return False
-    except Exception:
+        if props.get("rag.token") != info.get("token"):
+            return False
+        if rows is None:
+            return True
+        client.load_collection(info["collection"])
+        expr = _expr(int(info.get("generation", 0)), None, [str(d) for d in info.get("changed", [])])
+        return client.query(info["collection"], filter=expr, output_fields=["count(*)"])[0]["count(*)"] == rows
+    except Exception:  # unreachable, refused or damaged: not usable as it is
         return False
