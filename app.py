@@ -41,6 +41,9 @@ def parse_args(argv: list[str] | None = None, env: dict[str, str] | None = None)
                    help="generated answers from an OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 "
                         "(or RAG_LLM_BASE_URL; its key in RAG_LLM_API_KEY)")
     p.add_argument("--llm-model", default=env.get("RAG_LLM_MODEL", ""), help="the model it serves (or RAG_LLM_MODEL)")
+    p.add_argument("--llm-timeout", type=float, default=float(env.get("RAG_LLM_TIMEOUT") or 30),
+                   help="seconds a generated answer may take in all before the quoted answer is shown "
+                        "(or RAG_LLM_TIMEOUT; default 30)")
     p.add_argument("--mcp-port", type=int, default=int(env["RAG_MCP_PORT"]) if env.get("RAG_MCP_PORT", "").isdigit() else None,
                    help="also serve the MCP tools (ask, search, cite, support) over streamable HTTP at "
                         "http://HOST:PORT/mcp (or RAG_MCP_PORT)")
@@ -64,6 +67,8 @@ def main() -> int:
         for flag, value in (("--index", args.index), ("--corpus", args.corpus)):
             if not value.strip():
                 raise RagError(f"{flag} is empty; name a folder")
+        if not 0 < args.llm_timeout <= 600:
+            raise RagError(f"--llm-timeout {args.llm_timeout:g} must be more than 0 and at most 600 seconds")
         for flag, port in (("--port", args.port), ("--mcp-port", args.mcp_port)):
             if port is not None and not 1 <= port <= 65535:
                 raise RagError(f"{flag} {port} is not a port; give 1 to 65535")
@@ -74,6 +79,7 @@ def main() -> int:
         settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
                             backend=args.backend, llm_base_url=args.llm_base_url, llm_model=args.llm_model,
                             llm_api_key=env.get("RAG_LLM_API_KEY", "") if args.llm_base_url else "",
+                            llm_timeout=args.llm_timeout,
                             # A Milvus index names its server in its manifest; the token (a
                             # secret) goes only to the server RAG_MILVUS_URI names.
                             **milvus_access(env)).validate()

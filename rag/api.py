@@ -115,6 +115,7 @@ class RagIndex:
         self.model = model
         self.settings = settings
         self._refresh_lock = threading.Lock()
+        self._compute = threading.BoundedSemaphore(max(1, settings.compute_slots))
         self._stamp = _manifest_stamp(loaded.path)
 
     @property
@@ -218,83 +219,87 @@ class RagIndex:
             answer_script = "simplified" if answer_script == "unknown" else answer_script
         timings: dict[str, float] = {}
         mode = mode or self.settings.mode
-        hits = self._search(ix, searched, mode, top_k, doc_ids, timings)
-        t = time.perf_counter()
-        folded = fold(searched, self.settings.fold_target)
-        scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
-                                           self.settings.fold_target)
-        best: ReadSpan | None = None
-        read_margins: tuple[tuple[str, float], ...] = ()
-        if self.reader is not None:
-            # Read: the reader finds the answer span in each passage and says how much
-            # better it is than "no answer here"; decide: answer only above the threshold.
-            read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings, ix)
-            # Decide: the margin, with the passage's retrieval score where the shipped
-            # decision applies, against the threshold chosen with it. The span that
-            # answers is the one with the best decision score: a sibling article's span
-            # the reader is a little surer of does not beat the question's own passage.
-            rule = self.decision_rule(mode)
-            threshold = self.answer_threshold(mode)
-            value = rule.score if rule else (lambda r: r.margin)
-            read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
-            read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
-            margin = read[0].margin if read else float("-inf")
-            evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
-            top = value(read[0]) if read else float("-inf")
-            if rule:
-                evidence |= {"retrieval_score": read[0].retrieval if read else 0.0, "retrieval_weight": rule.retrieval_weight,
-                             "decision_score": top, "decision_threshold": rule.threshold}
-            abstain = not read or top <= threshold
-            best = None if abstain else read[0]
-            # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
-            # than one passage: every other passage whose span also clears the threshold
-            # adds its sentence, up to max_answer_sentences, best first.
-            confident = [] if abstain else [r for r in read if value(r) > threshold
-                                            and r.margin >= read[0].margin - self.settings.reader_extra_gap]
-            seen: set[tuple[str, int]] = set()
-            chosen = []
-            for r in confident:
-                if (r.doc_id, r.sentence[0]) in seen or len(chosen) >= self.settings.max_answer_sentences:
-                    continue
-                seen.add((r.doc_id, r.sentence[0]))
-                chosen.append(answering.ScoredSentence(r.chunk_id, r.doc_id, *r.sentence, r.margin, 1.0))
-        else:
-            quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
-            evidence = self._evidence(hits, scored, quotable)
-            abstain = self._no_evidence(evidence, mode)
-            chosen = [] if abstain else quotable
-        citations = answering.make_citations(chosen, chunks, documents)
-        # The short answer only when the reader itself is confident of its span (its margin
-        # clears the reader's own calibrated threshold): the combined decision also answers
-        # with unsure spans whose passage stands out, and there the quoted sentence is the
-        # answer, not a bold phrase the reader guessed (on CMRC dev such spans score EM 0.16).
-        short = (ShortAnswer(documents[best.doc_id].text[best.start:best.end], best.chunk_id, best.doc_id, best.start,
-                             best.end, round(best.margin, 4))
-                 if best is not None and citations and best.margin > self.reader.threshold else None)  # type: ignore[union-attr]
-        related: list[Citation] = []
-        if not citations:
-            abstain = True
-            # Offer the nearest passages, clearly not as citations: the best sentence of
-            # each of the top three chunks.
-            nearest = []
-            for h in hits[:3]:
-                best = next((s for s in scored if s.chunk_id == h.chunk_id), None)
-                if best is None:
-                    a, b = chunks[h.chunk_id].sentences[0]
-                    best = answering.ScoredSentence(h.chunk_id, h.doc_id, a, b, h.score, 0.0)
-                nearest.append(best)
-            related = answering.make_citations(nearest, chunks, documents)
-        # Decide: a question with no Chinese character is not answered, and says why (the
-        # answer would quote Chinese text that the asker's words never matched).
-        not_chinese = not _HAN.search(question)
-        if not_chinese and not abstain:
-            abstain, related, citations, short = True, citations, [], None
-        segments, converted = ([], []) if abstain else answering.answer_segments(citations, answer_script)
-        titles = [documents[d].title for d in dict.fromkeys(doc_ids or []) if d in documents]
-        text = (answering.not_chinese_text(answer_script) if not_chinese
-                else answering.no_evidence_text(answer_script, titles) if abstain
-                else answering.compose_answer(segments))
-        timings["compose"] = (time.perf_counter() - t) * 1000 - timings.get("read", 0.0)
+        # Search, read and compose hold one of the compute slots (the cores' worth of
+        # answers at a time); waiting for a language model below holds none, so a slow
+        # or hostile model never keeps another visitor's question waiting.
+        with self._compute:
+            hits = self._search(ix, searched, mode, top_k, doc_ids, timings)
+            t = time.perf_counter()
+            folded = fold(searched, self.settings.fold_target)
+            scored = answering.score_sentences(folded, hits[: self.settings.answer_passages], chunks, documents, ix.bm25.idf,
+                                               self.settings.fold_target)
+            best: ReadSpan | None = None
+            read_margins: tuple[tuple[str, float], ...] = ()
+            if self.reader is not None:
+                # Read: the reader finds the answer span in each passage and says how much
+                # better it is than "no answer here"; decide: answer only above the threshold.
+                read, n_read = self._read(folded, hits[: self.settings.reader_passages], chunks, documents, timings, ix)
+                # Decide: the margin, with the passage's retrieval score where the shipped
+                # decision applies, against the threshold chosen with it. The span that
+                # answers is the one with the best decision score: a sibling article's span
+                # the reader is a little surer of does not beat the question's own passage.
+                rule = self.decision_rule(mode)
+                threshold = self.answer_threshold(mode)
+                value = rule.score if rule else (lambda r: r.margin)
+                read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
+                read_margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
+                margin = read[0].margin if read else float("-inf")
+                evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
+                top = value(read[0]) if read else float("-inf")
+                if rule:
+                    evidence |= {"retrieval_score": read[0].retrieval if read else 0.0, "retrieval_weight": rule.retrieval_weight,
+                                 "decision_score": top, "decision_threshold": rule.threshold}
+                abstain = not read or top <= threshold
+                best = None if abstain else read[0]
+                # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
+                # than one passage: every other passage whose span also clears the threshold
+                # adds its sentence, up to max_answer_sentences, best first.
+                confident = [] if abstain else [r for r in read if value(r) > threshold
+                                                and r.margin >= read[0].margin - self.settings.reader_extra_gap]
+                seen: set[tuple[str, int]] = set()
+                chosen = []
+                for r in confident:
+                    if (r.doc_id, r.sentence[0]) in seen or len(chosen) >= self.settings.max_answer_sentences:
+                        continue
+                    seen.add((r.doc_id, r.sentence[0]))
+                    chosen.append(answering.ScoredSentence(r.chunk_id, r.doc_id, *r.sentence, r.margin, 1.0))
+            else:
+                quotable = answering.select_sentences(scored, self.settings.max_answer_sentences)
+                evidence = self._evidence(hits, scored, quotable)
+                abstain = self._no_evidence(evidence, mode)
+                chosen = [] if abstain else quotable
+            citations = answering.make_citations(chosen, chunks, documents)
+            # The short answer only when the reader itself is confident of its span (its margin
+            # clears the reader's own calibrated threshold): the combined decision also answers
+            # with unsure spans whose passage stands out, and there the quoted sentence is the
+            # answer, not a bold phrase the reader guessed (on CMRC dev such spans score EM 0.16).
+            short = (ShortAnswer(documents[best.doc_id].text[best.start:best.end], best.chunk_id, best.doc_id, best.start,
+                                 best.end, round(best.margin, 4))
+                     if best is not None and citations and best.margin > self.reader.threshold else None)  # type: ignore[union-attr]
+            related: list[Citation] = []
+            if not citations:
+                abstain = True
+                # Offer the nearest passages, clearly not as citations: the best sentence of
+                # each of the top three chunks.
+                nearest = []
+                for h in hits[:3]:
+                    best = next((s for s in scored if s.chunk_id == h.chunk_id), None)
+                    if best is None:
+                        a, b = chunks[h.chunk_id].sentences[0]
+                        best = answering.ScoredSentence(h.chunk_id, h.doc_id, a, b, h.score, 0.0)
+                    nearest.append(best)
+                related = answering.make_citations(nearest, chunks, documents)
+            # Decide: a question with no Chinese character is not answered, and says why (the
+            # answer would quote Chinese text that the asker's words never matched).
+            not_chinese = not _HAN.search(question)
+            if not_chinese and not abstain:
+                abstain, related, citations, short = True, citations, [], None
+            segments, converted = ([], []) if abstain else answering.answer_segments(citations, answer_script)
+            titles = [documents[d].title for d in dict.fromkeys(doc_ids or []) if d in documents]
+            text = (answering.not_chinese_text(answer_script) if not_chinese
+                    else answering.no_evidence_text(answer_script, titles) if abstain
+                    else answering.compose_answer(segments))
+            timings["compose"] = (time.perf_counter() - t) * 1000 - timings.get("read", 0.0)
         generated, generation, notice = False, {}, ""
         if self.model is not None and hits and not not_chinese:
             # Generate: the model writes from the same passages; only gated sentences count.

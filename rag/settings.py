@@ -106,6 +106,9 @@ class Settings:
     llm_api_key: str = field(default="", repr=False)  # kept out of logs and reprs
     llm_timeout: float = 30.0
     llm_max_tokens: int = 400
+    # Answers computed at once (search, read, compose: CPU work, one per core); more
+    # askers wait for a slot, but never for another asker's language model.
+    compute_slots: int = 2
     # Corpus files larger than this are skipped and reported (see rag.corpus). One article
     # is a few KB to a few hundred KB; a file past this is not an article (a dump, a log,
     # a mistake) and would stall cleaning and embedding.

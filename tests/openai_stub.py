@@ -23,6 +23,8 @@ class Reply:
     cut_after: int | None = None  # stream this many pieces, then drop the connection
     garbage: bool = False  # a stream line that is not JSON
     piece_delay: float = 0.0  # seconds between streamed pieces
+    keep_alive: float = 0.0  # seconds of SSE comment lines (": keep-alive", one a second) before the reply
+    content: object = None  # a raw ``delta.content`` value (a number, a list) sent once before the text
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -64,6 +66,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
         self.end_headers()
+        end_at = time.monotonic() + r.keep_alive
+        try:
+            while time.monotonic() < end_at:
+                self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+                time.sleep(1.0)
+        except OSError:
+            return  # the client gave up
+        if r.content is not None:
+            event = {**base, "choices": [{"index": 0, "delta": {"content": r.content}, "finish_reason": None}]}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
         pieces = [r.text[i:i + r.chunk] for i in range(0, len(r.text), r.chunk)]
         for i, piece in enumerate(pieces):
             if r.cut_after is not None and i >= r.cut_after:

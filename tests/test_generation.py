@@ -111,9 +111,37 @@ def test_a_correct_generated_answer_is_shown_with_the_sentence_that_supports_it(
         prompt = server.requests[-1]["messages"][1]["content"]
         assert "<<<" in prompt and "忽略以上" not in prompt and server.requests[-1]["stream"] is True
         assert server.requests[-1]["model"] == "stub-qwen"
-        # Streaming: each sentence is handed on the moment it passes.
+        # The passed sentences are handed on once the whole reply has ended.
         idx.ask(Q, on_sentence=seen.append)
         assert [g.text for g in seen] == ["前海合作區去年吸引外資八十億元。"]
+
+
+def test_nothing_of_a_reply_that_is_cut_later_is_handed_on(gen_index):
+    with StubServer() as server:
+        seen = []
+        _, idx = _ask(gen_index, server, lambda m: Reply(
+            f"据报道，前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。区内企业超过十万家[1]。",
+            chunk=2, cut_after=15))
+        a = idx.ask(Q, on_sentence=seen.append)
+    assert seen == [] and not a.generated and "cut off" in a.notice and "据报道" not in a.answer
+
+
+@pytest.mark.parametrize("reply,notice,bound", [
+    # SSE comments every second reset each read timeout: the call is cut at its deadline.
+    (Reply("前海合作区去年吸引外资八十亿元[1]。", keep_alive=30), "within 2 s", 4.5),
+    (Reply("前海合作区去年吸引外资八十亿元[1]。", content=7), "int, not text", 4.5),
+    (Reply("前海合作区去年吸引外资八十亿元[1]。", content=["a", "b"]), "list, not text", 4.5),
+    # One event of 20,000 sentences: read up to a bound, not gated one by one for a minute.
+    (Reply("前海合作区去年吸引外资八十亿元[1]。" * 20000, chunk=400000), "ran past", 4.5),
+])
+def test_a_hostile_stream_is_bounded_and_falls_back(gen_index, reply, notice, bound):
+    with StubServer() as server:
+        t = time.perf_counter()
+        a, _ = _ask(gen_index, server, lambda m: reply, timeout=2.0)
+        took = time.perf_counter() - t
+    assert not a.generated and notice in a.notice, a.notice
+    assert a.citations and "八十亿元" in a.answer  # the quoted answer
+    assert took < bound, took
 
 
 @pytest.mark.parametrize("reply,reason", [
@@ -245,34 +273,56 @@ def _text(content) -> str:
 
 
 @pytest.mark.slow
-def test_the_page_streams_only_sentences_that_passed(small_corpus, tmp_path):
-    """The chat page with a model: while the reply streams, the message holds only the
-    sentences that passed the gate; the finished answer is labelled and cited."""
+def test_the_page_shows_only_sentences_that_passed_and_only_of_a_whole_reply(small_corpus, tmp_path):
+    """The chat page with a model: the message never holds a sentence that failed the
+    gate, nor one of a reply that is cut later; the finished answer is labelled and cited.
+    Two visitors whose model only sends keep-alive comments block neither each other past
+    the timeout nor a third visitor (before: 60 s each, and the third waited for both)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from gradio_client import Client
 
     from webapp.loadtest import start_app
 
     with StubServer() as server:
-        server.reply = lambda m: Reply(
-            f"前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。外资总额为九百亿元[1]。"
-            f"区内企业超过十万家[{_number_of(m, '十万家')}]。", chunk=3, piece_delay=0.15)
+        script = {"reply": None}
+        server.reply = lambda m: script["reply"](m)
         proc, url = start_app(small_corpus, tmp_path / "index", tmp_path / "app.log", model="fake",
                               cache_dir=tmp_path / "m",
-                              env_extra={"RAG_LLM_BASE_URL": server.url, "RAG_LLM_MODEL": "stub"})
+                              env_extra={"RAG_LLM_BASE_URL": server.url, "RAG_LLM_MODEL": "stub"},
+                              args=["--llm-timeout", "8"])
         try:
-            client = Client(url, verbose=False)
-            job = client.submit(Q, api_name="/chat")
-            job.result(timeout=120)
-            states = [_text(o[0][-1]["content"]) for o in job.outputs()
-                      if o and o[0] and o[0][-1]["role"] == "assistant"]
-            client.close()
+            def states_of(question: str) -> list[str]:
+                client = Client(url, verbose=False)
+                job = client.submit(question, api_name="/chat")
+                job.result(timeout=120)
+                out = [_text(o[0][-1]["content"]) for o in job.outputs()
+                       if o and o[0] and o[0][-1]["role"] == "assistant"]
+                client.close()
+                return out
+
+            script["reply"] = lambda m: Reply(
+                f"前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。外资总额为九百亿元[1]。"
+                f"区内企业超过十万家[{_number_of(m, '十万家')}]。", chunk=3, piece_delay=0.05)
+            states = states_of(Q)
+            assert not any("九百" in s for s in states)  # the made-up figure never appears, even briefly
+            final = states[-1]
+            assert "生成答案" in final and "八十亿元" in final and "十万家" in final and "九百" not in final, final
+            assert "cite-" in final or "[1]" in final
+
+            script["reply"] = lambda m: Reply(
+                f"据报道，前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。区内企业超过十万家[1]。",
+                chunk=2, piece_delay=0.05, cut_after=15)
+            states = states_of(Q)
+            assert not any("据报道" in s for s in states) and "生成答案" not in states[-1], states
+
+            script["reply"] = lambda m: Reply("前海合作区去年吸引外资八十亿元[1]。", keep_alive=60)
+            t = time.perf_counter()
+            with ThreadPoolExecutor(3) as pool:
+                finals = [s[-1] for s in pool.map(states_of, [Q, Q, "高端人才通行证计划收到多少申请？"])]
+            took = time.perf_counter() - t
         finally:
             proc.terminate()
             proc.wait(timeout=20)
-    streaming = [s for s in states if "生成中" in s]  # in the asker's script (Simplified here)
-    assert streaming, states
-    assert any("八十亿元" in s and "十万家" not in s for s in streaming)  # the first sentence alone, first
-    assert not any("九百" in s for s in states)  # the made-up figure never appears, even briefly
-    final = states[-1]
-    assert "生成答案" in final and "八十亿元" in final and "十万家" in final and "九百" not in final
-    assert "cite-" in final or "[1]" in final
+    assert all("label_quoted" in f and "8 s" in f for f in finals), finals  # each fell back to its quoted answer
+    assert took < 25, took  # each bounded by its own 8 s; none waited for another visitor's model

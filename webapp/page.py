@@ -133,9 +133,11 @@ JS = """
 }
 """
 
-# Two answers are computed at once (2 cores); up to 32 more wait in line, and past
-# that a request is refused at once with "queue is full" instead of hanging.
-CONCURRENT_ANSWERS = 2
+# Up to 16 visitors' questions are handled at once, but only Settings.compute_slots (2,
+# the cores) compute at once inside RagIndex.ask: a visitor waiting for a language model
+# holds no compute slot, so one slow or hostile model never blocks the others. Up to 32
+# more wait in line, and past that a request is refused at once with "queue is full".
+CONCURRENT_ANSWERS = 16
 QUEUE_SIZE = 32
 # Memory per visitor is bounded: a chat (kept on the server, see session.py) holds its
 # last MAX_TURNS turns, and the server keeps the state of the last SESSIONS visitors.
@@ -254,8 +256,9 @@ def build_page(idx: RagIndex) -> gr.Blocks:
             if idx.model is None:
                 answer = idx.ask(**ask)
             else:
-                # A generated answer is shown sentence by sentence, each once it has passed
-                # the citation gate (never a token before), then replaced by the full reply.
+                # A generated answer's sentences are shown once the whole reply has come and
+                # each has passed the citation gate (never a token before, nothing of a reply
+                # that is cut), then replaced by the full answer.
                 answer = None
                 replied = False
                 for passed, result in _generating(idx, ask):

@@ -1,6 +1,7 @@
 """Generate an answer through the gate: the model's reply is cut into sentences as it
-streams, each is checked, and only the sentences that pass are kept (``on_sentence``
-sees each one the moment it passes)."""
+streams, each is checked, and only the sentences that pass are kept. ``on_sentence``
+sees the passed sentences only once the whole reply has come and ended properly: a
+reply cut later may qualify what came before it, so nothing of it is ever shown."""
 from __future__ import annotations
 
 import time
@@ -43,8 +44,6 @@ def generate(model: ChatModel, messages: Sequence[dict[str, str]], sources: Mapp
             g = check_sentence(s, sources, idf)
             if g.passed and len(passed) < max_sentences:
                 passed.append(g)
-                if on_sentence:
-                    on_sentence(g)
             elif not g.passed:
                 dropped.append(g)
 
@@ -58,5 +57,7 @@ def generate(model: ChatModel, messages: Sequence[dict[str, str]], sources: Mapp
         # first half of a statement the second half qualifies.
         return Generated((), tuple(dropped), False, str(exc), time.perf_counter() - t0,
                          dict(Counter(d.reason for d in dropped)))
+    for g in passed if on_sentence else ():
+        on_sentence(g)
     return Generated(tuple(passed), tuple(dropped), no_evidence and not passed, "", time.perf_counter() - t0,
                      dict(Counter(d.reason for d in dropped)))
