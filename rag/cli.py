@@ -593,6 +593,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # disk full, no permission: builds and updates leave what was there
+        where = f" ({_t(exc.filename)})" if getattr(exc, "filename", None) else ""
+        print(f"error: {_t(exc.strerror or exc)}{where}; the index and the corpus were left as they were",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

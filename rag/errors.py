@@ -29,3 +29,7 @@ class InputError(RagError):
 
 class ModelError(RagError):
     """The embedding model cannot be loaded."""
+
+
+class StorageError(RagError):
+    """A file could not be written (disk full, no permission); what was there before is kept."""

@@ -47,7 +47,14 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray 
 
 
 def save(index: faiss.Index, path: Path) -> None:
-    faiss.write_index(index, str(path))
+    """Write ``index`` to ``path``; StorageError (not FAISS's RuntimeError) when it cannot."""
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        from .errors import StorageError
+
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "write failed"
+        raise StorageError(f"cannot write {path} ({reason[:200]}); is the disk full?") from None
 
 
 def from_bytes(data: bytes) -> faiss.Index:

@@ -472,3 +472,46 @@ def test_updating_a_copy_of_an_index_folder_leaves_the_original_whole(tmp_path):
     assert [h.chunk_id for h in original.search("香港", mode="hybrid", top_k=10)] == before
     add_documents(idx, [_write(tmp_path, "zz_park", NEW["zz_park"])], s, emb)  # and still updates in place
     assert "zz_park" in open_index(idx, s, emb).documents and "zz_park" not in open_index(backup, s, emb).documents
+
+
+@pytest.mark.parametrize("failure", [
+    "faiss.write_index = lambda *a: (_ for _ in ()).throw(RuntimeError("
+    "'Error in faiss::FileIOWriter: fwrite failed: No space left on device'))",
+    "import numpy; numpy.save = lambda *a, **k: (_ for _ in ()).throw(OSError(28, 'No space left on device'))",
+])
+def test_a_full_disk_during_an_add_is_one_line_and_loses_nothing(tmp_path, failure):
+    corpus = _corpus(tmp_path)
+    assert _cli(tmp_path, tmp_path, "index", "--corpus", "corpus", "--out", "idx").returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "idx").iterdir()}
+    files = sorted(p.name for p in corpus.iterdir())
+    new = _write(tmp_path, "zz_ferry", NEW["zz_ferry"])
+    code = (f"import sys, faiss; {failure}; from rag.cli import main; "
+            f"sys.exit(main(['add', '--model', 'fake', '--cache-dir', {str(tmp_path / 'models')!r}, "
+            f"{str(new)!r}, '--index', 'idx']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=180,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "No space left on device" in r.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "idx").iterdir()} == before
+    assert sorted(p.name for p in corpus.iterdir()) == files
+
+
+def test_damaged_milvus_lite_files_are_one_line_and_the_repair_works(tmp_path):
+    pytest.importorskip("milvus_lite")
+    _corpus(tmp_path)
+    assert _cli(tmp_path, tmp_path, "index", "--corpus", "corpus", "--out", "idx", "--store", "milvus",
+                "--milvus-uri", "kb.db").returncode == 0
+    for f in (tmp_path / "kb.db").rglob("*"):
+        if f.is_file() and f.stat().st_size:
+            data = bytearray(f.read_bytes())
+            for i in range(0, len(data), 512):
+                data[i:i + 8] = b"\xff" * 8
+            f.write_bytes(bytes(data))
+    r = _cli(tmp_path, tmp_path, "ask", "香港", "--index", "idx")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "may be damaged" in r.stderr and "rag index --corpus" in r.stderr
+    fix = r.stderr.split("rebuild with: ")[1].split()
+    r = _cli(tmp_path, tmp_path, *fix[1:])  # the repair as printed (rag index --corpus … --out idx)
+    assert r.returncode == 0 and "up to date" not in r.stdout, r.stdout + r.stderr
+    r = _cli(tmp_path, tmp_path, "ask", "香港", "--index", "idx", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["citations"], r.stderr

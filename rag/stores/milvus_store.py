@@ -103,9 +103,11 @@ def connect(uri: str, token: str = ""):
                         "(the chat page, another rag command) or use a Milvus server"
                         if _is_lite(uri) else "check that the server is running and the URI and token are right")
                 raise StoreError(f"cannot open Milvus at {uri} ({_reason(exc)}); {hint}") from None
-            # pymilvus logs every refused call with a traceback at ERROR; the store turns
-            # each into one clear message instead.
+            # pymilvus logs every refused call with a traceback at ERROR, and Milvus Lite's
+            # embedded server every failure it answers (30 lines for a damaged database
+            # file); the store turns each into one clear message instead.
             logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
+            logging.getLogger("milvus_lite.adapter").setLevel(logging.CRITICAL)
             _clients[key] = client
         return client
 
@@ -233,8 +235,9 @@ def open_store(manifest: dict, folder, config: StoreConfig, row_of: Mapping[str,
         client = connect(uri, config.token_for(uri))
         exists = client.has_collection(name)
     except Exception as exc:
-        raise IndexLoadError(f"cannot reach Milvus at {uri} ({_reason(exc)}){withheld}; check the server or "
-                             f"{fix}") from None
+        what = (f"the Milvus Lite database {uri} cannot be read, it may be damaged" if _is_lite(uri)
+                else f"cannot reach Milvus at {uri}")
+        raise IndexLoadError(f"{what} ({_reason(exc)}){withheld}; check the server or {fix}") from None
     if not exists:
         raise IndexLoadError(f"the Milvus collection {name} that index {folder} names is missing at {uri} "
                              f"(dropped, or another database file); {fix}")
