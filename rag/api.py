@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from . import answering
+from . import answering, provenance
 from .citations import Lookup, lookup, unknown_document
 from .claims.verdict import CONTRADICTED, SUPPORTED, judge, split_claims
 from .conversation import rewrite_followup
@@ -582,6 +582,7 @@ def claim_to_json(c: ClaimCheck, documents: dict[str, Document]) -> dict:
     def cit(e: Citation) -> dict:
         doc = documents.get(e.doc_id)
         return {"chunk_id": e.chunk_id, "doc_id": e.doc_id, "title": e.title, "date": doc.date if doc else "",
+                "provenance": provenance.to_json(provenance.of(doc)) if doc else None,
                 "start": e.start, "end": e.end, "quote": e.quote}
 
     return {"claim": c.claim, "verdict": c.verdict, "claim_says": list(c.claim_says),
@@ -593,6 +594,7 @@ def lookup_to_json(lk: Lookup) -> dict:
     """The JSON form of a citation lookup (``rag cite REF --json``, the MCP ``cite`` tool)."""
     d = lk.doc
     return {"doc_id": d.doc_id, "title": d.title, "date": d.date, "authors": list(d.authors),
+            "provenance": provenance.to_json(provenance.of(d)),
             "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
             "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
             "context_start": lk.context_start, "context_end": lk.context_end,

@@ -276,12 +276,13 @@ VERDICT_LABELS = {"supported": "SUPPORTED 有原文支持", "contradicted": "CON
 
 
 def _provenance(doc) -> str:
-    """Date and outlet of a document, or says they are unknown."""
+    """Date, authors, outlet and references of a document, or says they are unknown
+    (``rag.provenance.line``: the same line the page and MCP give)."""
+    from . import provenance
+
     if doc is None:
         return ""
-    date = doc.date or "no date"
-    outlet = doc.sources[0].label if doc.sources else "no outlet"
-    return f"{date} · {outlet}"
+    return provenance.line(provenance.of(doc), "no date", "no outlet", "references: ")
 
 
 def _title_of(doc, fallback: str) -> str:
@@ -325,9 +326,7 @@ def cmd_cite(args: argparse.Namespace) -> int:
     from . import provenance
 
     print(f"{'(no headline) ' if provenance.title_is_guessed(d) else ''}{_t(d.title)}  ({_t(d.doc_id)})")
-    meta = [provenance.date(d) or "no date", _t(provenance.outlet(d)) or "no outlet"] + \
-        ([_t("、".join(d.authors))] if d.authors else [])
-    print("  " + " · ".join(meta))
+    print("  " + _t(provenance.line(provenance.of(d), "no date", "no outlet", "")))
     for s in d.sources:
         print(f"  reference: {_t(provenance.outlet_of_url(s.url) or '')} {_t(s.label)} {_t(s.url)}".rstrip())
     if lk.section:

@@ -2,6 +2,8 @@
 outlet and what its title really is. Pure functions over ``Document``."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlparse
 
 from .records import Document
@@ -54,3 +56,35 @@ def date(doc: Document) -> str:
 def title_is_guessed(doc: Document) -> bool:
     """True when the document has no headline and its title is its first words."""
     return doc.meta("title_from") == "first sentence"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a document comes from, as every interface shows it (the CLI, the page and
+    MCP word it from this one record, so they never disagree)."""
+
+    date: str  # "2025-06-30", or "" when the document gives none
+    outlet: str  # who published it, or ""
+    authors: tuple[str, ...]
+    references: tuple[str, ...]  # outlets of the articles it links to (not its own outlet)
+    title_guessed: bool  # no headline: the title is the first words
+
+
+def of(doc: Document) -> Provenance:
+    """The provenance of ``doc``."""
+    return Provenance(date(doc), outlet(doc), tuple(doc.authors), tuple(references(doc)), title_is_guessed(doc))
+
+
+def to_json(p: Provenance) -> dict:
+    return {"date": p.date, "outlet": p.outlet, "authors": list(p.authors), "references": list(p.references)}
+
+
+def line(p: Provenance, no_date: str, no_outlet: str, references_label: str,
+         clean: Callable[[str, int], str] = lambda text, limit: text, max_references: int = 4) -> str:
+    """One line: date · authors · outlet · references, in the interface's words for an
+    unknown date or outlet (a reader must not guess what "今年" means); ``clean`` fits
+    a field to the interface (the page's one-line, capped display)."""
+    bits = [clean(p.date, 10) or no_date, clean("、".join(p.authors), 60), clean(p.outlet, 40) or no_outlet]
+    if p.references and references_label:
+        bits.append(references_label + clean("、".join(p.references[:max_references]), 60))
+    return " · ".join(b for b in bits if b)

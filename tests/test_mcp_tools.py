@@ -159,3 +159,46 @@ def test_the_chat_page_can_serve_the_tools_too(small_corpus, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_cli_page_and_mcp_give_the_same_provenance_for_every_seed(tmp_path):
+    """One provenance record (rag.provenance) for every interface: for each seed document
+    the CLI's text line and JSON, the page's source line and the MCP cite tool agree on
+    its date, outlet, authors and references (the CLI once printed a reference's headline
+    as the outlet and a raw timestamp)."""
+    from mcp import Client, StdioServerParameters
+
+    from rag import provenance
+    from rag.corpus import read_corpus
+    from webapp import view
+
+    idx = tmp_path / "idx"
+    base = [sys.executable, "-m", "rag"]
+    r = subprocess.run([*base, "index", "--corpus", str(ROOT / "seeds"), "--out", str(idx), "--model", "fake"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert r.returncode == 0, r.stderr
+    docs = {d.doc_id: d for d in read_corpus(ROOT / "seeds")[0]}
+    records = {d: provenance.to_json(provenance.of(doc)) for d, doc in docs.items()}
+    assert any(r["outlet"] for r in records.values()) and any(r["date"] for r in records.values())
+    for doc_id, doc in docs.items():
+        rec = records[doc_id]
+        cli = subprocess.run([*base, "cite", f"{doc_id}#0", "--index", str(idx), "--model", "fake"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=120).stdout.splitlines()[1].strip()
+        page = view._doc_meta(doc, "simplified")
+        for text, unknown in ((cli, ("no date", "no outlet")), (page, (view.t("no_date", "simplified"),
+                                                                      view.t("no_outlet", "simplified")))):
+            assert text.split(" · ")[0] == (rec["date"] or unknown[0]), (doc_id, text)
+            assert (rec["outlet"] or unknown[1]) in text.split(" · "), (doc_id, text)
+        as_json = json.loads(subprocess.run([*base, "cite", f"{doc_id}#0", "--index", str(idx), "--model", "fake",
+                                             "--json"], capture_output=True, text=True, cwd=ROOT, timeout=120).stdout)
+        assert as_json["provenance"] == rec
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "rag", "mcp", "--index", str(idx), "--model",
+                                                                 "fake"], cwd=str(ROOT), env=dict(os.environ))
+
+    async def main() -> None:
+        async with Client(params, read_timeout_seconds=120) as client:
+            for doc_id in docs:
+                assert _payload(await client.call_tool("cite", {"ref": f"{doc_id}#0"}))["provenance"] == records[doc_id]
+
+    anyio.run(main)

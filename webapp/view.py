@@ -217,15 +217,11 @@ def stream_pieces(message: str, step: int = 12) -> list[str]:
 
 
 def _doc_meta(doc: Document, lang: str = "traditional", say_unknown: bool = True) -> str:
-    """Date, authors and outlet of a document. A source always shows a date and an
-    outlet, or says it has none ("日期不詳"): a reader must not guess what "今年" means."""
-    date = display_line(provenance.date(doc), 10) or (t("no_date", lang) if say_unknown else "")
-    src = display_line(provenance.outlet(doc), 40) or (t("no_outlet", lang) if say_unknown else "")
-    bits = [b for b in (date, display_line("、".join(doc.authors), 60), src) if b]
-    refs = provenance.references(doc)
-    if refs and say_unknown:
-        bits.append(t("references", lang) + display_line("、".join(refs[:4]), 60))
-    return " · ".join(bits)
+    """Date, authors and outlet of a document (``rag.provenance.line``, as the CLI and MCP
+    give them). A source always shows a date and an outlet, or says it has none ("日期不詳")."""
+    return provenance.line(provenance.of(doc), t("no_date", lang) if say_unknown else "",
+                           t("no_outlet", lang) if say_unknown else "",
+                           t("references", lang) if say_unknown else "", display_line)
 
 
 def _title(doc: Document | None, fallback: str, lang: str = "traditional") -> str:

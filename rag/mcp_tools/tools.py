@@ -13,6 +13,7 @@ from typing import Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..api import RagIndex, answer_to_json, claim_to_json, lookup_to_json
+from .. import provenance
 from ..errors import RagError
 from ..filters import DocFilter
 
@@ -86,6 +87,7 @@ def make_server(idx: RagIndex, name: str = "rag-zh-news"):
                 c = idx.chunks[h.chunk_id]
                 d = idx.documents[h.doc_id]
                 out.append({"chunk_id": h.chunk_id, "doc_id": h.doc_id, "title": d.title, "date": d.date,
+                            "provenance": provenance.to_json(provenance.of(d)),
                             "section": c.section, "start": c.start, "end": c.end, "text": c.text,
                             "score": round(h.score, 6), "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank})
             return {"query": query, "passages": out}
