@@ -117,7 +117,7 @@ def test_missing_collection_is_a_clear_error(built):
     s, folder = _milvus_copy(built, "dropped")
     info = read_manifest(folder)["store"]
     connect(info["uri"]).drop_collection(info["collection"])
-    with pytest.raises(IndexLoadError, match=f"collection {info['collection']} .* is missing.*rag index --store milvus"):
+    with pytest.raises(IndexLoadError, match=f"collection {info['collection']} .* is missing.*rag index --corpus \\S+ --store milvus"):
         open_index(folder, s, HashingEmbedder())
 
 
