@@ -1,7 +1,7 @@
 """Train the reader from the shared training data, reproducibly: python -m eval.train_reader.
 
-Data: CMRC 2018 train and trial (Simplified) and DRCD dev (Traditional, folded to
-Simplified like everything the pipeline reads). CMRC 2018 dev is the benchmark and is never read here.
+Data: CMRC 2018 trial (Simplified) and DRCD dev (Traditional, folded to Simplified like
+everything the pipeline reads); ``--with-cmrc-train`` adds CMRC 2018 train first. CMRC 2018 dev is the benchmark and is never read here.
 Every question is paired with its own passage (the answer span) and with a hard
 negative: the passage of the same set that BM25 ranks highest for the question among
 those that do not contain the answer (for DRCD usually a sibling passage of the same
@@ -50,8 +50,11 @@ log = logging.getLogger(__name__)
 SEED = 20261124
 ANSWER_TOKEN_SLACK = 0.25  # F1 points: one question of the 360 held out moves F1 by up to 0.28
 STEPS = 1500  # the shipped recipe (see the manifest), with bfloat16 autocast
-DATA_FILES = ("cmrc2018_train.json", "cmrc2018_trial.json", "drcd_dev.json")
-DATA_TAGS = ("cmrc-train", "cmrc-trial", "drcd")  # each file's articles are named "<tag>-<article id>"
+DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")  # the shipped recipe's
+DATA_TAGS = ("cmrc-trial", "drcd")  # each file's articles are named "<tag>-<article id>"
+# ``--with-cmrc-train``: CMRC 2018 train (10,121 questions) first, then the two above
+# (tried 2026-12-05, not shipped: see eval/results/reader/tried-cmrc-train).
+TRAIN_FILE, TRAIN_TAG = "cmrc2018_train.json", "cmrc-train"
 HOLDOUT = 0.08  # share of the articles held out for figures and the threshold
 
 
@@ -352,6 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(dense + BM25 fused as rag.retrieval does; tried 2026-12-04, not shipped: see the README)")
     p.add_argument("--negatives-per-question", type=int, default=1,
                    help="unanswerable passages per question (the best-ranked ones without a reference answer)")
+    p.add_argument("--with-cmrc-train", action="store_true",
+                   help="also train on CMRC 2018 train (10,121 questions; tried 2026-12-05, not shipped)")
     p.add_argument("--keep-answerless", type=float, default=1.0,
                    help="share of an answerable passage's windows without its answer that are trained on "
                         "(1: all, the recipe until 2026-12-05)")
@@ -390,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         embedder = load_embedder(settings)
     positives, negatives, pool, pool_vectors = [], [], [], []
     sums = {}
-    for name, tag in zip(DATA_FILES, DATA_TAGS):
+    files = ((TRAIN_FILE, TRAIN_TAG),) * args.with_cmrc_train + tuple(zip(DATA_FILES, DATA_TAGS))
+    for name, tag in files:
         path = data / name
         sums[name] = sha256_file(path)
         ex, passages = load_examples(path, tag)
@@ -437,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                     "near_miss": args.near_miss, "bf16": args.bf16, "full_lr": args.full_lr,
                     "negatives": args.negatives, "negatives_per_question": args.negatives_per_question,
                     "rank": args.rank, "full_layers": args.full_layers, "keep_answerless": args.keep_answerless,
+                    "with_cmrc_train": args.with_cmrc_train,
                     "retrieval_embedder": None if embedder is None else f"{embedder.model_id} ({embedder.backend})",
                     "holdout_articles": len(held), "benchmark_read": False}
 
