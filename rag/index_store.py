@@ -314,8 +314,9 @@ def _owned_store(previous: dict | None, out: Path) -> dict:
     return info
 
 
-def _same_store(previous: dict, settings: Settings, out: Path) -> bool:
-    info = _owned_store(previous, out)
+def _same_store(previous: dict, info: dict, settings: Settings) -> bool:
+    """Whether ``settings`` build into the store ``info`` (the previous build's own, see
+    ``_owned_store``) as it stands, so an unchanged corpus is up to date."""
     if settings.store != info.get("kind"):
         return False
     if settings.store == "faiss":
@@ -435,6 +436,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         except IndexLoadError:
             previous = None
     old = _previous_build(out, previous) if _reusable(previous, settings, embedder) else None
+    owned = _owned_store(previous, out)  # once: it says so when ``out`` is a copy
     docs, skipped = read_corpus(corpus, settings.max_document_bytes,
                                 known=old.known if old is not None and not force else None)
     if not docs:
@@ -444,7 +446,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
 
     if (not force and old is not None and previous.get("corpus", {}).get("documents") == corpus_sums
             and previous.get("vector_index", {}).get("threshold") == settings.ann_threshold
-            and _same_store(previous, settings, out)):
+            and _same_store(previous, owned, settings)):
         try:
             # The record files were checked when ``old`` was read; the rest is checked here.
             verify_files(out, {"files": {n: d for n, d in previous.get("files", {}).items() if n not in _RECORD_FILES}})
@@ -516,7 +518,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
     else:
         kind = "milvus-" + vec.choose_kind(len(chunks), settings.ann_threshold)
-        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, settings, dim, out)
+        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, owned, settings, dim)
     t3 = time.perf_counter()
 
     out_parent = out.resolve().parent
@@ -571,7 +573,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         raise
     if writer is not None:
         writer.commit()
-    elif _owned_store(previous, out).get("kind") == "milvus":
+    elif owned.get("kind") == "milvus":
         from .stores.milvus_store import drop_build
 
         drop_build(previous, settings.store_config())
@@ -593,14 +595,14 @@ def _chunk_line(c: Chunk) -> bytes:
 
 
 def _milvus_write(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray,
-                  tokens: dict[int, list[str]], old: "_Previous | None", previous: dict | None, settings: Settings,
-                  dim: int, out: Path):
+                  tokens: dict[int, list[str]], old: "_Previous | None", previous: dict | None, owned: dict,
+                  settings: Settings, dim: int):
     """Write this build's rows to Milvus (invisible to readers until the folder swap names
     their generation); the writer's ``commit``/``abandon`` finish or undo it."""
     from . import provenance
     from .stores.milvus_store import CollectionWriter, MilvusRow, row_key
 
-    writer = CollectionWriter(settings.store_config(), _owned_store(previous, out), dim, os.urandom(4).hex(),
+    writer = CollectionWriter(settings.store_config(), owned, dim, os.urandom(4).hex(),
                               settings.milvus_analyzer, vec.choose_kind(len(chunks), settings.ann_threshold) == "hnsw-ip",
                               settings.hnsw_m, (previous or {}).get("counts", {}).get("chunks"))
     by_id = {d.doc_id: d for d in docs}
