@@ -13,7 +13,8 @@ from typing import Sequence
 
 from . import answering, provenance
 from .citations import Lookup, lookup, unknown_document
-from .claims.verdict import CONTRADICTED, SUPPORTED, judge, split_claims
+from .text.tagging import Tagger, default_tagger
+from .claims.verdict import CONTRADICTED, PARTLY, SUPPORTED, judge, split_claims
 from .conversation import rewrite_followup
 from .embedding import load_embedder
 from .embedding.base import Embedder
@@ -107,8 +108,10 @@ class RagIndex:
     builds; ``Answer.index_id`` says which build answered."""
 
     def __init__(self, loaded: LoadedIndex, embedder: Embedder, settings: Settings, reader: Reader | None = None,
-                 model=None) -> None:
+                 model=None, tagger: Tagger | None = None) -> None:
         self._loaded = loaded
+        # Types words and names for the claim check and the gate (LAC, loaded on first use).
+        self._tagger = tagger
         self.embedder = embedder
         self.reader = reader
         # The language model for generated answers (a generation.client.ChatModel), or None.
@@ -117,6 +120,12 @@ class RagIndex:
         self._refresh_lock = threading.Lock()
         self._compute = threading.BoundedSemaphore(max(1, settings.compute_slots))
         self._stamp = _manifest_stamp(loaded.path)
+
+    @property
+    def tagger(self) -> Tagger:
+        if self._tagger is None:
+            self._tagger = default_tagger()
+        return self._tagger
 
     @property
     def loaded(self) -> LoadedIndex:
@@ -350,7 +359,7 @@ class RagIndex:
             kept = [(a, b) for a, b in chunk.sentences if not answering.is_instruction(fold(doc.text[a:b]))]
             spans.append((n, chunk.chunk_id, doc.doc_id, doc.text, kept))
         return generate(self.model, build_messages(question, passages, script), gate_sources(spans, target),
-                        ix.bm25.idf, self.settings.max_answer_sentences, on_sentence)
+                        ix.bm25.idf, self.settings.max_answer_sentences, on_sentence, self.tagger)
 
     def decision_rule(self, mode: str) -> Decision | None:
         """The reader's combined decision when it applies to this asking (hybrid retrieval
@@ -452,22 +461,29 @@ class RagIndex:
         folded = fold(claim, self.settings.fold_target)
         scored = answering.score_sentences(folded, hits[:6], ix.chunk_by_id, ix.documents, ix.bm25.idf,
                                            self.settings.fold_target)
-        best = {SUPPORTED: None, CONTRADICTED: None}
+        best: dict[str, tuple | None] = {SUPPORTED: None, CONTRADICTED: None, PARTLY: None}
         target = self.settings.fold_target
         for s in scored[:20]:
             chunk, text = ix.chunk_by_id[s.chunk_id], ix.documents[s.doc_id].text
             prev = chunk.starts_before(s.start)
             before = fold(text[prev[-1]:s.start], target) if prev else ""
             earlier = fold(text[prev[0]:prev[-1]], target) if len(prev) > 1 else ""
-            j = judge(folded, fold(text[s.start:s.end], target), ix.bm25.idf, before, earlier)
+            j = judge(folded, fold(text[s.start:s.end], target), ix.bm25.idf, before, earlier, self.tagger)
             if j.verdict in best and (best[j.verdict] is None or j.topic > best[j.verdict][0].topic):
                 best[j.verdict] = (j, s)
-        sup, con = best[SUPPORTED], best[CONTRADICTED]
+        sup, con, part = best[SUPPORTED], best[CONTRADICTED], best[PARTLY]
         # A contradiction that is much closer to the claim than the best support wins:
         # "2019年发布蓝图" agrees in its year with some sentence of 2019, and disagrees
-        # with the sentence about the blueprint itself.
-        order = (CONTRADICTED, SUPPORTED) if con and (not sup or con[0].topic >= sup[0].topic + 0.2) else \
-            (SUPPORTED, CONTRADICTED)
+        # with the sentence about the blueprint itself. Against a partial match it wins
+        # only when it is at least as close (a paraphrase matches its own sentence in
+        # part and some other sentence's figures not at all).
+        if con and (not sup or con[0].topic >= sup[0].topic + 0.2):
+            order = (CONTRADICTED, SUPPORTED, PARTLY)
+        elif sup:
+            order = (SUPPORTED, CONTRADICTED, PARTLY)
+        else:
+            order = (CONTRADICTED, PARTLY) if con and (not part or con[0].topic >= part[0].topic) else \
+                (PARTLY, CONTRADICTED)
         for verdict in order:
             found = best[verdict]
             if found is not None:
@@ -477,7 +493,9 @@ class RagIndex:
                     # Figures and names as written (the comparison ran on folded text).
                     said = tuple(_as_written(x, folded, claim) for x in j.claim_says)
                     archive = tuple(_as_written(x, fold(cits[0].quote, target), cits[0].quote) for x in j.archive_says)
-                    return ClaimCheck(claim, verdict, tuple(cits), said, archive, j.topic)
+                    missing = tuple(_as_written(x, folded, claim) for x in j.missing)
+                    return ClaimCheck(claim, verdict, tuple(cits), said, archive, j.topic, missing=missing,
+                                      kinds=j.kinds)
         related = answering.make_citations(scored[:nearest], ix.chunk_by_id, ix.documents)
         return ClaimCheck(claim, "not_found", related=tuple(related))
 

@@ -161,9 +161,14 @@ class Answer:
 class ClaimCheck:
     """The archive's verdict on one claim.
 
-    ``verdict``: "supported" (``evidence`` states it), "contradicted" (``evidence`` is
-    about the same thing but says ``archive_says`` where the claim says ``claim_says``)
-    or "not_found" (no evidence; ``related`` holds the nearest passages, not matches)."""
+    ``verdict``: "supported" (``evidence`` states every element of it), "contradicted"
+    (``evidence`` is about the same thing but says ``archive_says`` where the claim says
+    ``claim_says``: another figure, currency, unit, year, person or company, the opposite
+    polarity or direction), "partly_supported" (``evidence`` holds part of it and nothing
+    differs; ``missing`` names what it does not hold) or "not_found" (no evidence;
+    ``related`` holds the nearest passages, not matches). ``kinds`` says the kind of each
+    difference or gap (figure, currency, unit, year, name, negation, direction, role,
+    content)."""
 
     claim: str
     verdict: str
@@ -172,3 +177,5 @@ class ClaimCheck:
     archive_says: tuple[str, ...] = ()
     topic: float = 0.0
     related: tuple[Citation, ...] = ()
+    missing: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()

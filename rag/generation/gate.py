@@ -1,11 +1,15 @@
 """The citation gate: every generated sentence is checked, in code, before anyone sees it.
 
-A sentence passes when (1) it carries markers, all of passages that were given; (2)
-every figure (number, date, amount, percentage) and every name (company, place, year)
-in it occurs in a cited passage, after folding scripts and widths and normalising
-numerals ("5.02萬" = "50,200"); (3) the claim check (``claims.verdict.judge``, the
-same test as ``rag cite --claim``) finds a sentence of a cited passage that supports
-it. That sentence, with its offsets, is the citation shown. Pure functions.
+A sentence passes only when (1) it is Chinese and asks nothing of its reader (no order
+to the model, no "visit this link", "enter your password", "call this number"); (2) it
+carries markers, all of passages that were given; (3) every figure and name in it occurs
+in a cited passage (a quick test); and (4) the claim check (``claims.verdict.judge``,
+the same comparison of meaning as ``rag cite --claim``) calls it *supported* by a
+sentence of a cited passage: every figure with its unit, currency and qualifier, every
+year, person, place and organisation, the same polarity and direction, and no content
+the passage lacks. That sentence, with its offsets, is the citation shown. A sentence
+that is contradicted, partly supported or not found is dropped with its reason. Pure
+functions (the tagger is passed in).
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from ..answering import is_instruction
-from ..claims.verdict import SUPPORTED, judge, named_in
+from ..claims.meaning import asks_reader_to_act, language_of
+from ..claims.verdict import CONTRADICTED, PARTLY, SUPPORTED, Tag, judge, named_in
 from ..text.entities import find_entities
 from ..text.fold import fold
 from ..text.numbers import quantities, same_value
@@ -26,7 +31,8 @@ _CLOSE = "」』”’\"'）)》"
 _BREAK = re.compile(f"[{re.escape(_END)}\n]")
 
 # Why a sentence was dropped (counted in Answer.generation["reasons"]).
-REASONS = ("no_marker", "unknown_marker", "unsupported_figure", "unsupported_name", "not_supported", "instruction")
+REASONS = ("no_marker", "unknown_marker", "unsupported_figure", "unsupported_name", "contradicted", "partly_supported",
+           "not_supported", "instruction", "other_language")
 
 
 @dataclass(frozen=True)
@@ -94,12 +100,15 @@ def _names_found(claim: str, cited: str) -> bool:
     return all(named_in(e, cited, there) for e in names)
 
 
-def check_sentence(sentence: str, sources: Mapping[int, Source], idf: Callable[[str], float]) -> GatedSentence:
+def check_sentence(sentence: str, sources: Mapping[int, Source], idf: Callable[[str], float],
+                   tag: Tag | None = None) -> GatedSentence:
     """The gate's decision on one generated sentence (see the module doc)."""
     text, markers = strip_markers(sentence)
     claim = fold(text)
-    if is_instruction(claim):
+    if is_instruction(claim) or asks_reader_to_act(claim):
         return GatedSentence(text, markers, "instruction")
+    if language_of(claim) not in ("zh", ""):
+        return GatedSentence(text, markers, "other_language")
     if not markers:
         return GatedSentence(text, markers, "no_marker")
     if any(m not in sources for m in markers):
@@ -111,13 +120,16 @@ def check_sentence(sentence: str, sources: Mapping[int, Source], idf: Callable[[
     if not _names_found(claim, together):
         return GatedSentence(text, markers, "unsupported_name")
     best: tuple[float, int, SourceSentence] | None = None
+    verdicts: set[str] = set()
     for src in cited:
         for s in src.sentences:
-            j = judge(claim, s.folded, idf, s.before, s.earlier)
+            j = judge(claim, s.folded, idf, s.before, s.earlier, tag)
+            verdicts.add(j.verdict)
             if j.verdict == SUPPORTED and (best is None or j.topic > best[0]):
                 best = (j.topic, src.n, s)
     if best is None:
-        return GatedSentence(text, markers, "not_supported")
+        reason = CONTRADICTED if CONTRADICTED in verdicts else PARTLY if PARTLY in verdicts else "not_supported"
+        return GatedSentence(text, markers, reason)
     return GatedSentence(text, markers, "", (best[1], best[2]))
 
 

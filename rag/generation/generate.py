@@ -28,7 +28,7 @@ class Generated:
 
 def generate(model: ChatModel, messages: Sequence[dict[str, str]], sources: Mapping[int, Source],
              idf: Callable[[str], float], max_sentences: int = 3,
-             on_sentence: Callable[[GatedSentence], None] | None = None) -> Generated:
+             on_sentence: Callable[[GatedSentence], None] | None = None, tag=None) -> Generated:
     """Stream the model's reply through the gate (see ``gate.check_sentence``)."""
     t0 = time.perf_counter()
     passed: list[GatedSentence] = []
@@ -41,7 +41,7 @@ def generate(model: ChatModel, messages: Sequence[dict[str, str]], sources: Mapp
             if is_no_evidence(s):
                 no_evidence = True
                 continue
-            g = check_sentence(s, sources, idf)
+            g = check_sentence(s, sources, idf, tag)
             if g.passed and len(passed) < max_sentences:
                 passed.append(g)
             elif not g.passed:

@@ -1,0 +1,589 @@
+"""What a sentence asserts, element by element, and whether a piece of evidence says it.
+
+One comparison for every place the product calls something checked: ``rag cite
+--claim`` (``claims.verdict.judge``) and the gate in front of generated sentences.
+A claim is split into the elements it asserts, and each is looked for in the evidence:
+
+- figures with their unit, currency, scale and the qualifier the wording gives ("近" is
+  just under, "约" about, "多"/"超"/"逾" above: nothing is stretched beyond that);
+  years and months;
+- names, typed by the tagger (person, place, organisation) and by the name patterns of
+  ``text.entities``; a name missing while the evidence names another of the same kind in
+  its place is "another buyer, another speaker";
+- polarity (不, 未, 并非, 否认, 取消 ...) and direction (收购/出售, 增/减, 跃升/骤降 ...);
+- the remaining content words: a clause, a superlative or a judgement ("假新闻") that the
+  evidence does not hold is content the evidence does not support.
+
+Pure: folded text and the tagger's tokens in, an ``Alignment`` out.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..text.entities import BROAD_PLACES, canonical, find_entities
+from ..text.numbers import Quantity, quantities
+
+Token = tuple[str, str]
+
+# ---------------------------------------------------------------------------- figures
+
+# Units that name the same thing ("名" and "人" count people) share a canonical form;
+# two units of one kind that differ ("平方公里" and "平方米") are another figure.
+_CANONICAL_UNIT = {
+    "港元": "元", "港币": "元", "港幣": "元", "美元": "元", "人民币": "元", "人民幣": "元", "元": "元", "块": "元",
+    "塊": "元", "欧元": "元", "歐元": "元", "英镑": "元", "英鎊": "元",
+    "%": "%", "％": "%", "个百分点": "pp", "個百分點": "pp",
+    "层": "层", "層": "层", "楼层": "层", "樓層": "层",
+    "名": "人", "人": "人", "位": "人",
+    "平方米": "平方米", "平方呎": "平方呎", "平方尺": "平方呎", "平方英尺": "平方呎", "呎": "平方呎",
+    "平方公里": "平方公里", "公顷": "公顷", "公頃": "公顷", "米": "米",
+    "天": "天", "日": "天", "个月": "个月", "個月": "个月", "年": "年", "月": "月", "倍": "倍", "次": "次",
+    "家": "家",
+}
+_CURRENCY = [("港元", "HKD"), ("港币", "HKD"), ("hk$", "HKD"), ("美元", "USD"), ("us$", "USD"), ("美金", "USD"),
+             ("人民币", "CNY"), ("rmb", "CNY"), ("欧元", "EUR"), ("英镑", "GBP"), ("日元", "JPY"), ("日圆", "JPY"),
+             ("新台币", "TWD"), ("澳门元", "MOP")]
+_CURRENCY_WORD = re.compile("|".join(re.escape(w) for w, _ in sorted(_CURRENCY, key=lambda x: -len(x[0]))))
+_CURRENCY_OF = dict(_CURRENCY)
+
+# The qualifier the wording gives a figure (folded text): what it allows, nothing more.
+_BEFORE = re.compile(r"(不超过|不多于|不高于|最多|至多|将近|接近|逼近|不足|不到|少于|低于|未满|近|大约|约为|约|大概|逾|超过|超出|"
+                     r"多于|高于|至少|超)\s*$")
+_AT_MOST = re.compile(r"(?:不超过|不多于|不高于|最多|至多)[^，,。；;\d]{0,6}$")
+_AFTER = re.compile(r"^\s*(左右|上下|以上|以下|之多)")
+_QUALIFIER = {"不超过": "at_most", "不多于": "at_most", "不高于": "at_most", "最多": "at_most", "至多": "at_most",
+              "将近": "under", "接近": "under", "逼近": "under", "近": "under", "不足": "under", "不到": "under",
+              "少于": "under", "低于": "under", "未满": "under", "以下": "under",
+              "大约": "about", "约为": "about", "约": "about", "大概": "about", "左右": "about", "上下": "about",
+              "逾": "over", "超过": "over", "超出": "over", "多于": "over", "高于": "over", "至少": "over",
+              "超": "over", "以上": "over", "之多": "", "多": "over"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as asserted: value, kind and unit, currency ("" when not named) and the
+    qualifier ("" exact, "about", "under" = just below, "over" = above; ``step`` is the
+    width "多" allows: "7000多" is 7000 to 8000)."""
+
+    value: float
+    kind: str
+    unit: str
+    currency: str
+    qualifier: str
+    step: float
+    text: str
+    start: int
+    end: int
+    shown: str = ""  # the text with the currency word that follows it ("66亿元人民币")
+
+
+def _step(q: Quantity) -> float:
+    """The width "多"/"余" allows: one unit of the last non-zero digit as written
+    ("7000多" -> 1000, "99亿多" -> 1亿, "4万多" -> 1万)."""
+    digits = re.match(r"[\d,.]+", q.text)
+    if not digits:
+        return max(q.value * 0.1, 1.0)
+    raw = digits.group().replace(",", "")
+    base = float(raw) if raw.replace(".", "", 1).isdigit() else q.value
+    scale = q.value / base if base else 1.0
+    if "." in raw:
+        return 10 ** -len(raw.split(".")[1]) * scale
+    n = int(raw) if raw.isdigit() else 0
+    zeros = len(str(n)) - len(str(n).rstrip("0")) if n else 0
+    return 10 ** zeros * scale
+
+
+def figures(folded: str) -> list[Figure]:
+    """The figures of a folded sentence worth comparing (with a unit, in digits, or scaled
+    by 万/亿; a month only from 1 to 12, so a name such as "千月" is not one)."""
+    out: list[Figure] = []
+    for q in quantities(folded):
+        if not (q.kind or re.search(r"[\d万亿]", q.text)):
+            continue
+        if q.kind == "month" and not (1 <= q.value <= 12 and q.value == int(q.value)):
+            continue
+        if folded[max(0, q.start - 1):q.start] == "第":
+            continue  # an ordinal ("第一台") is a word, compared as one
+        unit = ""
+        m = re.search(r"[^\d,.\s万亿多余零〇一二两三四五六七八九十百千点成]+$", q.text)
+        if m:
+            unit = _CANONICAL_UNIT.get(m.group(), m.group())
+        if q.kind == "percent":
+            unit = "pp" if "百分点" in q.text else "%"
+        before = folded[max(0, q.start - 4):q.start]
+        after = folded[q.end:q.end + 4]
+        qual = ""
+        mb, ma = _BEFORE.search(before), _AFTER.search(after)
+        if q.approximate:
+            qual = "over"
+        elif _AT_MOST.search(folded[max(0, q.start - 10):q.start]):
+            qual = "at_most"
+        elif mb:
+            qual = _QUALIFIER[mb.group(1)]
+        elif ma:
+            qual = _QUALIFIER[ma.group(1)]
+        currency, shown = "", q.text
+        if q.kind == "money":
+            near = folded[max(0, q.start - 4):q.end + 4]
+            cm = [c for c in _CURRENCY_WORD.finditer(near)]
+            if cm:
+                currency = _CURRENCY_OF[cm[0].group()]
+                tail = re.match(rf"\s*(?:{_CURRENCY_WORD.pattern})", folded[q.end:q.end + 5])
+                shown = q.text + tail.group() if tail else q.text
+        out.append(Figure(q.value, q.kind, unit, currency, qual, _step(q) if qual == "over" else 0.0,
+                          q.text, q.start, q.end, shown))
+    return out
+
+
+def _equal(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def figure_agrees(claim: Figure, evidence: Figure) -> bool:
+    """Whether ``evidence`` (same kind and unit) says what ``claim`` says, reading each
+    qualifier for what it allows."""
+    c, e = claim, evidence
+    if c.kind in ("year", "month") or e.kind in ("year", "month"):
+        return _equal(c.value, e.value)
+    if c.qualifier == e.qualifier:  # "约9成" is not "约10成", "超20亿" not "超20万"
+        return _equal(c.value, e.value)
+    if c.qualifier == "":
+        return False  # an exact figure where the evidence gives an approximate one
+    if c.qualifier == "about":  # "约X": an exact figure within 5% of X, or "近X", "逾X"
+        return (e.qualifier == "" and abs(e.value - c.value) <= 0.05 * abs(c.value)) or \
+            (e.qualifier in ("under", "over") and _equal(c.value, e.value))
+    if c.qualifier == "under":  # "近X": a figure a little below X
+        return e.qualifier in ("", "about") and 0.9 * c.value <= e.value < c.value
+    if c.qualifier == "over":  # "超X" / "X多": above X (and below X + step for "多")
+        hi = c.value + c.step if c.step else math.inf
+        return e.qualifier == "" and c.value < e.value < hi
+    return False
+
+
+# ---------------------------------------------------------------------- words and names
+
+# Negation and cancellation: a claim that says one of these where the evidence does not
+# (or the reverse) says the opposite. Whole tokens: "不断", "未来" and "无人机" are not.
+NEGATIONS = frozenset("""不 未 没 没有 无 非 并非 并未 并不 并没有 从未 尚未 未曾 未能 不再 绝非 毫无 不会 不能 无法 不是
+否认 否定 取消 已取消 撤销 撤回 叫停 终止 暂停 放弃 拒绝 辟谣 不实 失实""".split())
+_NEGATION_PREFIX = re.compile(r"^(?:不|未|没|并未|并非|并不|从未|尚未|无法)(?=.)")
+
+# Pairs of words whose meaning is reversed (general Chinese, not any corpus's).
+DIRECTION_PAIRS = tuple(tuple(p.split("/")) for p in """
+收购/出售 收购/出让 收购/卖出 买入/卖出 购入/出售 购入/卖出 买下/卖出 买下/出售 购买/出售 增持/减持
+增加/减少 增长/下降 增长/减少 增长/下滑 增至/减至 增至/降至 增至/跌至 增幅/降幅 上升/下降 上升/下滑 升至/降至 升至/跌至
+跃升/骤降 跃升/下降 跃升/下跌 跃升/锐减 激增/骤降 激增/锐减 暴增/暴跌 大增/大减 上涨/下跌 涨至/跌至 涨幅/跌幅
+提高/降低 提升/降低 提升/下降 扩大/缩小 扩张/收缩 上调/下调 高于/低于 多于/少于 超过/低于 领先/落后
+开设/关闭 开设/撤出 开设/结束 开业/关闭 开业/结业 设立/撤销 设立/关闭 设立/撤出 成立/解散 落户/撤出 落户/撤离
+进驻/撤出 进驻/撤离 入驻/撤出 入驻/撤离 迁入/迁出 加入/退出 进入/退出 开放/关闭 启动/终止 启用/停用
+入驻率/空置率 出租率/空置率 盈利/亏损 获利/亏损 赢利/亏损 顺差/逆差 净流入/净流出 流入/流出
+招聘/裁员 扩招/裁员 聘请/解雇 批准/否决 批准/拒绝 通过/否决 支持/反对 同意/反对 赞成/反对 接受/拒绝
+增/减 升/降 涨/跌 买/卖 赢/输 胜/负 多/少 高/低 新增/减少 最高/最低 最大/最小 最多/最少""".split())
+
+# Words that change nothing a reader would check: copulas, reporting verbs, aspect and
+# degree words, generic nouns. A claim may say them or leave them out.
+LIGHT = frozenset("""是 为 有 在 了 的 将 会 已 已经 曾 曾经 表示 称 说 指 指出 认为 透露 介绍 提到 强调 进行 作为 包括
+其中 目前 当时 近期 最近 如今 现时 现在 共 共计 合共 总共 一共 累计 达 达到 高达 约 大约 等 等等 方面 情况 相关
+有关 一个 这 该 此 其 正式 成功 相继 分别 陆续 均 都 也 还 更 再 又 就 便 即 并 而 且 及 与 和 同 以及 或 对 向 于
+方面 来说 而言 之一 以来 期间 时 时候 当中 之中 其中 上 下 中 内 里 间 年间 一共 总数 数目 数量 规模 人数 个
+已有 旗下 获 得 让 使 令 把 被 由 从 到 至 以 去 来 起 后 前 该 这个 那 那个 这些 那些 各 每 首 位 名 家 宗 项 成为 作出 做出
+实现 完成 带来 获得 取得 录得 拥有 属于 位于 约有 多达 超 超过 逾 近 将近 接近 左右 以上 以下 计 总 总计 整体
+发布 公布 宣布 宣告 披露 显示 指明 据 据悉 据了解 报道 消息 数据 资料 统计 报告 记者""".split())
+
+# Synonym groups of general news language: a claim in other words says the same.
+_SYNONYMS = [g.split("/") for g in """
+收购/购入/买下/购买/买入/购得/并购/入股 出售/卖出/出让/转让/抛售 斥资/耗资/投资/花费/出资/动用/以 宣布/公布/宣告/发布/表示
+开设/设立/成立/开办/开业/建立/设置/落户/进驻/入驻 办公室/办事处/办公地点/写字楼/办公空间 员工/雇员/职员/人员
+增至/增加到/增长到/增加至/增长至/升至/提升至/扩大至/扩至 减至/减少到/降至/下降到/下降至/跌至 增长/上升/增加/提升/跃升/激增/上涨
+下降/减少/下滑/降低/回落/下跌 企业/公司/机构/商户 约/大约/约为/左右/大概 超过/逾/超/多于/以上 吸引/引进/引入/吸纳
+汇聚/聚集/集聚/云集/汇集 举行/举办/召开 获批/获得批准/批准 申请/申请人 位于/坐落/地处 拥有/有/设有 面积/空间/楼面
+目前/现时/现在/如今 今年/本年 去年/上年/上一年 总数/总人数/总量/数目/人数 来自/源自 展开/开展/进行 协助/帮助/支援/支持
+计划/拟/准备/打算 预计/预期/估计 首次/首度/第一次 启动/推出/开展 占/占比 达/达到/高达/录得 租用/租赁/承租/租下
+商业写字楼/写字楼/办公楼/商厦 合作/协作 任职/就职/供职/工作 担任/出任/就任 死亡/丧生/罹难/死
+仅有/只有/仅/只 下辖/辖下/管辖 发生/出现 造成/导致/酿成 主管/主管部门 比例/占比/比重 科技企业/科创企业/科技公司 业务/生意 研发/研究开发 人才/专才""".split()]
+SYNONYMS: dict[str, frozenset[str]] = {}
+for _group in _SYNONYMS:
+    for _w in _group:
+        SYNONYMS[_w] = SYNONYMS.get(_w, frozenset()) | frozenset(_group)
+
+_CONTENT_TAGS = {"n", "nz", "nw", "v", "vn", "vd", "a", "an", "ad", "s", "TIME", "PER", "LOC", "ORG", "f", "d"}
+_NAME_TAGS = {"PER": "person", "LOC": "place", "ORG": "org"}
+_CODE = re.compile(r"(?<![a-z\d])(?:[a-z]+\d[a-z\d]*|\d+[a-z][a-z\d]*|\d+:\d+)(?![a-z\d])")
+_MEASURE = set("所个家名位座间项只条台部款栋层")
+_SUPERLATIVE = re.compile(r"最|首|唯一|第一|史上|有史以来|空前|创纪录|纪录")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    kind: str  # "person" | "place" | "org"
+    start: int
+    end: int
+
+
+def names(folded: str, tokens: Sequence[Token]) -> list[Name]:
+    """People, places and organisations: the tagger's, and those ``text.entities`` finds
+    by its patterns (an organisation by its suffix, a Latin name), without overlaps."""
+    found: list[Name] = []
+    pos = 0
+    for word, tag in tokens:
+        i = folded.find(word, pos)
+        if i < 0:
+            continue
+        pos = i + len(word)
+        if tag in _NAME_TAGS and len(word) >= 2:
+            if word[0] in _MEASURE and i > 0 and folded[i - 1].isdigit():
+                word, i = word[1:], i + 1  # "15所全国重点实验室": the measure word belongs to the figure
+            if len(word) >= 2:
+                found.append(Name(word, _NAME_TAGS[tag], i, i + len(word)))
+    for e in find_entities(folded):
+        text, start = e.text, e.start
+        if text[0] in _MEASURE and start > 0 and folded[start - 1].isdigit():
+            text, start = text[1:], start + 1
+        if e.kind in ("org", "place") and len(text) >= 2 and all(e.end <= n.start or start >= n.end for n in found):
+            found.append(Name(text, e.kind, start, e.end))
+    return sorted(found, key=lambda n: n.start)
+
+
+def _actor(kind: str) -> str:
+    """People and organisations play the same roles (a buyer, a speaker)."""
+    return "actor" if kind in ("person", "org") else kind
+
+
+def same_name(a: str, b: str) -> bool:
+    """One name or a short form of it ("阿里" and "阿里巴巴")."""
+    if min(len(a), len(b)) < 2:
+        return False
+    x, y = canonical(a), canonical(b)
+    return x in y or y in x
+
+
+def word_found(word: str, text: str) -> bool:
+    """The word, or a synonym of it, is in ``text`` ("第一台" and "首台" too)."""
+    if word in text:
+        return True
+    if word.startswith("第一") and len(word) > 2 and "首" + word[2:] in text:
+        return True
+    if word.startswith("首") and len(word) > 1 and "第一" + word[1:] in text:
+        return True
+    return any(s in text for s in SYNONYMS.get(word, ()))
+
+
+_NEGATION_WORDS = sorted((w for w in NEGATIONS if len(w) >= 2), key=len, reverse=True)
+
+
+def negations(tokens: Sequence[Token]) -> list[str]:
+    """The negation and cancellation words among ``tokens`` (a two-character cue also
+    inside a word the tagger joined wrongly)."""
+    out = []
+    for w, t in tokens:
+        inner = [c for c in _NEGATION_WORDS if c in w and c != w]
+        if inner:
+            out.append(inner[0])
+            continue
+        if w in NEGATIONS or (t in ("v", "vn") and _NEGATION_PREFIX.match(w) and len(w) <= 3
+                              and w not in ("不断", "不少", "不仅", "不但", "未来", "无论", "非常", "不同", "无数", "不过")):
+            out.append(w)
+    return out
+
+
+def _clauses(folded: str) -> list[str]:
+    return [c for c in re.split(r"[，,；;。！？!?：:、]", folded) if c.strip()]
+
+
+# --------------------------------------------------------------------------- alignment
+
+@dataclass(frozen=True)
+class Alignment:
+    """How a claim lines up with one piece of evidence.
+
+    ``differs``: (what the claim says, what the evidence says instead) for each element
+    the evidence gives otherwise; ``missing``: the claim's elements the evidence does
+    not hold; ``kinds``: the kind of each difference or gap (figure, currency, unit,
+    year, name, negation, direction, role, content); ``substituted``: a name differs
+    where the evidence names another of the same kind."""
+
+    differs: tuple[tuple[str, str], ...] = ()
+    missing: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    anchors: int = 0  # figures (not years) and specific names found: what ties the two together
+    figure_anchors: int = 0  # of which figures
+    substituted: bool = False
+    figures_differ: bool = False
+    figure_missing: bool = False
+    name_missing: bool = False
+
+    @property
+    def exact(self) -> bool:
+        return not self.differs and not self.missing
+
+
+def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tokens: Sequence[Token],
+          context: str = "", context_names: Sequence[Name] = (), near_names: Sequence[Name] = ()) -> Alignment:
+    """Line the (folded) claim up with a (folded) evidence sentence. ``context`` is the
+    text before the sentence in its passage: a name or a year the sentence leaves to it
+    ("该公司…") counts as said; figures and words must be in the sentence itself (with
+    the sentence just before it). Another name in the claim's place is looked for in the
+    sentence and ``near_names`` (those of the sentence just before it)."""
+    window = context + sentence
+    differs: list[tuple[str, str]] = []
+    missing: list[str] = []
+    kinds: list[str] = []
+    anchors = 0
+    fig_differ = fig_missing = name_missing = substituted = False
+    fig_anchors = 0
+
+    # Figures.
+    cf = figures(claim)
+    # Figures are the sentence's own; years too when it gives any (else the passage's
+    # before it date the sentence).
+    offset = len(context)
+    own = [e for e in figures(sentence)]
+    ef = [Figure(e.value, e.kind, e.unit, e.currency, e.qualifier, e.step, e.text, e.start + offset,
+                 e.end + offset, e.shown) for e in own]
+    if not any(e.kind == "year" for e in own):
+        ef = [e for e in figures(context) if e.kind in ("year", "month")] + ef
+    for c in cf:
+        same_kind = [e for e in ef if e.kind == c.kind and (e.kind or e.unit == c.unit)]
+        if not same_kind:  # one side without a unit: the value alone
+            same_kind = [e for e in ef if (not c.kind or not e.kind) and e.kind not in ("year", "month")
+                         and c.kind not in ("year", "month") and _equal(e.value, c.value)]
+        same_unit = [e for e in same_kind if e.unit == c.unit or not c.unit or not e.unit]
+        agree = [e for e in same_unit if figure_agrees(c, e)]
+        if c.kind == "year" and agree:
+            other = _year_of_fact(c, cf, claim, ef, window, claim_tokens)
+            if other is not None:
+                differs.append((c.text, other.text))
+                kinds.append("year")
+                fig_differ = True
+                continue
+        if agree:
+            cur = [e for e in agree if not c.currency or e.currency == c.currency]
+            if cur:
+                anchors += c.kind not in ("year", "month")
+                fig_anchors += c.kind not in ("year", "month")
+                continue
+            named = [e for e in agree if e.currency]
+            if named:
+                differs.append((c.shown or c.text, named[0].shown or named[0].text))
+                kinds.append("currency")
+                fig_differ = True
+            else:
+                missing.append(c.text)  # the evidence does not name the currency
+                kinds.append("currency")
+                fig_missing = True
+            continue
+        if same_unit:
+            differs.extend((c.text, t) for t in dict.fromkeys(e.text for e in same_unit[:3]))
+            kinds.append("year" if c.kind == "year" else "figure")
+            fig_differ = True
+        elif same_kind and c.unit:
+            differs.extend((c.text, t) for t in dict.fromkeys(e.text for e in same_kind[:3]))
+            kinds.append("unit")
+            fig_differ = True
+        else:
+            missing.append(c.text)
+            kinds.append("year" if c.kind == "year" else "figure")
+            fig_missing = True
+
+    # Names.
+    cn = names(claim, claim_tokens)
+    en = list(context_names) + names(sentence, sentence_tokens)
+    claim_spans = [(n.start, n.end) for n in cn]
+    for n in cn:
+        if n.text in window or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
+            anchors += canonical(n.text) not in BROAD_PLACES  # "香港" ties nothing together
+            continue
+        instead = [o.text for o in [*near_names, *names(sentence, sentence_tokens)] if _actor(o.kind) == _actor(n.kind)
+                   and not any(same_name(o.text, c.text) for c in cn) and o.text not in claim]
+        if instead:
+            differs.extend((n.text, o) for o in dict.fromkeys(instead[:2]))
+            kinds.append("name")
+            substituted = True
+        else:
+            missing.append(n.text)
+            kinds.append("name")
+            name_missing = True
+
+    # Polarity, in the clauses that carry the claim's words.
+    cneg = negations(claim_tokens)
+    words = [w for w, t in claim_tokens if t in ("v", "vn", "n", "a") and len(w) >= 2 and w not in LIGHT]
+    near = [c for c in _clauses(sentence) if any(word_found(w, c) for w in words)] or [sentence]
+    eneg = [w for w, _ in sentence_tokens if w in negations(sentence_tokens) and any(w in c for c in near)]
+    for w in cneg:
+        if w not in eneg and not any(w in e or e in w for e in eneg):
+            differs.append((w, ""))
+            kinds.append("negation")
+    for w in eneg:
+        if not any(w in c or c in w for c in cneg):
+            differs.append(("", w))
+            kinds.append("negation")
+
+    # Direction.
+    for a, b in DIRECTION_PAIRS:
+        for said, other in ((a, b), (b, a)):
+            if said in claim and other in window and said not in window and other not in claim:
+                if len(said) == 1 and not _token_has(claim_tokens, said) or len(other) == 1 and not _token_has(sentence_tokens, other):
+                    continue
+                differs.append((said, other))
+                kinds.append("direction")
+
+    # Roles: a name before the shared action in the claim must be before it in the evidence.
+    role = _role_swap(claim, claim_tokens, cn, sentence)
+    if role:
+        differs.append(role)
+        kinds.append("role")
+
+    # Codes and model names ("A3", "5G"): the same one or another.
+    for code in dict.fromkeys(_CODE.findall(claim)):
+        if code in window:
+            continue
+        alike = [x for x in _CODE.findall(window) if x != code and x[:1] == code[:1]]
+        if alike:
+            differs.append((code, alike[0]))
+            kinds.append("figure")
+            fig_differ = True
+        else:
+            missing.append(code)
+            kinds.append("figure")
+            fig_missing = True
+
+    # Content the evidence does not hold.
+    covered = [(f.start, f.end) for f in cf] + claim_spans
+    pos = 0
+    for w, t in claim_tokens:
+        i = claim.find(w, pos)
+        if i < 0:
+            continue
+        pos = i + len(w)
+        if t not in _CONTENT_TAGS or t in _NAME_TAGS or w in LIGHT or not _HAN.search(w):
+            continue
+        if t == "v" and len(w) == 1 and w not in DIRECTION_SINGLE:
+            continue  # "做", "用", "去": the words around them carry the claim
+        if t == "TIME" and re.search(r"[\d零〇一二两三四五六七八九十百千]", w):
+            continue  # "三年间", "2024年底": the figures stand for it
+        if t == "d" and not _SUPERLATIVE.search(w):
+            continue  # adverbs of degree and aspect; superlatives ("最", "首次") are claims
+        if any(a <= i and i + len(w) <= b for a, b in covered) or re.search(r"\d", w):
+            continue
+        if w in NEGATIONS or any(w in p for p in DIRECTION_PAIRS_FLAT):
+            if word_found(w, window):
+                continue
+        if word_found(w, window) or _pieces_found(w, window) or any(w in c for c, _ in differs):
+            continue
+        if len(w) >= 2 and w[-1] in "者们性化方" and w[:-1] in window:
+            continue  # "获批者" split as "获" + "批者": the stem is there
+        nxt = claim[pos:pos + 2]
+        if any(w + nxt[:k] in SYNONYMS and word_found(w + nxt[:k], window) for k in (1, 2)):
+            continue  # "买" + "下": the tagger split a word the synonym list holds
+        missing.append(w)
+        kinds.append("content")
+    return Alignment(tuple(differs), tuple(dict.fromkeys(missing)), tuple(kinds), anchors, fig_anchors, substituted,
+                     fig_differ, fig_missing, name_missing)
+
+
+def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[Figure], window: str,
+                  tokens: Sequence[Token]) -> Figure | None:
+    """The year the evidence gives for the claim's fact when it is another one: in
+    "《2025年…统计》，2024年…总数47210人" the head count is of 2024, whatever else the
+    sentence dates. Only for a claim with one year, against evidence with several: the
+    claim's fact is the first figure after its year (else the first content word after
+    it), and the evidence's year for it is the last one before the same fact."""
+    if len({f.value for f in cf if f.kind == "year"}) != 1 or len({e.value for e in ef if e.kind == "year"}) < 2:
+        return None
+    at = -1
+    after = [f for f in cf if f.kind not in ("year", "month") and f.start > year.start]
+    if after:
+        same = [e for e in ef if e.kind == after[0].kind and e.unit == after[0].unit and figure_agrees(after[0], e)]
+        at = same[-1].start if same else -1
+    else:
+        pos = 0
+        for w, t in tokens:
+            i = claim.find(w, pos)
+            pos = i + len(w) if i >= 0 else pos
+            if i > year.start and t in ("v", "vn", "n") and len(w) >= 2 and w not in LIGHT and window.count(w) == 1:
+                at = window.find(w)
+                break
+    if at < 0:
+        return None
+    years = [e for e in ef if e.kind == "year" and e.end <= at]
+    if not years or any(_equal(e.value, year.value) for e in years[-1:]):
+        return None
+    return years[-1]
+
+
+DIRECTION_SINGLE = frozenset(w for p in DIRECTION_PAIRS for w in p if len(w) == 1)
+DIRECTION_PAIRS_FLAT = tuple(w for p in DIRECTION_PAIRS for w in p if len(w) > 1)
+
+
+def _token_has(tokens: Sequence[Token], ch: str) -> bool:
+    """A one-character direction word stands as a word ("增" in "增至", not in "增值税")."""
+    return any(w == ch or (len(w) == 2 and w.startswith(ch) and w[1] in "至到加长幅多") for w, _ in tokens)
+
+
+def _pieces_found(word: str, text: str) -> bool:
+    """A compound the evidence writes with something between its parts ("商业写字楼"
+    against "商业及写字楼"): every two-character piece of it is in the evidence."""
+    if len(word) < 4:
+        return False
+    return all(word[i:i + 2] in text for i in range(0, len(word) - 1, 2)) and word[-2:] in text
+
+
+def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Name], sentence: str) -> tuple[str, str] | None:
+    """A name that comes before the claim's action verb and after the same verb in the
+    evidence, or the reverse ("A收购B" against "B收购A"). Passive wording is left alone."""
+    if re.search(r"被|由|获", claim + sentence):
+        return None
+    verbs = [w for w, t in tokens if t == "v" and len(w) >= 2 and w not in LIGHT and claim.count(w) == 1
+             and sentence.count(w) == 1]
+    if not verbs:
+        return None
+    v = verbs[0]
+    cv, sv = claim.find(v), sentence.find(v)
+    for n in cn:
+        if sentence.count(n.text) != 1 or n.kind == "place":
+            continue
+        before_c = n.start < cv
+        before_s = sentence.find(n.text) < sv
+        if before_c != before_s:
+            return (f"{n.text}{v}" if before_c else f"{v}{n.text}", f"{n.text}{v}" if before_s else f"{v}{n.text}")
+    return None
+
+
+# ---------------------------------------------------------------------------- language
+
+_KANA = re.compile(r"[\u3040-\u30ff\u31f0-\u31ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def language_of(text: str) -> str:
+    """"zh", "ja", "ko", "latin" (mostly Latin-script words) or "" (no letters)."""
+    if _KANA.search(text):
+        return "ja"
+    if _HANGUL.search(text):
+        return "ko"
+    han = len(_HAN.findall(text))
+    latin = sum(len(w) for w in _LATIN_WORD.findall(text))
+    if not han and not latin:
+        return ""
+    return "zh" if han * 2 >= latin else "latin"
+
+
+# A sentence that asks its reader to do something: visit, click, log in, send, call, pay.
+_IMPERATIVE = re.compile(
+    r"(?:请|敬请|务必|立即|马上|赶快|赶紧|尽快)\s*(?:您\s*)?(?:访问|点击|点开|登录|登入|登陆|输入|提供|发送|回复|致电|拨打|联系|"
+    r"扫描|扫码|转账|汇款|付款|支付|下载|安装|打开|前往|填写|提交|验证|确认)"
+    r"|(?:输入|提供|发送|告知|填写)(?:您|你)?的?(?:密码|验证码|银行卡|账号|帐号|身份证|信用卡)"
+    r"|https?://|www\.|(?:致电|拨打|联系电话|热线)\s*[:：]?\s*\+?\d"
+    r"|\b(?:click|log ?in|sign in|visit|password|call us|contact us)\b", re.I)
+
+
+def asks_reader_to_act(folded: str) -> bool:
+    """True for a line that tells its reader to do something (visit a link, give a
+    password, call a number): no sentence of an answer does."""
+    return bool(_IMPERATIVE.search(folded))
