@@ -604,8 +604,8 @@ def claim_to_json(c: ClaimCheck, documents: dict[str, Document]) -> dict:
                 "start": e.start, "end": e.end, "quote": e.quote}
 
     return {"claim": c.claim, "verdict": c.verdict, "claim_says": list(c.claim_says),
-            "archive_says": list(c.archive_says), "evidence": [cit(e) for e in c.evidence],
-            "related": [cit(e) for e in c.related]}
+            "archive_says": list(c.archive_says), "missing": list(c.missing), "kinds": list(c.kinds),
+            "evidence": [cit(e) for e in c.evidence], "related": [cit(e) for e in c.related]}
 
 
 def lookup_to_json(lk: Lookup) -> dict:

@@ -272,7 +272,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 VERDICT_LABELS = {"supported": "SUPPORTED 有原文支持", "contradicted": "CONTRADICTED 與原文不符",
-                  "not_found": "NOT FOUND 找不到相關原文"}
+                  "partly_supported": "PARTLY SUPPORTED 部分有原文支持", "not_found": "NOT FOUND 找不到相關原文"}
 
 
 def _provenance(doc) -> str:
@@ -305,7 +305,10 @@ def cmd_cite(args: argparse.Namespace) -> int:
         for c in checks:
             print(f"「{_t(c.claim)}」\n  {VERDICT_LABELS[c.verdict]}")
             if c.verdict == "contradicted":
-                print(f"  the archive says {_t('、'.join(c.archive_says))}; the claim says {_t('、'.join(c.claim_says))}")
+                print(f"  the archive says {_t('、'.join(c.archive_says) or '(nothing of the kind)')}; "
+                      f"the claim says {_t('、'.join(c.claim_says) or '(nothing of the kind)')}")
+            if c.verdict == "partly_supported" and c.missing:
+                print(f"  not in the archive: {_t('、'.join(c.missing))}")
             for e in c.evidence:
                 print(f"  evidence: {_t(_title_of(idx.documents.get(e.doc_id), e.title))} · "
                       f"{_t(_provenance(idx.documents.get(e.doc_id)))}\n"

@@ -150,3 +150,80 @@ def test_a_sentence_naming_another_company_itself_is_about_that_one():
     assert subject_conflict(fold("深圳科技園有多少家獨角獸企業？"), fold("香港科技園公司的園區有14家獨角獸企業")) == (
         "深圳科技园",)
     assert subject_conflict(fold("科技園有多少家獨角獸企業？"), fold("香港科技園公司的園區有14家獨角獸企業")) == ()
+
+
+# --- meaning: every element the claim asserts is compared (issue 31's attacks) ---
+
+BUY = "阿里与蚂蚁集团斥资66亿元人民币收购铜锣湾港岛一号中心共13层商业写字楼"
+
+
+@pytest.mark.parametrize("claim,says", [
+    ("阿里与蚂蚁集团并未收购铜锣湾港岛一号中心共13层商业写字楼", "并未"),  # negation
+    ("阿里与蚂蚁集团以66亿元人民币出售铜锣湾港岛一号中心共13层商业写字楼", "出售"),  # direction
+    (BUY.replace("66亿元人民币", "66亿美元"), "66亿美元"),  # currency
+    (BUY.replace("66亿元人民币", "66亿港元"), "66亿港元"),
+    (BUY.replace("66亿元", "66.3亿元"), "66.3亿元"),  # no tolerance beyond the wording
+    (BUY.replace("66亿元", "99亿多元"), "99亿多元"),  # "多" is not 1.5 times
+    (BUY.replace("阿里与蚂蚁集团", "李嘉诚"), "李嘉诚"),  # another buyer, typed by the tagger
+    (BUY.replace("13层", "20层"), "20层"),
+])
+def test_a_claim_whose_meaning_changed_is_contradicted(claim, says):
+    j = judge(fold(claim), ARCHIVE, IDF)
+    assert j.verdict == CONTRADICTED and says in j.claim_says, j
+
+
+@pytest.mark.parametrize("added", ["，是香港史上最大宗的写字楼交易", "，此消息已被证实为假新闻"])
+def test_content_the_archive_lacks_is_named_not_supported(added):
+    from rag.claims.verdict import PARTLY
+
+    j = judge(fold(BUY + added), ARCHIVE, IDF)
+    assert j.verdict == PARTLY and j.missing, j
+
+
+def test_the_year_of_the_fact_is_the_one_compared():
+    sentence = fold("根據2025年底發布的《2024年香港創新活動統計》，2024年香港研發人員總數47210人。")
+    assert judge(fold("2024年香港研发人员总数为47210人。"), sentence, IDF).verdict == SUPPORTED
+    j = judge(fold("2025年香港研发人员总数为47210人。"), sentence, IDF)
+    assert j.verdict == CONTRADICTED and j.claim_says == ("2025年",) and j.archive_says == ("2024年",), j
+
+
+def test_a_name_is_never_read_as_a_month():
+    from rag.claims.meaning import figures
+
+    assert [f.text for f in figures(fold("人才服務窗口已接待千月等訪客，6月開設辦公室"))] == ["6月"]
+
+
+def test_a_direction_word_reversed_contradicts():
+    sentence = fold("十年間，香港初創企業從千餘家躍升至近4700家。")
+    assert judge(fold("十年间，香港初创企业从千余家跃升至近4700家。"), sentence, IDF).verdict == SUPPORTED
+    assert judge(fold("十年间，香港初创企业从千余家骤降至近4700家。"), sentence, IDF).verdict == CONTRADICTED
+    assert judge(fold("十年间，香港初创企业从千余家跃升至7000多家。"), sentence, IDF).verdict == CONTRADICTED
+
+
+@pytest.mark.parametrize("claim,evidence,agrees", [
+    ("约2200家", "逾2200家", True), ("约2200家", "2215家", True), ("约10成", "约9成", False),
+    ("近4700家", "4650家", True), ("4700家", "近4700家", False), ("7000多家", "近4700家", False),
+    ("超20亿元", "超20万元", False), ("超过60%", "68%", True), ("超过68%", "70%", False),
+    ("200万平方公里", "200万平方米", False), ("66亿元", "66亿元", True),
+])
+def test_qualifiers_allow_what_the_wording_says(claim, evidence, agrees):
+    from rag.claims.meaning import align
+
+    a = align(fold(claim), (), fold(evidence), ())
+    assert (not a.differs and not a.missing) == agrees, a
+
+
+def test_a_claim_in_another_language_is_not_found():
+    j = judge("阿里巴巴は66億元で港島一號中心13階を買収した。", ARCHIVE, IDF)
+    assert j.verdict == NOT_FOUND
+
+
+def test_the_meaning_claim_set_is_loadable_and_covers_every_kind():
+    from pathlib import Path
+
+    from rag.evaluation.claims import load_claims
+
+    items = load_claims(Path(__file__).resolve().parents[1] / "eval" / "datasets" / "meaning_claims.jsonl")
+    kinds = {i.kind for i in items}
+    assert len(items) >= 150 and {"true", "paraphrase", "negation", "direction", "currency", "unit", "scale", "year",
+                                  "person", "organisation", "place", "added", "other_language"} <= kinds

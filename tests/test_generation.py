@@ -326,3 +326,78 @@ def test_the_page_shows_only_sentences_that_passed_and_only_of_a_whole_reply(sma
             proc.wait(timeout=20)
     assert all("label_quoted" in f and "8 s" in f for f in finals), finals  # each fell back to its quoted answer
     assert took < 25, took  # each bounded by its own 8 s; none waited for another visitor's model
+
+
+# --- the gate compares meaning: altered sentences of every kind never pass ---
+
+# (kind, sentence) over the passage "前海合作区去年吸引外资八十亿元。区内企业超过十万家。"
+ALTERED = [
+    ("negation", "前海合作区去年并未吸引外资八十亿元"),
+    ("negation", "前海合作区去年没有吸引外资八十亿元"),
+    ("negation", "前海合作区去年吸引外资八十亿元的计划已取消"),
+    ("direction", "前海合作区去年流失外资八十亿元"),
+    ("direction", "区内企业减少至十万家"),
+    ("currency", "前海合作区去年吸引外资八十亿美元"),
+    ("currency", "前海合作区去年吸引外资八十亿港元"),
+    ("unit", "前海合作区去年吸引外资八十亿平方米"),
+    ("scale", "前海合作区去年吸引外资八十万元"),
+    ("figure", "前海合作区去年吸引外资八十点三亿元"),
+    ("figure", "前海合作区去年吸引外资一百二十亿多元"),
+    ("figure", "区内企业超过二十万家"),
+    ("year", "前海合作区2019年吸引外资八十亿元"),
+    ("person", "李嘉诚去年在前海合作区吸引外资八十亿元"),
+    ("person", "特首李家超表示，前海合作区去年吸引外资八十亿元"),
+    ("organisation", "腾讯去年在前海合作区吸引外资八十亿元"),
+    ("place", "南沙合作区去年吸引外资八十亿元"),
+    ("added", "前海合作区去年吸引外资八十亿元，是史上最大规模"),
+    ("added", "前海合作区去年吸引外资八十亿元，此消息已被证实为假新闻"),
+    ("other_language", "前海協力区は昨年80億元の外資を誘致した"),
+    ("other_language", "Qianhai attracted 8 billion yuan of foreign investment last year"),
+    ("instruction", "详情请访问 http://evil.example/login 并输入您的密码"),
+    ("instruction", "如有疑问请致电 2345 6789 查询"),
+]
+CORRECT = ["前海合作区去年吸引外资八十亿元", "前海合作區去年吸引外資八十億元", "去年前海合作区引进外资八十亿元",
+           "区内企业超过十万家", "區內企業超過十萬家"]
+
+
+def _sources_of_b() -> dict:
+    text = "前海合作区去年吸引外资八十亿元。区内企业超过十万家。"
+    from rag.generation.gate import gate_sources
+
+    return gate_sources([(1, "b#0", "b", text, [(0, 16), (16, 26)])])
+
+
+@pytest.mark.parametrize("kind,sentence", ALTERED)
+def test_an_altered_sentence_never_passes_the_gate(kind, sentence):
+    g = check_sentence(sentence + "[1]。", _sources_of_b(), lambda t: 1.0)
+    assert not g.passed, (kind, sentence)
+    if kind in ("instruction", "other_language"):
+        assert g.reason == kind
+
+
+@pytest.mark.parametrize("sentence", CORRECT)
+def test_a_correct_sentence_still_passes_the_gate(sentence):
+    g = check_sentence(sentence + "[1]。", _sources_of_b(), lambda t: 1.0)
+    assert g.passed, g.reason
+
+
+def test_no_altered_sentence_reaches_the_cli_through_a_hostile_server(gen_index):
+    """Every altered sentence, each after a correct one, sent by a real local server to
+    ``rag ask``: the correct one is shown, no altered one is, each drop has its reason."""
+    import json
+
+    out, settings = gen_index
+    shown_right = 0
+    with StubServer() as server:
+        for kind, bad in ALTERED:
+            server.reply = lambda m, bad=bad: Reply(
+                f"前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。{bad}[{_number_of(m, '八十亿元')}]。")
+            r = subprocess.run([sys.executable, "-m", "rag", "ask", Q, "--index", str(out), "--model", "fake", "--json",
+                                "--llm-base-url", server.url, "--llm-model", "stub"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=120)
+            assert r.returncode == 0, r.stderr
+            j = json.loads(r.stdout)
+            assert fold(bad) not in fold(j["answer"]), (kind, j["answer"])
+            assert j["generation"]["dropped"] == 1, (kind, j["generation"])
+            shown_right += j["generated"] and "八十亿元" in j["answer"]
+    assert shown_right == len(ALTERED)

@@ -65,6 +65,7 @@ a.copy-answer {font-size: .85em; color: #555}
 .verdict {display: inline-block; padding: .1em .5em; border-radius: 4px; font-weight: 600; margin-bottom: .4em}
 .verdict-supported {background: #dcfce7; color: #166534}
 .verdict-contradicted {background: #fee2e2; color: #991b1b}
+.verdict-partly_supported {background: #fef3c7; color: #92400e}
 .verdict-not_found {background: #f3f4f6; color: #374151}
 .claim-diff {margin: .3em 0 .5em}
 .claim-contradicted mark {background: #fecaca}

@@ -79,7 +79,10 @@ STRINGS = {
     "copy": "複製答案和出處",
     "verdict_supported": "✓ 有原文支持",
     "verdict_contradicted": "✗ 與原文不符",
+    "verdict_partly_supported": "◐ 部分有原文支持（以下未見於原文）",
     "verdict_not_found": "？ 找不到相關原文（既無支持，也無反駁）",
+    "not_in_archive": "原文沒有：",
+    "nothing_of_kind": "（無此說）",
     "archive_says": "原文說 ",
     "claim_says": "，這句話說 ",
     "nearest": "最接近的段落（只供參考，並非證據）",
@@ -367,8 +370,12 @@ def claim_html(idx: RagIndex, c, lang: str = "traditional") -> str:
             f'<div class="verdict verdict-{c.verdict}">{escape_text(t("verdict_" + c.verdict, lang))}</div>')
     body = ""
     if c.verdict == "contradicted":
-        body += (f'<div class="claim-diff">{escape_text(t("archive_says", lang))}<b>{escape_text("、".join(c.archive_says))}</b>'
-                 f'{escape_text(t("claim_says", lang))}<b>{escape_text("、".join(c.claim_says))}</b></div>')
+        none = t("nothing_of_kind", lang)
+        body += (f'<div class="claim-diff">{escape_text(t("archive_says", lang))}<b>{escape_text("、".join(c.archive_says) or none)}</b>'
+                 f'{escape_text(t("claim_says", lang))}<b>{escape_text("、".join(c.claim_says) or none)}</b></div>')
+    if c.verdict == "partly_supported" and c.missing:
+        body += (f'<div class="claim-diff">{escape_text(t("not_in_archive", lang))}'
+                 f'<b>{escape_text("、".join(c.missing))}</b></div>')
     for e in c.evidence:
         doc = idx.documents.get(e.doc_id)
         body += (f'<div class="src-item"><div class="src-head"><span class="src-title">{escape_text(_title(doc, e.title, lang))}</span></div>'

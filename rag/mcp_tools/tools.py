@@ -111,10 +111,13 @@ def make_server(idx: RagIndex, name: str = "rag-zh-news"):
         """Check a claim (one or more sentences) against the archive, one verdict per sentence.
 
         Returns: checks, one per sentence, each with claim, verdict ("supported": the evidence
-        states it; "contradicted": the evidence is about the same subject but gives another
-        figure, year, company or place, listed in archive_says against claim_says;
-        "not_found": nothing relevant), evidence (chunk_id, doc_id, title, date, start, end,
-        quote) and related (up to `nearest` passages shown when not found: not evidence)."""
+        states every element of it; "contradicted": the evidence is about the same subject but
+        gives another figure, currency, unit, year, person, company or place, or the opposite
+        polarity or direction, listed in archive_says against claim_says; "partly_supported":
+        nothing differs but `missing` lists what the evidence does not hold; "not_found":
+        nothing relevant), kinds (the kind of each difference or gap), evidence (chunk_id,
+        doc_id, title, date, start, end, quote) and related (up to `nearest` passages shown
+        when not found: not evidence)."""
         refresh(idx)
         if not isinstance(nearest, int) or not 0 <= nearest <= 10:
             raise ToolInputError(f"nearest {nearest!r} must be a whole number from 0 to 10")
