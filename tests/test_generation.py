@@ -401,3 +401,55 @@ def test_no_altered_sentence_reaches_the_cli_through_a_hostile_server(gen_index)
             assert j["generation"]["dropped"] == 1, (kind, j["generation"])
             shown_right += j["generated"] and "八十亿元" in j["answer"]
     assert shown_right == len(ALTERED)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_in_a_browser_never_shows_an_altered_sentence(small_corpus, tmp_path):
+    """Chromium on the chat page, the model a real local server: for one altered sentence
+    of each kind (sent after a correct one, streamed slowly), the page's text is read every
+    50 ms while the answer comes; the altered sentence never appears, the correct one does."""
+    pw = pytest.importorskip("playwright.sync_api")
+    from pathlib import Path
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    from webapp.loadtest import start_app
+
+    picked = {}
+    for kind, bad in ALTERED:
+        picked.setdefault(kind, bad)
+    with StubServer() as server:
+        script = {"bad": ""}
+        server.reply = lambda m: Reply(
+            f"前海合作区去年吸引外资八十亿元[{_number_of(m, '八十亿元')}]。{script['bad']}[{_number_of(m, '八十亿元')}]。",
+            chunk=3, piece_delay=0.03)
+        proc, url = start_app(small_corpus, tmp_path / "index", tmp_path / "app.log", model="fake",
+                              cache_dir=tmp_path / "m",
+                              env_extra={"RAG_LLM_BASE_URL": server.url, "RAG_LLM_MODEL": "stub"})
+        seen_bad, answered = [], 0
+        try:
+            with pw.sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                            args=["--no-sandbox", "--disable-gpu"])
+                page = browser.new_page()
+                page.goto(url, wait_until="domcontentloaded")
+                for n, (kind, bad) in enumerate(picked.items(), 1):
+                    script["bad"] = bad
+                    page.locator("#question textarea").fill(Q)
+                    page.locator("#question textarea").press("Enter")
+                    deadline = time.time() + 60
+                    while time.time() < deadline:
+                        text = page.locator("#chat").inner_text()
+                        if fold(bad) in fold(text):
+                            seen_bad.append(kind)
+                        if text.count("生成答案") >= n:
+                            break
+                        time.sleep(0.05)
+                    answered += page.locator("#chat").inner_text().count("生成答案") >= n
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    assert seen_bad == [], seen_bad
+    assert answered == len(picked)
