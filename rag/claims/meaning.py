@@ -225,9 +225,11 @@ class Name:
     end: int
 
 
-def names(folded: str, tokens: Sequence[Token]) -> list[Name]:
+def names(folded: str, tokens: Sequence[Token], proper: bool = False) -> list[Name]:
     """People, places and organisations: the tagger's, and those ``text.entities`` finds
-    by its patterns (an organisation by its suffix, a Latin name), without overlaps."""
+    by its patterns (an organisation by its suffix, a Latin name), without overlaps.
+    ``proper``: also the tagger's other proper nouns (nz: a brand, a company the model does
+    not type), as organisations; used only for what stands in a claim name's place."""
     found: list[Name] = []
     pos = 0
     for word, tag in tokens:
@@ -235,6 +237,8 @@ def names(folded: str, tokens: Sequence[Token]) -> list[Name]:
         if i < 0:
             continue
         pos = i + len(word)
+        if proper and tag == "nz" and len(word) >= 2 and _HAN.search(word):
+            tag = "ORG"
         if tag in _NAME_TAGS and len(word) >= 2:
             if word[0] in _MEASURE and i > 0 and folded[i - 1].isdigit():
                 word, i = word[1:], i + 1  # "15所全国重点实验室": the measure word belongs to the figure
@@ -398,7 +402,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
         if n.text in window or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
             anchors += canonical(n.text) not in BROAD_PLACES  # "香港" ties nothing together
             continue
-        instead = [o.text for o in [*near_names, *names(sentence, sentence_tokens)] if _actor(o.kind) == _actor(n.kind)
+        instead = [o.text for o in [*near_names, *names(sentence, sentence_tokens, proper=True)] if _actor(o.kind) == _actor(n.kind)
                    and not any(same_name(o.text, c.text) for c in cn) and o.text not in claim]
         if instead:
             differs.extend((n.text, o) for o in dict.fromkeys(instead[:2]))

@@ -98,7 +98,7 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
         return Judgement(NOT_FOUND, 0.0)  # a claim in another language is not what the archive says
     claim_tokens = tag(claim)
     context_names = names(earlier + before, tag(earlier + before)) if earlier or before else []
-    near = names(before, tag(before)) if before else []
+    near = names(before, tag(before), proper=True) if before else []
     a = align(claim, claim_tokens, sentence, tag(sentence), earlier + before, context_names, near)
     cf = figures(claim)
     spans = [(f.start, f.end) for f in cf]
