@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ..text.entities import BROAD_PLACES, canonical, find_entities
+from ..text.entities import BROAD_PLACES, Entity, canonical, find_entities
 from ..text.numbers import Quantity, quantities
 
 Token = tuple[str, str]
@@ -128,9 +128,9 @@ def figures(folded: str) -> list[Figure]:
         currency, shown = "", q.text
         if q.kind == "money":
             near = folded[max(0, q.start - 4):q.end + 4]
-            cm = [c for c in _CURRENCY_WORD.finditer(near)]
+            cm = _CURRENCY_WORD.search(near)
             if cm:
-                currency = _CURRENCY_OF[cm[0].group()]
+                currency = _CURRENCY_OF[cm.group()]
                 tail = re.match(rf"\s*(?:{_CURRENCY_WORD.pattern})", folded[q.end:q.end + 5])
                 shown = q.text + tail.group() if tail else q.text
         out.append(Figure(q.value, q.kind, unit, currency, qual, _step(q) if qual == "over" else 0.0,
@@ -217,40 +217,38 @@ _SUPERLATIVE = re.compile(r"最|首|唯一|第一|史上|有史以来|空前|创
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
-@dataclass(frozen=True)
-class Name:
-    text: str
-    kind: str  # "person" | "place" | "org"
-    start: int
-    end: int
-
-
-def names(folded: str, tokens: Sequence[Token], proper: bool = False) -> list[Name]:
+def names(folded: str, tokens: Sequence[Token], proper: bool = False) -> list[Entity]:
     """People, places and organisations: the tagger's, and those ``text.entities`` finds
     by its patterns (an organisation by its suffix, a Latin name), without overlaps.
     ``proper``: also the tagger's other proper nouns (nz: a brand, a company the model does
     not type), as organisations; used only for what stands in a claim name's place."""
-    found: list[Name] = []
-    pos = 0
-    for word, tag in tokens:
-        i = folded.find(word, pos)
-        if i < 0:
-            continue
-        pos = i + len(word)
+    found: list[Entity] = []
+    for i, word, tag in placed(folded, tokens):
         if proper and tag == "nz" and len(word) >= 2 and _HAN.search(word):
             tag = "ORG"
         if tag in _NAME_TAGS and len(word) >= 2:
             if word[0] in _MEASURE and i > 0 and folded[i - 1].isdigit():
                 word, i = word[1:], i + 1  # "15所全国重点实验室": the measure word belongs to the figure
             if len(word) >= 2:
-                found.append(Name(word, _NAME_TAGS[tag], i, i + len(word)))
+                found.append(Entity(word, _NAME_TAGS[tag], i, i + len(word)))
     for e in find_entities(folded):
         text, start = e.text, e.start
         if text[0] in _MEASURE and start > 0 and folded[start - 1].isdigit():
             text, start = text[1:], start + 1
         if e.kind in ("org", "place") and len(text) >= 2 and all(e.end <= n.start or start >= n.end for n in found):
-            found.append(Name(text, e.kind, start, e.end))
+            found.append(Entity(text, e.kind, start, e.end))
     return sorted(found, key=lambda n: n.start)
+
+
+def placed(text: str, tokens: Sequence[Token]):
+    """(offset, word, tag) of each token found in ``text``, left to right."""
+    pos = 0
+    for word, tag in tokens:
+        i = text.find(word, pos)
+        if i < 0:
+            continue
+        pos = i + len(word)
+        yield i, word, tag
 
 
 def _actor(kind: str) -> str:
@@ -317,6 +315,8 @@ class Alignment:
     anchors: int = 0  # figures (not years) and specific names found: what ties the two together
     figure_anchors: int = 0  # of which figures
     substituted: bool = False
+    claim_figures: tuple[Figure, ...] = ()
+    claim_names: tuple[Entity, ...] = ()
     figures_differ: bool = False
     figure_missing: bool = False
     name_missing: bool = False
@@ -327,7 +327,7 @@ class Alignment:
 
 
 def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tokens: Sequence[Token],
-          context: str = "", context_names: Sequence[Name] = (), near_names: Sequence[Name] = ()) -> Alignment:
+          context: str = "", context_names: Sequence[Entity] = (), near_names: Sequence[Entity] = ()) -> Alignment:
     """Line the (folded) claim up with a (folded) evidence sentence. ``context`` is the
     text before the sentence in its passage: a name or a year the sentence leaves to it
     ("该公司…") counts as said; figures and words must be in the sentence itself (with
@@ -346,9 +346,8 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     # Figures are the sentence's own; years too when it gives any (else the passage's
     # before it date the sentence).
     offset = len(context)
-    own = [e for e in figures(sentence)]
-    ef = [Figure(e.value, e.kind, e.unit, e.currency, e.qualifier, e.step, e.text, e.start + offset,
-                 e.end + offset, e.shown) for e in own]
+    own = figures(sentence)
+    ef = [replace(e, start=e.start + offset, end=e.end + offset) for e in own]
     if not any(e.kind == "year" for e in own):
         ef = [e for e in figures(context) if e.kind in ("year", "month")] + ef
     for c in cf:
@@ -398,11 +397,12 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     cn = names(claim, claim_tokens)
     en = list(context_names) + names(sentence, sentence_tokens)
     claim_spans = [(n.start, n.end) for n in cn]
+    in_place = [*near_names, *names(sentence, sentence_tokens, proper=True)]  # what may stand in a name's place
     for n in cn:
         if n.text in window or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
             anchors += canonical(n.text) not in BROAD_PLACES  # "香港" ties nothing together
             continue
-        instead = [o.text for o in [*near_names, *names(sentence, sentence_tokens, proper=True)] if _actor(o.kind) == _actor(n.kind)
+        instead = [o.text for o in in_place if _actor(o.kind) == _actor(n.kind)
                    and not any(same_name(o.text, c.text) for c in cn) and o.text not in claim]
         if instead:
             differs.extend((n.text, o) for o in dict.fromkeys(instead[:2]))
@@ -417,7 +417,8 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     cneg = negations(claim_tokens)
     words = [w for w, t in claim_tokens if t in ("v", "vn", "n", "a") and len(w) >= 2 and w not in LIGHT]
     near = [c for c in _clauses(sentence) if any(word_found(w, c) for w in words)] or [sentence]
-    eneg = [w for w, _ in sentence_tokens if w in negations(sentence_tokens) and any(w in c for c in near)]
+    said_there = set(negations(sentence_tokens))
+    eneg = [w for w, _ in sentence_tokens if w in said_there and any(w in c for c in near)]
     for w in cneg:
         if w not in eneg and not any(w in e or e in w for e in eneg):
             differs.append((w, ""))
@@ -458,12 +459,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
 
     # Content the evidence does not hold.
     covered = [(f.start, f.end) for f in cf] + claim_spans
-    pos = 0
-    for w, t in claim_tokens:
-        i = claim.find(w, pos)
-        if i < 0:
-            continue
-        pos = i + len(w)
+    for i, w, t in placed(claim, claim_tokens):
         if t not in _CONTENT_TAGS or t in _NAME_TAGS or w in LIGHT or not _HAN.search(w):
             continue
         if t == "v" and len(w) == 1 and w not in DIRECTION_SINGLE:
@@ -474,20 +470,17 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
             continue  # adverbs of degree and aspect; superlatives ("最", "首次") are claims
         if any(a <= i and i + len(w) <= b for a, b in covered) or re.search(r"\d", w):
             continue
-        if w in NEGATIONS or any(w in p for p in DIRECTION_PAIRS_FLAT):
-            if word_found(w, window):
-                continue
         if word_found(w, window) or _pieces_found(w, window) or any(w in c for c, _ in differs):
             continue
         if len(w) >= 2 and w[-1] in "者们性化方" and w[:-1] in window:
             continue  # "获批者" split as "获" + "批者": the stem is there
-        nxt = claim[pos:pos + 2]
+        nxt = claim[i + len(w):i + len(w) + 2]
         if any(w + nxt[:k] in SYNONYMS and word_found(w + nxt[:k], window) for k in (1, 2)):
             continue  # "买" + "下": the tagger split a word the synonym list holds
         missing.append(w)
         kinds.append("content")
     return Alignment(tuple(differs), tuple(dict.fromkeys(missing)), tuple(kinds), anchors, fig_anchors, substituted,
-                     fig_differ, fig_missing, name_missing)
+                     tuple(cf), tuple(cn), fig_differ, fig_missing, name_missing)
 
 
 def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[Figure], window: str,
@@ -505,10 +498,7 @@ def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[F
         same = [e for e in ef if e.kind == after[0].kind and e.unit == after[0].unit and figure_agrees(after[0], e)]
         at = same[-1].start if same else -1
     else:
-        pos = 0
-        for w, t in tokens:
-            i = claim.find(w, pos)
-            pos = i + len(w) if i >= 0 else pos
+        for i, w, t in placed(claim, tokens):
             if i > year.start and t in ("v", "vn", "n") and len(w) >= 2 and w not in LIGHT and window.count(w) == 1:
                 at = window.find(w)
                 break
@@ -521,7 +511,6 @@ def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[F
 
 
 DIRECTION_SINGLE = frozenset(w for p in DIRECTION_PAIRS for w in p if len(w) == 1)
-DIRECTION_PAIRS_FLAT = tuple(w for p in DIRECTION_PAIRS for w in p if len(w) > 1)
 
 
 def _token_has(tokens: Sequence[Token], ch: str) -> bool:
@@ -537,7 +526,7 @@ def _pieces_found(word: str, text: str) -> bool:
     return all(word[i:i + 2] in text for i in range(0, len(word) - 1, 2)) and word[-2:] in text
 
 
-def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Name], sentence: str) -> tuple[str, str] | None:
+def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Entity], sentence: str) -> tuple[str, str] | None:
     """A name that comes before the claim's action verb and after the same verb in the
     evidence, or the reverse ("A收购B" against "B收购A"). Passive wording is left alone."""
     if re.search(r"被|由|获", claim + sentence):

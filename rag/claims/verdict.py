@@ -27,7 +27,7 @@ from ..answering import bigrams, coverage
 from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities, listed
 from ..text.numbers import quantities, same_value
 from ..text.tokenize import content_terms
-from .meaning import Token, align, figures, language_of, names
+from .meaning import Token, align, language_of, names, same_name
 
 SUPPORTED, CONTRADICTED, PARTLY, NOT_FOUND = "supported", "contradicted", "partly_supported", "not_found"
 VERDICTS = (SUPPORTED, CONTRADICTED, PARTLY, NOT_FOUND)
@@ -72,10 +72,7 @@ def topic_share(claim: str, text: str, spans: list[tuple[int, int]], idf: Callab
 def _same_name(a: Entity, b: Entity) -> bool:
     """One name, or a short form of it ("阿里" and "阿里巴巴", "蚂蚁" and "蚂蚁集团", "劳福局"
     and "劳工及福利局")."""
-    if a.kind != b.kind or min(len(a.text), len(b.text)) < 2:
-        return False
-    x, y = canonical(a.text), canonical(b.text)
-    return x in y or y in x
+    return a.kind == b.kind and same_name(a.text, b.text)
 
 
 def named_in(e: Entity, text: str, found: list[Entity]) -> bool:
@@ -100,12 +97,10 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
     context_names = names(earlier + before, tag(earlier + before)) if earlier or before else []
     near = names(before, tag(before), proper=True) if before else []
     a = align(claim, claim_tokens, sentence, tag(sentence), earlier + before, context_names, near)
-    cf = figures(claim)
-    spans = [(f.start, f.end) for f in cf]
+    spans = [(f.start, f.end) for f in a.claim_figures]
     topic = topic_share(claim, window, spans, idf)
-    name_spans = [(n.start, n.end) for n in names(claim, claim_tokens)]
-    rest = topic_share(claim, window, spans + name_spans, idf)
-    strong = any(f.kind not in ("year", "month") for f in cf)
+    rest = topic_share(claim, window, spans + [(n.start, n.end) for n in a.claim_names], idf)
+    strong = any(f.kind not in ("year", "month") for f in a.claim_figures)
     threshold = MIN_TOPIC_WITH_FIGURES if (a.anchors or strong) else MIN_TOPIC
     said = tuple(dict.fromkeys(c for c, _ in a.differs if c))
     archive = tuple(dict.fromkeys(e for _, e in a.differs if e))

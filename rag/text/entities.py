@@ -74,7 +74,7 @@ def canonical(name: str) -> str:
 @dataclass(frozen=True)
 class Entity:
     text: str
-    kind: str  # "place" | "org" | "year"
+    kind: str  # "place" | "org" | "year" | "person" (the claim check types people)
     start: int
     end: int
 
