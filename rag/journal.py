@@ -79,6 +79,17 @@ class Journal:
         self._record({"op": "move", "from": os.fsdecode(source), "to": os.fsdecode(target)})
         os.rename(source, target)
 
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """The block is the whole update: if anything in it failed (an interrupt too), its
+        steps are undone; else it is done. Either way the journal goes."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.roll_back()
+
     def roll_back(self) -> None:
         """Undo every recorded step (the update failed) and drop the journal."""
         _undo(self.state["steps"])

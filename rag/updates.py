@@ -91,18 +91,6 @@ def _removed_folder(target: Path) -> Path:
     return folder
 
 
-def _updated(target: Path, corpus: Path, settings: Settings, embedder: Embedder, journal: Journal,
-             progress: Callable[[int, int], None] | None) -> BuildReport:
-    """Build ``target`` after the corpus changes in ``journal``; undo them if it fails."""
-    try:
-        report = build_locked(corpus, target, settings, embedder, progress)
-    except BaseException:
-        journal.roll_back()
-        raise
-    journal.close()
-    return report
-
-
 def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedder: Embedder,
                   replace: bool = False, progress: Callable[[int, int], None] | None = None) -> UpdateReport:
     """Copy ``files`` into the index's corpus folder and update the index.
@@ -132,8 +120,7 @@ def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedd
     # see a file that a refused update moved.
     with locked(index) as target:
         aside = _removed_folder(target)
-        journal = Journal(target)
-        try:
+        with Journal(target) as journal:  # the corpus changes and the build: all or nothing
             for f, doc_id, data in plan:
                 present = _existing(corpus, doc_id)
                 want = corpus / f"{doc_id}{f.suffix.lower()}"
@@ -151,10 +138,7 @@ def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedd
                 # no .txt suffix: a build ignores it
                 journal.put(want, data, corpus / f".{doc_id}.adding-{os.getpid()}")
                 added.append(doc_id)
-        except BaseException:
-            journal.roll_back()
-            raise
-        report = _updated(target, corpus, settings, embedder, journal, progress)
+            report = build_locked(corpus, target, settings, embedder, progress)
     return UpdateReport(tuple(added), tuple(unchanged), (), tuple(text_path(a) for a in moved), report)
 
 
@@ -173,8 +157,7 @@ def remove_documents(index: Path, doc_ids: Sequence[str], settings: Settings, em
     moved: list[Path] = []
     with locked(index) as target:
         aside = _removed_folder(target)
-        journal = Journal(target)
-        try:
+        with Journal(target) as journal:  # the corpus changes and the build: all or nothing
             for d in dict.fromkeys(doc_ids):
                 present = _existing(corpus, d)
                 if not present:
@@ -183,10 +166,7 @@ def remove_documents(index: Path, doc_ids: Sequence[str], settings: Settings, em
                     to = _aside_target(aside, p)
                     journal.move(p, to)
                     moved.append(to)
-        except BaseException:
-            journal.roll_back()
-            raise
-        report = _updated(target, corpus, settings, embedder, journal, progress)
+            report = build_locked(corpus, target, settings, embedder, progress)
     return UpdateReport((), (), tuple(dict.fromkeys(doc_ids)), tuple(text_path(a) for a in moved), report)
 
 
