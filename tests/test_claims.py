@@ -188,7 +188,7 @@ def test_the_year_of_the_fact_is_the_one_compared():
 
 
 def test_a_name_is_never_read_as_a_month():
-    from rag.claims.meaning import figures
+    from rag.claims.figures import figures
 
     assert [f.text for f in figures(fold("人才服務窗口已接待千月等訪客，6月開設辦公室"))] == ["6月"]
 

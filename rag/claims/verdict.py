@@ -27,7 +27,8 @@ from ..answering import bigrams, coverage
 from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities, listed
 from ..text.numbers import quantities, same_value
 from ..text.tokenize import content_terms
-from .meaning import Token, align, language_of, names, same_name
+from .language import language_of
+from .meaning import Token, align, names, same_name
 
 SUPPORTED, CONTRADICTED, PARTLY, NOT_FOUND = "supported", "contradicted", "partly_supported", "not_found"
 VERDICTS = (SUPPORTED, CONTRADICTED, PARTLY, NOT_FOUND)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 from ..answering import is_instruction
-from ..claims.meaning import asks_reader_to_act, language_of
+from ..claims.language import asks_reader_to_act, language_of
 from ..claims.verdict import CONTRADICTED, PARTLY, SUPPORTED, Tag, judge, named_in
 from ..text.entities import find_entities
 from ..text.fold import fold
