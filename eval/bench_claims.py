@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from rag.api import open_index
-from rag.evaluation.claims import load_claims
+from eval.harness.claims import load_claims
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.evaluation.datasets import load_jsonl
-from webapp.loadtest import ROOT, fat_history_sessions, fill_sessions, rss_mb, run_burst, run_load, start_app, summary
+from eval.harness.datasets import load_jsonl
+from eval.load_test import ROOT, fat_history_sessions, fill_sessions, rss_mb, run_burst, run_load, start_app, summary
 from webapp.page import SESSIONS
 
 

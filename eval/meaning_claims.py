@@ -3,7 +3,7 @@
 
     python -m eval.meaning_claims build          # writes eval/datasets/meaning_claims.jsonl
     python -m eval.meaning_claims corpus DIR     # the seeds and the passages the claims use
-    rag index --corpus DIR --out DIR.index && rag eval eval/datasets/meaning_claims.jsonl --index DIR.index
+    rag index --corpus DIR --out DIR.index && python -m eval run eval/datasets/meaning_claims.jsonl --index DIR.index
 
 Source sentences are drawn with a fixed seed: sentences of 15 to 70 characters with a
 figure and a name. Each gives its true claim (the sentence) and altered claims made by

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from rag.evaluation.datasets import load_cmrc
-from rag.evaluation.metrics import char_f1, exact_match
+from eval.harness.datasets import load_cmrc
+from eval.harness.metrics import char_f1, exact_match
 from rag.reader.features import AnswerCaps
 from rag.reader.spans import fold_with_offsets
 from rag.text.fold import fold

@@ -1,7 +1,7 @@
 """Choose the reader's answer decision on CMRC 2018 trial: python -m eval.tune_decision."""
 import sys
 
-from rag.evaluation.decision import main
+from eval.harness.decision import main
 
 if __name__ == "__main__":
     sys.exit(main())

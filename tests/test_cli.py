@@ -21,6 +21,12 @@ def run(*args: str, stdin: str | None = None, cwd: Path | None = None, env_cache
                           cwd=cwd or ROOT, env=env, timeout=600)
 
 
+def run_eval(*args: str) -> subprocess.CompletedProcess:
+    """``python -m eval run`` (the harness lives in eval/, outside the package)."""
+    return subprocess.run([sys.executable, "-m", "eval", "run", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+
+
 def test_fake_model_pipeline(small_corpus, tmp_path):
     idx = tmp_path / "idx"
     r = run("index", "--corpus", str(small_corpus), "--out", str(idx), "--model", "fake")
@@ -123,7 +129,7 @@ def test_eval_command_writes_reports(small_corpus, tmp_path):
     qa.write_text('{"id":"1","question":"前海合作區去年吸引外資多少？","answers":["八十亿元"],"doc_ids":["b"]}\n'
                   '{"id":"2","question":"東京奧運門票多少錢？","answers":[],"doc_ids":[]}\n', encoding="utf-8")
     out = tmp_path / "report"
-    r = run("eval", "--dataset", str(qa), "--corpus", str(small_corpus), "--index", str(tmp_path / "idx"),
+    r = run_eval("--dataset", str(qa), "--corpus", str(small_corpus), "--index", str(tmp_path / "idx"),
             "--model", "fake", "--mode", "bm25", "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "hit@1" in r.stdout and "bm25" in r.stdout
@@ -132,7 +138,7 @@ def test_eval_command_writes_reports(small_corpus, tmp_path):
     assert (out / "report.md").is_file() and (out / "hit_at_k.png").is_file()
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{oops", encoding="utf-8")
-    r = run("eval", "--dataset", str(bad), "--corpus", str(small_corpus), "--model", "fake")
+    r = run_eval("--dataset", str(bad), "--corpus", str(small_corpus), "--model", "fake")
     assert r.returncode == 2 and "bad.jsonl:1" in r.stderr
 
 

@@ -1,6 +1,6 @@
 """The reader's answer decision: margin and retrieval score together (rag.reader.decide.Decision),
 its file (rag.reader.load.read_decision), its place in RagIndex.ask, and its tuning
-(rag.evaluation.decision)."""
+(eval.harness.decision)."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ import pytest
 
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
-from rag.evaluation.decision import Asked, Read, best_threshold, choose, row
+from eval.harness.decision import Asked, Read, best_threshold, choose, row
 from rag.index_store import build_index
 from rag.reader.decide import Decision, ReadSpan
 from rag.reader.features import SpanScore
@@ -222,14 +222,14 @@ def test_on_a_tie_the_rule_that_refuses_less_then_the_smaller_weight_wins():
 
 
 def test_the_decision_tuning_refuses_the_benchmark(capsys):
-    from rag.evaluation import decision
+    from eval.harness import decision
 
     assert decision.main(["--file", "cmrc2018_dev.json"]) == 2
     assert "choose the answer decision on a training set" in capsys.readouterr().err
 
 
 def test_the_cli_flag_chooses_the_rule():
-    from rag.cli import _settings, build_parser
+    from rag.cli import build_parser, settings_from_args as _settings
     from rag.settings import Settings
 
     parse = build_parser().parse_args
@@ -242,7 +242,7 @@ def test_the_cli_flag_chooses_the_rule():
 
 
 def test_the_risk_coverage_curve_moves_the_combined_threshold(decided_idx):
-    from rag.evaluation.runner import _AlwaysAnswers, confidence
+    from eval.harness.runner import _AlwaysAnswers, confidence
 
     idx = decided_idx
     idx.reader.decision = Decision(retrieval_weight=1.0, threshold=6.0)

@@ -8,9 +8,9 @@ import pytest
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
-from rag.evaluation import metrics as M
-from rag.evaluation.datasets import QAItem, load_cmrc, load_jsonl
-from rag.evaluation.runner import calibrate, evaluate, markdown_report, plots
+from eval.harness import metrics as M
+from eval.harness.datasets import QAItem, load_cmrc, load_jsonl
+from eval.harness.runner import calibrate, evaluate, markdown_report, plots
 from rag.index_store import build_index
 
 from conftest import ROOT
@@ -92,7 +92,7 @@ def test_cmrc_loader(tmp_path):
 def test_cmrc_ids_are_names_never_paths(tmp_path):
     """A hostile data file: ids with ../ or an absolute path, or a file of another shape,
     are refused with one clear error; nothing is written outside the corpus folder."""
-    from rag.evaluation.datasets import write_corpus
+    from eval.harness.datasets import write_corpus
 
     target = tmp_path / "outside"
     for pid in ("../outside", str(target), ".hidden", "a/b", "x\x1by"):
@@ -153,7 +153,7 @@ def test_calibrate_separates_cases():
 
 
 def test_scale_benchmark_on_small_sizes(fake_settings):
-    from rag.evaluation.bench import bench_scale
+    from eval.harness.bench import bench_scale
 
     rows = bench_scale([400], 32, fake_settings, n_queries=20, clusters=10)
     row = rows[0]
@@ -165,7 +165,7 @@ def test_scale_benchmark_on_small_sizes(fake_settings):
 
 
 def test_the_bench_says_which_cpu_ran_it():
-    from rag.evaluation.bench import cpu_description
+    from eval.harness.bench import cpu_description
 
     info = ("processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n"
             "processor\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma\n")
@@ -210,7 +210,7 @@ def test_runner_measures_the_reader_short_answers_and_gold_removed(reader_idx, t
 
 
 def test_risk_coverage_moves_the_threshold_over_the_confidences():
-    from rag.evaluation.metrics import risk_coverage
+    from eval.harness.metrics import risk_coverage
 
     pts = risk_coverage([(0.9, True), (0.1, False), (0.5, True), (0.5, False)])
     # Most confident first; the two at 0.5 enter together.
@@ -244,7 +244,7 @@ def test_a_run_writes_a_new_ignored_folder_not_the_tracked_reports():
     import shutil
     import subprocess
 
-    from rag.evaluation.runner import run_folder
+    from eval.harness.runner import run_folder
 
     out = run_folder(argparse.Namespace(out=None), "seeds_qa")
     assert out.parent == ROOT / "eval" / "runs" and out.name.startswith("seeds_qa-")

@@ -1,4 +1,4 @@
-from rag.evaluation.fusion import Legs, candidates, doc_ranking, score
+from eval.harness.fusion import Legs, candidates, doc_ranking, score
 from rag.retrieval import fuse_z
 
 

@@ -242,8 +242,8 @@ def test_cli_and_page_label_generated_and_quoted_answers(gen_index):
 
 
 def test_eval_reports_gate_drops_and_model_latency(gen_index):
-    from rag.evaluation.datasets import QAItem
-    from rag.evaluation.runner import evaluate, markdown_report
+    from eval.harness.datasets import QAItem
+    from eval.harness.runner import evaluate, markdown_report
 
     out, settings = gen_index
     with StubServer() as server:
@@ -282,7 +282,7 @@ def test_the_page_shows_only_sentences_that_passed_and_only_of_a_whole_reply(sma
 
     from gradio_client import Client
 
-    from webapp.loadtest import start_app
+    from eval.load_test import start_app
 
     with StubServer() as server:
         script = {"reply": None}
@@ -414,7 +414,7 @@ def test_the_page_in_a_browser_never_shows_an_altered_sentence(small_corpus, tmp
 
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    from webapp.loadtest import start_app
+    from eval.load_test import start_app
 
     picked = {}
     for kind, bad in ALTERED:

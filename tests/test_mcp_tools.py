@@ -95,7 +95,7 @@ def test_mcp_over_stdio(fake_index, small_corpus):
 def test_mcp_over_streamable_http(fake_index, small_corpus, tmp_path):
     from mcp import Client
 
-    from webapp.loadtest import free_port
+    from eval.load_test import free_port
 
     port = free_port()
     log = (tmp_path / "mcp.log").open("w")
@@ -135,7 +135,7 @@ def test_mcp_errors_before_serving_are_messages(tmp_path):
 def test_the_chat_page_can_serve_the_tools_too(small_corpus, tmp_path):
     from mcp import Client
 
-    from webapp.loadtest import free_port, start_app
+    from eval.load_test import free_port, start_app
 
     port = free_port()
     proc, url = start_app(small_corpus, tmp_path / "index", tmp_path / "app.log", model="fake",

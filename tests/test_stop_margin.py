@@ -3,8 +3,8 @@ evaluation's corpus folders for training sets (never mixed with the benchmark's)
 import argparse
 import json
 
-from rag.evaluation import runner
-from rag.evaluation.stop_margin import Asked, CachedReader, choose, table
+from eval.harness import runner
+from eval.harness.stop_margin import Asked, CachedReader, choose, table
 from rag.reader.features import SpanScore
 
 RIGHT, WRONG, REFUSED = (False, True, 1.0, 1.0), (False, False, 0.0, 0.0), (True, False, 0.0, 0.0)

@@ -3,7 +3,7 @@ something else is dropped in the pipeline, and the tuning's table (its flags are
 with the other reader flags in test_reader.py)."""
 import pytest
 
-from rag.evaluation.topic_check import choose, row
+from eval.harness.topic_check import choose, row
 from rag.index_store import build_index
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
@@ -106,7 +106,7 @@ def test_counted_in_articles_the_subject_of_a_long_article_weighs_as_its_name(sm
 
 
 def test_the_topic_check_counts_rarity_in_chunks_or_articles():
-    from rag.cli import _settings, build_parser
+    from rag.cli import build_parser, settings_from_args as _settings
     from rag.settings import TOPIC_IDF, Settings
 
     parse = build_parser().parse_args
@@ -141,7 +141,7 @@ def test_the_tuning_counts_right_outcomes_with_and_without_the_passage_and_prefe
 
 
 def test_both_reader_tunings_refuse_the_benchmark(capsys):
-    from rag.evaluation import stop_margin, topic_check
+    from eval.harness import stop_margin, topic_check
 
     assert topic_check.main(["--file", "cmrc2018_dev.json"]) == 2
     assert stop_margin.main(["--file", "cmrc2018_dev.json"]) == 2
@@ -154,7 +154,7 @@ def test_a_tuning_writes_its_table_with_the_set_and_reader(tmp_path):
     import json
     from types import SimpleNamespace
 
-    from rag.evaluation.stop_margin import write_choice
+    from eval.harness.stop_margin import write_choice
 
     args = argparse.Namespace(out=str(tmp_path / "sub" / "choice.json"), file="cmrc2018_trial.json")
     idx = SimpleNamespace(reader=SimpleNamespace(name="trained-x", threshold=-3.0))

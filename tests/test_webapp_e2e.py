@@ -29,7 +29,7 @@ TAGGED = (f"\u202e反轉的標題{HIDDEN}" + "長" * 2_000 + "\n\n"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, model_cache_dir):
-    from webapp.loadtest import start_app
+    from eval.load_test import start_app
 
     base = tmp_path_factory.mktemp("app")
     corpus = base / "corpus"

@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from conftest import ROOT, SEEDS
-from webapp.loadtest import rss_mb, run_burst, run_load, start_app
+from eval.load_test import rss_mb, run_burst, run_load, start_app
 from webapp.page import QUEUE_SIZE
 
 QUESTIONS = ["阿里巴巴在铜锣湾买下了几层写字楼？", "河套香港園區有多少家機構落戶？", "小紅書的香港辦公室在哪裏？",
@@ -305,7 +305,7 @@ def test_a_history_sent_by_a_visitor_is_neither_used_nor_kept(app):
     """7def485 took the chat history from the browser: a client could send 1.87 MB of it
     with each question, and the server answered on top of it and kept it. Now the
     server keeps each chat itself; what a client puts in that slot is ignored."""
-    from webapp.loadtest import fat_history_sessions
+    from eval.load_test import fat_history_sessions
 
     proc, url, _ = app
     fat_history_sessions(url, 4, 1_870_000, QUESTIONS[0])  # warm up

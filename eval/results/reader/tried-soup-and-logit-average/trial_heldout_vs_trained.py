@@ -11,9 +11,9 @@ import json
 import random
 from pathlib import Path
 
-from rag.evaluation.decision import WEIGHTS, ask_all, best_threshold, choose, row
-from rag.evaluation.stop_margin import open_training_set
-from rag.reader import train as recipe
+from eval.harness.decision import WEIGHTS, ask_all, best_threshold, choose, row
+from eval.harness.stop_margin import open_training_set
+import eval.train_reader as recipe
 
 
 def main() -> None:

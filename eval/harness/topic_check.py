@@ -58,7 +58,7 @@ def ask_grid(idx, items: Sequence[QAItem],
              candidates: Sequence[tuple[int | None, float | None, str]] = CANDIDATES, progress=None) -> list[dict]:
     """One row per (words weighed, share, rarity) candidate (see ``row``), every item asked
     with and without its passage."""
-    from ..api import RagIndex
+    from rag.api import RagIndex
     from .runner import ask_one
 
     reader = CachedReader(idx.reader)

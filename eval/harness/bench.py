@@ -1,4 +1,4 @@
-"""``rag bench``: index build speed, query latency per mode and per stage, memory,
+"""``python -m eval bench``: index build speed, query latency per mode and per stage, memory,
 index size, cold start, keyword-leg folding, and the vector-leg scale benchmark.
 
 Prints a summary and writes every figure as JSON. Timings are wall clock on
@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..api import RagIndex, open_index
-from ..bm25 import BM25Index
-from ..embedding import load_embedder
-from ..index_store import build_index
-from ..machine import cpu_field, cpu_flags, read_cpuinfo
-from ..settings import Settings
-from ..text.fold import fold
-from ..text.tokenize import tokenize
+from rag.api import RagIndex, open_index
+from rag.bm25 import BM25Index
+from rag.embedding import load_embedder
+from rag.index_store import build_index
+from rag.machine import cpu_field, cpu_flags, read_cpuinfo
+from rag.settings import Settings
+from rag.text.fold import fold
+from rag.text.tokenize import tokenize
 from . import metrics as M
 from .datasets import load_cmrc, load_jsonl, write_corpus
 from .runner import ROOT, find_cmrc
@@ -115,7 +115,7 @@ def bench_vector_agreement(embedder, reference, texts: list[str], questions: lis
 def bench_page_memory(index_dir: Path, backend: str, cache_dir: Path, questions: list[str]) -> dict:
     """The chat page process (app.py) on the seed index: resident memory after start and
     its peak after answering ``questions`` through the page's API."""
-    from webapp.loadtest import peak_rss_mb as proc_peak, rss_mb, start_app
+    from eval.load_test import peak_rss_mb as proc_peak, rss_mb, start_app
 
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_app(ROOT / "seeds", index_dir, Path(tmp) / "app.log", cache_dir=cache_dir,
@@ -181,7 +181,7 @@ def bench_scale(sizes: list[int], dim: int, settings: Settings, n_queries: int =
     neighbours but the first are near-ties); ``clusters`` gives a more realistic spread."""
     import faiss
 
-    from .. import vectors as vec
+    from rag import vectors as vec
 
     rng = np.random.default_rng(0)
     rows = []
@@ -284,8 +284,8 @@ def main_bench(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"[{name}] building the CMRC index (cold, 848 passages) ...", file=sys.stderr)
                 r["build_cmrc"] = bench_build(folder, Path(tmp) / "index", s, embedder)
     if len(embedders) > 1:
-        from ..corpus import read_corpus
-        from ..text.chunking import chunk_document, match_text
+        from rag.corpus import read_corpus
+        from rag.text.chunking import chunk_document, match_text
 
         docs, _ = read_corpus(seeds, settings.max_document_bytes)
         texts = [fold(match_text(d, c)) for d in docs for c in chunk_document(d, settings.chunk_size,

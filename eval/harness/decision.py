@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['refused']:.4f} | {r['own_removed_right']:.4f} | {r['right_outcomes']} |")
     print(f"wrote {out}", file=sys.stderr)
     if args.ship:
-        from ..reader.load import DECISION_FILE, WEIGHTS_DIR
+        from rag.reader.load import DECISION_FILE, WEIGHTS_DIR
 
         data = Path(args.data) / args.file
         shipped = {"reader_weights_sha256": idx.reader.manifest["weights_sha256"],

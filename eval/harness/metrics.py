@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-from ..text.fold import fold
+from rag.text.fold import fold
 
 
 def dedupe(ranked: Iterable[str]) -> list[str]:

@@ -86,7 +86,7 @@ def choose(rows: Sequence[dict]) -> dict:
 
 def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     """Every item asked reading all passages and stopping after the first (see module doc)."""
-    from ..api import RagIndex
+    from rag.api import RagIndex
     from .runner import ask_one
 
     reader = CachedReader(idx.reader)
@@ -119,10 +119,10 @@ def open_training_set(args: argparse.Namespace, what: str):
     """(the index of the training set named by ``args`` with the reader, its questions, the
     first ``args.limit`` only if set), or None after printing why (the benchmark named, or
     no trained reader)."""
-    from ..api import open_index
-    from ..embedding import load_embedder
-    from ..index_store import build_index
-    from ..settings import Settings
+    from rag.api import open_index
+    from rag.embedding import load_embedder
+    from rag.index_store import build_index
+    from rag.settings import Settings
     from .datasets import load_cmrc, write_corpus
     from .runner import ROOT
 

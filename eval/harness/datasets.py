@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..text.fold import to_script
+from rag.errors import InputError
+from rag.text.fold import to_script
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``rag eval``: ask every question through RagIndex.ask (the code path of ``rag ask``)
+"""``python -m eval run``: ask every question through RagIndex.ask (the code path of ``rag ask``)
 and report retrieval, answer, citation, abstention and latency figures."""
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..api import RagIndex, open_index
-from ..embedding import load_embedder
-from ..errors import InputError, RagError
-from ..index_store import build_index
-from ..progress import terminal_progress
-from ..settings import Settings
-from ..text.fold import detect_script
+from rag.api import RagIndex, open_index
+from rag.embedding import load_embedder
+from rag.errors import InputError, RagError
+from rag.index_store import build_index
+from rag.progress import terminal_progress
+from rag.settings import Settings
+from rag.text.fold import detect_script
 from . import metrics as M
 from .datasets import QAItem, load_cmrc, load_jsonl, write_corpus
 
@@ -207,8 +207,8 @@ def summarize_gold_removed(results: Sequence[dict]) -> dict:
 def given_passage(idx: RagIndex, items: Sequence[QAItem], progress: Callable[[str, int], Callable] | None = None) -> dict:
     """The reader alone, given each question's own passage (its whole document): short
     answer EM/F1 as the published CMRC readers report them."""
-    from ..reader.spans import fold_with_offsets
-    from ..text.fold import fold
+    from rag.reader.spans import fold_with_offsets
+    from rag.text.fold import fold
 
     ems, f1s = [], []
     usable = [i for i in items if i.answerable and len(i.doc_ids) == 1 and i.doc_ids[0] in idx.documents]
@@ -506,7 +506,7 @@ def index_folder(args: argparse.Namespace, name: str, corpus: Path, settings: Se
     size (each backend its own: comparing them should not share passage vectors)."""
     if args.index:
         return Path(args.index)
-    from ..embedding import uses_onnx
+    from rag.embedding import uses_onnx
 
     backend = "-onnx" if uses_onnx(settings) else ""
     key = f"{name}-{corpus.name}-{settings.model.replace('/', '_')}{backend}-c{settings.chunk_size}"

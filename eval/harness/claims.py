@@ -1,4 +1,4 @@
-"""``rag eval <claims>.jsonl``: the claim check against a hand-labelled set.
+"""``python -m eval run <claims>.jsonl``: the claim check against a hand-labelled set.
 
 Each line: ``{"id", "claim", "verdict": supported|contradicted|not_found, "kind"}``
 (kind: true, figure, entity, unrelated — how the claim was made). Reports verdict
@@ -11,10 +11,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..api import RagIndex
-from ..claims.verdict import VERDICTS
-from ..errors import InputError
-from ..text.fold import detect_script
+from rag.api import RagIndex
+from rag.claims.verdict import VERDICTS
+from rag.errors import InputError
+from rag.text.fold import detect_script
 
 
 @dataclass(frozen=True)

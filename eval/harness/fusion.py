@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..retrieval import Ranked, fuse_convex, fuse_rrf, fuse_z
+from rag.retrieval import Ranked, fuse_convex, fuse_rrf, fuse_z
 from . import metrics as M
 
 Fuse = Callable[[Ranked, Ranked], list[tuple[int, float]]]
@@ -67,9 +67,9 @@ def score(legs: Sequence[Legs], doc_of: Sequence[str], fuse: Fuse, share: float 
 
 def collect(idx, items, n: int = 50) -> tuple[list[Legs], list[str]]:
     """Both legs of every answerable question, through the index's own search code."""
-    from .. import vectors as vec
-    from ..text.fold import fold
-    from ..text.tokenize import tokenize
+    from rag import vectors as vec
+    from rag.text.fold import fold
+    from rag.text.tokenize import tokenize
 
     ix = idx.loaded
     out = []
@@ -84,10 +84,10 @@ def collect(idx, items, n: int = 50) -> tuple[list[Legs], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..api import open_index
-    from ..embedding import load_embedder
-    from ..index_store import build_index
-    from ..settings import Settings
+    from rag.api import open_index
+    from rag.embedding import load_embedder
+    from rag.index_store import build_index
+    from rag.settings import Settings
     from .datasets import load_cmrc, write_corpus
     from .runner import ROOT
 
