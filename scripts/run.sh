@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fresh machine to chat page: set up, build the seed index (converting the bundled
-# model on first use), then serve http://127.0.0.1:7860 (see README for flags).
+# model on first use), then serve http://127.0.0.1:7860 (see docs/page.md for flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RAG_SKIP_APT=1 bash scripts/setup.sh

@@ -15,7 +15,7 @@ class Embedder(Protocol):
     model_id: str
     dimension: int
     # How the vectors are computed ("torch-fp32", "onnx-int8", "fake"), and the backends
-    # whose vectors may share an index with these (measured to agree, see README).
+    # whose vectors may share an index with these (measured to agree, see docs/measurements.md).
     backend: str
     compatible_backends: frozenset[str]
 

@@ -8,7 +8,7 @@ caller looks the rows up in the converted model's table (``files.word_embedding_
 one memory-mapped copy for both. The embedder's weights are quantized to int8
 per output channel (activations on the fly): per-tensor scales lost too much (cosine
 0.98 to float32), per-channel keeps 0.99+ and triples the speed. The reader stays
-float32 (see export_reader). Measured: README, Speed.
+float32 (see export_reader). Measured: docs/measurements.md, Speed.
 """
 from __future__ import annotations
 
