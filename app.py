@@ -9,7 +9,7 @@ from pathlib import Path
 from rag.api import open_index
 from rag.embedding import load_embedder
 from rag.errors import RagError
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.progress import terminal_progress
 from rag.settings import Settings, milvus_access
 from rag.text.sanitize import terminal_text

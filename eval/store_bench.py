@@ -38,7 +38,7 @@ from rag.api import open_index  # noqa: E402
 from rag.embedding.fake import HashingEmbedder  # noqa: E402
 from eval.harness.datasets import load_cmrc, load_jsonl, write_corpus  # noqa: E402
 from eval.harness.runner import find_cmrc  # noqa: E402
-from rag.index_store import build_index  # noqa: E402
+from rag.index import build_index  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.text.tokenize import tokenize  # noqa: E402
 from rag.updates import add_documents  # noqa: E402

@@ -20,7 +20,7 @@ from .embedding import load_embedder
 from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
 from .filters import DocFilter, check_filter, describe, restrict
-from .index_store import LoadedIndex, load_index
+from .index import LoadedIndex, load_index
 from .reader.decide import Decision, ReadSpan, folded_document, rank_spans, topic_coverage
 from .reader.runtime import Reader, load_reader
 from .reader.spans import fold_with_offsets

@@ -6,7 +6,7 @@ import time
 from typing import Sequence
 
 from .embedding.base import Embedder
-from .index_store import LoadedIndex
+from .index import LoadedIndex
 from .records import Hit
 from .settings import Settings
 from .text.fold import fold

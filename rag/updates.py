@@ -25,7 +25,7 @@ from .citations import unknown_document
 from .corpus import SUFFIXES, decode_strict, document_from_text, read_article, text_path
 from .embedding.base import Embedder
 from .errors import InputError
-from .index_store import (BuildReport, build_locked, corpus_folder, locked, read_documents, read_manifest,
+from .index import (BuildReport, build_locked, corpus_folder, locked, read_documents, read_manifest,
                           store_settings)
 from .journal import Journal, removed_folder
 from .settings import Settings

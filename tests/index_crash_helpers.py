@@ -10,7 +10,7 @@ import numpy as np
 
 from conftest import ROOT
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import LoadedIndex
+from rag.index import LoadedIndex
 from rag.text.chunking import match_text
 from rag.text.fold import fold
 
@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, "tests")
 from conftest import make_fake_settings
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import build_index
+from rag.index import build_index
 s = make_fake_settings(Path(sys.argv[3]))
 for corpus in sys.argv[1].split(","):
     build_index(Path(corpus), Path(sys.argv[2]), s, HashingEmbedder(), force=True)

@@ -10,7 +10,7 @@ import pytest
 from rag.api import check_question, open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.settings import Settings
 
 from conftest import make_fake_settings

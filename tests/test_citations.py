@@ -7,7 +7,7 @@ from rag.api import open_index
 from rag.citations import is_ref, parse_ref
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
-from rag.index_store import build_index
+from rag.index import build_index
 from webapp import view
 
 # File names readers really use: spaces (ASCII and U+3000), "#", ":", a newline.

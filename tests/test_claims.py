@@ -8,7 +8,7 @@ import pytest
 from rag.api import open_index
 from rag.claims.verdict import CONTRADICTED, NOT_FOUND, SUPPORTED, judge, split_claims
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.text.fold import fold
 
 IDF = lambda term: 1.0  # noqa: E731 - every word weighs the same in these pure tests

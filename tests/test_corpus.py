@@ -63,7 +63,7 @@ def test_hostile_files_are_reported_and_skipped(tmp_path):
 
 def test_a_long_unpunctuated_file_under_the_limit_is_indexed_in_bounded_pieces(tmp_path, fake_settings):
     from rag.embedding.fake import HashingEmbedder
-    from rag.index_store import build_index, load_index
+    from rag.index import build_index, load_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -93,7 +93,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_not_fatal(tmp_path, fake_settin
     import os
 
     from rag.embedding.fake import HashingEmbedder
-    from rag.index_store import build_index, read_manifest
+    from rag.index import build_index, read_manifest
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -13,7 +13,7 @@ import pytest
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from eval.harness.decision import Asked, Read, best_threshold, choose, row
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.reader.decide import Decision, ReadSpan
 from rag.reader.features import SpanScore
 from rag.reader.load import DECISION_FILE, read_decision

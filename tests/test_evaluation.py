@@ -11,7 +11,7 @@ from rag.errors import InputError
 from eval.harness import metrics as M
 from eval.harness.datasets import QAItem, load_cmrc, load_jsonl
 from eval.harness.runner import calibrate, evaluate, markdown_report, plots
-from rag.index_store import build_index
+from rag.index import build_index
 
 from conftest import ROOT
 

@@ -11,7 +11,7 @@ from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
 from rag.filters import DocFilter, check_filter, describe, matching
-from rag.index_store import build_index
+from rag.index import build_index
 
 from conftest import ROOT
 

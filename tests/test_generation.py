@@ -13,7 +13,7 @@ from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.generation.gate import SentenceStream, Source, SourceSentence, check_sentence, is_no_evidence
 from rag.generation.prompt import NO_EVIDENCE, Passage, build_messages, without_instructions
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.text.fold import fold
 
 from conftest import ROOT
@@ -203,7 +203,7 @@ def test_without_a_model_nothing_new_is_imported(small_corpus, tmp_path):
     code = f"""
 import sys
 from rag.api import open_index
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.embedding.fake import HashingEmbedder
 sys.path.insert(0, {str(ROOT / 'tests')!r})
 from conftest import make_fake_settings

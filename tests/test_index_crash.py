@@ -14,7 +14,7 @@ import pytest
 
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import build_index, load_index
+from rag.index import build_index, load_index
 
 from index_crash_helpers import ROOT, assert_one_build, start_build, write_corpus
 
@@ -82,7 +82,7 @@ sys.path.insert(0, "tests")
 from conftest import make_fake_settings
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import IndexLoadError
-from rag.index_store import load_index
+from rag.index import load_index
 from index_crash_helpers import assert_one_build
 
 pristine, work = Path(sys.argv[1]), Path(sys.argv[2])
@@ -116,7 +116,7 @@ for name in sorted(p.name for p in pristine.iterdir()):
 # Forged: damaged files whose checksums were updated in the manifest too, so that the
 # parsers themselves (FAISS, numpy, json) meet the bad bytes.
 import hashlib, os
-from rag.index_store import manifest_digest
+from rag.index import manifest_digest
 for name, kind in (("vectors.faiss", "random"), ("vectors.faiss", "truncate-half"), ("bm25.npz", "truncate-half"),
                    ("bm25_terms.json", "empty"), ("chunks.jsonl", "truncate-half")):
     idx = work / "idx"

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT, SEEDS, make_fake_settings
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.journal import Journal, journal_path, recover, removed_folder
 from rag.updates import add_documents
 

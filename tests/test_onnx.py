@@ -14,7 +14,7 @@ import pytest
 
 from rag.embedding import HashingEmbedder
 from rag.errors import IndexLoadError, ModelError
-from rag.index_store import build_index, load_index, read_manifest
+from rag.index import build_index, load_index, read_manifest
 from rag.onnx import files as onnx_files
 
 from conftest import ROOT, SEEDS
@@ -54,7 +54,7 @@ def test_a_build_with_an_incompatible_backend_is_not_up_to_date(small_corpus, tm
 
 
 def test_an_index_from_before_backends_were_recorded_still_loads(small_corpus, tmp_path, fake_settings):
-    from rag.index_store import manifest_digest
+    from rag.index import manifest_digest
 
     out = tmp_path / "index"
     build_index(small_corpus, out, fake_settings, HashingEmbedder())

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import ModelError
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.reader.decide import trim
 from rag.reader.features import SpanScore
 from rag.reader.spans import fold_with_offsets

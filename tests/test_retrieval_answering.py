@@ -7,7 +7,7 @@ from rag.answering import make_citations, verify_citation, ScoredSentence
 from rag.api import open_index
 from rag.errors import InputError
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.retrieval import fuse_convex, fuse_rrf
 
 

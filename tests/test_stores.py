@@ -16,7 +16,7 @@ from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import IndexLoadError, InputError
 from rag.filters import DocFilter
-from rag.index_store import build_index, read_manifest
+from rag.index import build_index, read_manifest
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
@@ -209,7 +209,7 @@ def test_the_token_goes_only_to_the_server_the_user_names(built, tmp_path):
     error says how to confirm the server. Named by the user, the server gets it."""
     import base64
 
-    from rag.index_store import manifest_digest
+    from rag.index import manifest_digest
     from rag.settings import milvus_access
 
     server, port, seen = _recording_grpc_server()

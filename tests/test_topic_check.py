@@ -4,7 +4,7 @@ with the other reader flags in test_reader.py)."""
 import pytest
 
 from eval.harness.topic_check import choose, row
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.reader.decide import topic_coverage

@@ -15,7 +15,7 @@ from conftest import ROOT, SEEDS, make_fake_settings
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
-from rag.index_store import build_index, load_index, read_manifest
+from rag.index import build_index, load_index, read_manifest
 from rag.journal import journal_path, removed_folder
 from rag.updates import add_documents, remove_documents
 
@@ -106,7 +106,7 @@ def test_the_faiss_update_rewrites_only_what_changed(tmp_path, monkeypatch):
     s = make_fake_settings(tmp_path / "models")
     corpus, emb = _corpus(tmp_path), HashingEmbedder()
     build_index(corpus, tmp_path / "idx", s, emb)
-    import rag.index_store as store_mod
+    import rag.index.build as store_mod
 
     seen = []
     real = store_mod.tokenize
@@ -260,7 +260,7 @@ def test_ids_with_quotes_and_backslashes_survive_updates(tmp_path):
 
 
 def test_an_index_from_before_paths_were_recorded_updates_incrementally(tmp_path, monkeypatch):
-    from rag.index_store import manifest_digest
+    from rag.index import manifest_digest
 
     s = make_fake_settings(tmp_path / "models")
     corpus, emb = _corpus(tmp_path), HashingEmbedder()
@@ -270,7 +270,7 @@ def test_an_index_from_before_paths_were_recorded_updates_incrementally(tmp_path
     del m["corpus"]["paths"]  # what the previous version wrote
     m["manifest_sha256"] = manifest_digest(m)
     path.write_text(json.dumps(m, ensure_ascii=False), encoding="utf-8")
-    import rag.index_store as store_mod
+    import rag.index.build as store_mod
 
     seen = []
     real = store_mod.tokenize
@@ -328,7 +328,7 @@ def test_a_relative_milvus_path_is_the_one_the_index_was_built_with(tmp_path):
 def test_a_refused_update_never_touches_the_corpus(tmp_path, monkeypatch):
     """While another process builds the index, a remove or add is refused, and it moved
     nothing in the corpus meanwhile (that build would have read the corpus without it)."""
-    from rag.index_store import locked
+    from rag.index import locked
 
     s = make_fake_settings(tmp_path / "models")
     corpus, emb = _corpus(tmp_path), HashingEmbedder()

@@ -7,7 +7,7 @@ import pytest
 
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
-from rag.index_store import build_index
+from rag.index import build_index
 from webapp import view
 
 EVIL = ('<script>window.pwned=1</script>惡意標題\n\n這是一段正文<img src=x onerror="window.pwned=1">，'

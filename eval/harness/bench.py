@@ -22,7 +22,7 @@ import numpy as np
 from rag.api import RagIndex, open_index
 from rag.bm25 import BM25Index
 from rag.embedding import load_embedder
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.machine import cpu_field, cpu_flags, read_cpuinfo
 from rag.settings import Settings
 from rag.text.fold import fold

@@ -86,7 +86,7 @@ def collect(idx, items, n: int = 50) -> tuple[list[Legs], list[str]]:
 def main(argv: list[str] | None = None) -> int:
     from rag.api import open_index
     from rag.embedding import load_embedder
-    from rag.index_store import build_index
+    from rag.index import build_index
     from rag.settings import Settings
     from .datasets import load_cmrc, write_corpus
     from .runner import ROOT

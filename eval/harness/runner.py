@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from rag.api import RagIndex, open_index
 from rag.embedding import load_embedder
 from rag.errors import InputError, RagError
-from rag.index_store import build_index
+from rag.index import build_index
 from rag.progress import terminal_progress
 from rag.settings import Settings
 from rag.text.fold import detect_script

@@ -121,7 +121,7 @@ def open_training_set(args: argparse.Namespace, what: str):
     no trained reader)."""
     from rag.api import open_index
     from rag.embedding import load_embedder
-    from rag.index_store import build_index
+    from rag.index import build_index
     from rag.settings import Settings
     from .datasets import load_cmrc, write_corpus
     from .runner import ROOT

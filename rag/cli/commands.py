@@ -15,7 +15,7 @@ from .output import VERDICT_LABELS, print_answer, print_update, provenance_line,
 
 def cmd_index(args: argparse.Namespace) -> int:
     from ..embedding import load_embedder
-    from ..index_store import build_index, check_output_folder
+    from ..index import build_index, check_output_folder
 
     corpus, out = folder(args.corpus, "--corpus"), folder(args.out, "--out")
     check_output_folder(out, corpus)  # before loading the model: a refusal should be quick
@@ -33,7 +33,7 @@ def cmd_index(args: argparse.Namespace) -> int:
               f"({report.embedded_vectors} embedded, {report.reused_vectors} reused) in {t['total']:.1f}s "
               f"(embedding {t['embed']:.1f}s)")
     if settings.store == "milvus":
-        from ..index_store import read_manifest
+        from ..index import read_manifest
 
         info = read_manifest(out).get("store", {})
         print(f"vectors and keyword index in Milvus collection {safe_text(info.get('collection'))} at "

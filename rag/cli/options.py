@@ -120,7 +120,7 @@ def keep_store(settings: Settings, args: argparse.Namespace, out: Path) -> Setti
     """Without --store, a rebuild stays in the store the index is in (a Milvus index is
     not silently turned into a FAISS one)."""
     from ..errors import IndexLoadError
-    from ..index_store import read_manifest, store_settings
+    from ..index import read_manifest, store_settings
     from ..stores.base import absolute_store_uri
 
     if getattr(args, "store", None) or not (out / "manifest.json").is_file():
@@ -141,7 +141,7 @@ def open_from_args(args: argparse.Namespace):
     """The index ``--index`` names, with its own chunking."""
     from ..api import open_index
     from ..errors import IndexLoadError
-    from ..index_store import read_manifest
+    from ..index import read_manifest
 
     settings = settings_from_args(args)
     # ask and cite take no chunking flags: chunking only matters when building, so

@@ -10,7 +10,7 @@ import pytest
 from rag.bm25 import BM25Index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import IndexLoadError, InputError
-from rag.index_store import build_index, load_index
+from rag.index import build_index, load_index
 
 
 def test_round_trip(small_corpus, tmp_path, fake_settings):
@@ -212,7 +212,7 @@ def test_empty_folder_and_damaged_index_may_be_replaced(small_corpus, tmp_path, 
 
 
 def test_a_symlink_to_an_index_keeps_pointing_at_the_rebuilt_index(small_corpus, tmp_path, fake_settings):
-    from rag.index_store import _build_lock
+    from rag.index.folder import build_lock
 
     real = tmp_path / "real"
     build_index(small_corpus, real, fake_settings, HashingEmbedder())
@@ -222,17 +222,17 @@ def test_a_symlink_to_an_index_keeps_pointing_at_the_rebuilt_index(small_corpus,
     assert link.is_symlink() and (real / "manifest.json").is_file()
     assert len(load_index(link, fake_settings).chunks) > 0
     # The link and its target are one index: they share one lock.
-    with _build_lock(real):
+    with build_lock(real):
         with pytest.raises(InputError, match="another build"):
             build_index(small_corpus, link, fake_settings, HashingEmbedder(), force=True)
 
 
 def test_leftover_folders_lose_only_index_files(tmp_path):
-    from rag.index_store import _discard
+    from rag.index.folder import discard
 
     d = tmp_path / ".idx.old-x"
     d.mkdir()
     (d / "chunks.jsonl").write_text("{}")
     (d / "mine.txt").write_text("not an index file")
-    _discard(d)
+    discard(d)
     assert sorted(p.name for p in d.iterdir()) == ["mine.txt"]
