@@ -13,7 +13,8 @@ import os as _os
 # product promises no telemetry, so it is set here, before anything imports onnxruntime.
 _os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
-from .api import RagIndex, Support, answer_to_json, open_index
+from .api import RagIndex, Support, open_index
+from .presentation.shapes import answer_to_json
 from .errors import RagError
 from .filters import DocFilter
 from .records import Answer, Chunk, Citation, Document, Hit, Section

@@ -73,7 +73,7 @@ def test_the_short_answer_is_given_only_when_the_reader_is_confident(decided_idx
         a = idx.ask(QUESTION)
         assert not a.abstained and "三百家" in a.answer and a.short_text == short
         assert (a.short_answer is None) == (short == "")
-    from rag.api import answer_to_json
+    from rag.presentation.shapes import answer_to_json
 
     idx.reader.threshold = 4.0
     assert answer_to_json(idx.ask(QUESTION))["short_answer"] is None
@@ -256,7 +256,7 @@ def test_the_risk_coverage_curve_moves_the_combined_threshold(decided_idx):
 
 
 def test_nothing_read_is_null_in_the_json_not_infinity(decided_idx):
-    from rag.api import answer_to_json
+    from rag.presentation.shapes import answer_to_json
     from rag.reader.features import SpanScore
 
     class EmptyReader(NumberReader):

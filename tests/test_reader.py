@@ -115,7 +115,7 @@ def test_an_instruction_sentence_is_never_the_answer(read_idx):
 
 
 def test_page_and_json_show_the_short_answer(read_idx):
-    from rag.api import answer_to_json
+    from rag.presentation.shapes import answer_to_json
     from webapp import view
 
     a = read_idx.ask("香港科技園公司今年新增了多少家初創企業？")

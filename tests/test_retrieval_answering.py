@@ -105,7 +105,7 @@ def test_sentence_with_the_asked_kind_of_phrase_ranks_first():
 
 
 def test_quotes_in_the_askers_script_are_verbatim_and_converted_ones_are_marked(small_corpus, tmp_path, fake_settings):
-    from rag.api import answer_to_json
+    from rag.presentation.shapes import answer_to_json
     from rag.text.fold import in_script
     from webapp import view
 

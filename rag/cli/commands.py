@@ -104,7 +104,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_cite(args: argparse.Namespace) -> int:
-    from ..api import claim_to_json, lookup_to_json
+    from ..presentation.shapes import claim_to_json, lookup_to_json
 
     idx = open_from_args(args)
     if args.claim:

@@ -41,7 +41,7 @@ def print_update(verb: str, report, index: Path) -> None:
 
 
 def print_answer(a, as_json: bool, docs: dict | None = None) -> None:
-    from ..api import answer_to_json
+    from ..presentation.shapes import answer_to_json
 
     docs = docs or {}
     if as_json:

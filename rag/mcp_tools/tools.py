@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..api import RagIndex, answer_to_json, claim_to_json, lookup_to_json
+from ..api import RagIndex
+from ..presentation.shapes import answer_to_json, claim_to_json, lookup_to_json
 from .. import provenance
 from ..errors import RagError
 from ..filters import DocFilter

@@ -1,0 +1,133 @@
+"""The reader's policy as an answerer (``rag.pipeline.answerer.Answerer``): which passages
+it reads (topic check, early stop), how it decides to answer (its margin, or the
+combined decision with the passage's retrieval score), which sentences it quotes and
+when its span is shown as the short answer."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+from ..answering import ScoredSentence
+from ..index import LoadedIndex
+from ..pipeline.answerer import Decided
+from ..pipeline.query import Query
+from ..records import Citation, Hit, ShortAnswer
+from ..settings import Settings
+from ..text.fold import fold
+from .decide import Decision, ReadSpan, folded_document, rank_spans, topic_coverage
+from .runtime import Reader
+from .spans import fold_with_offsets
+
+
+class ReaderAnswerer:
+    """Answers with the trained reader's spans."""
+
+    def __init__(self, reader: Reader, settings: Settings) -> None:
+        self.reader = reader
+        self.settings = settings
+        self.name = reader.name
+
+    def decision_rule(self, mode: str) -> Decision | None:
+        """The reader's combined decision when it applies to this asking (hybrid retrieval
+        with the fusion it was chosen for, and ``reader_decision`` "combined"), else None."""
+        rule = getattr(self.reader, "decision", None)
+        if rule is None or self.settings.reader_decision != "combined" or \
+                not rule.applies(mode, self.settings.fusion, self.settings.dense_weight):
+            return None
+        return rule
+
+    def threshold(self, mode: str) -> float:
+        """What the answer step compares with in ``mode``: the combined decision's
+        threshold where it applies, else the reader's own (its margin's)."""
+        rule = self.decision_rule(mode)
+        return rule.threshold if rule else self.reader.threshold
+
+    def decide(self, query: Query, hits: Sequence[Hit], scored: Sequence[ScoredSentence], ix: LoadedIndex,
+               timings: dict[str, float]) -> Decided:
+        # Read: the reader finds the answer span in each passage and says how much better
+        # it is than "no answer here". Decide: the margin, with the passage's retrieval
+        # score where the shipped decision applies, against the threshold chosen with it.
+        # The span that answers is the one with the best decision score: a sibling
+        # article's span the reader is a little surer of does not beat the question's own
+        # passage.
+        read, n_read = self.read(query.folded, hits[: self.settings.reader_passages], ix, timings)
+        rule = self.decision_rule(query.mode)
+        threshold = self.threshold(query.mode)
+        value = rule.score if rule else (lambda r: r.margin)
+        read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
+        margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
+        margin = read[0].margin if read else float("-inf")
+        evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
+        top = value(read[0]) if read else float("-inf")
+        if rule:
+            evidence |= {"retrieval_score": read[0].retrieval if read else 0.0,
+                         "retrieval_weight": rule.retrieval_weight, "decision_score": top,
+                         "decision_threshold": rule.threshold}
+        abstain = not read or top <= threshold
+        if abstain:
+            return Decided((), True, evidence, None, margins)
+        # A question with several parts ("哪兩家公司…各花了多少") may be answered by more
+        # than one passage: every other passage whose span also clears the threshold adds
+        # its sentence, up to max_answer_sentences, best first.
+        confident = [r for r in read if value(r) > threshold
+                     and r.margin >= read[0].margin - self.settings.reader_extra_gap]
+        seen: set[tuple[str, int]] = set()
+        chosen = []
+        for r in confident:
+            if (r.doc_id, r.sentence[0]) in seen or len(chosen) >= self.settings.max_answer_sentences:
+                continue
+            seen.add((r.doc_id, r.sentence[0]))
+            chosen.append(ScoredSentence(r.chunk_id, r.doc_id, *r.sentence, r.margin, 1.0))
+        return Decided(tuple(chosen), False, evidence, read[0], margins)
+
+    def short_answer(self, decided: Decided, citations: Sequence[Citation], ix: LoadedIndex) -> ShortAnswer | None:
+        """The reader's span, only when the reader itself is confident of it (its margin
+        clears the reader's own calibrated threshold): the combined decision also answers
+        with unsure spans whose passage stands out, and there the quoted sentence is the
+        answer, not a bold phrase the reader guessed (on CMRC dev such spans score EM 0.16)."""
+        best = decided.best
+        if best is None or not citations or best.margin <= self.reader.threshold:
+            return None
+        return ShortAnswer(ix.documents[best.doc_id].text[best.start:best.end], best.chunk_id, best.doc_id,
+                           best.start, best.end, round(best.margin, 4))
+
+    def read(self, question: str, hits: Sequence[Hit], ix: LoadedIndex,
+             timings: dict[str, float]) -> tuple[list[ReadSpan], int]:
+        """The reader's spans over the passages of ``hits`` (``question`` folded), best
+        margin first, and how many passages were read (the first alone when its span
+        clears the stop margin; none whose document fails the topic check)."""
+        t = time.perf_counter()
+        chunks, documents = ix.chunk_by_id, ix.documents
+        target = self.settings.fold_target
+        folded = [fold_with_offsets(documents[h.doc_id].text, chunks[h.chunk_id].start, chunks[h.chunk_id].end, target)
+                  for h in hits]
+        simplified = question if target == "simplified" else fold(question, "simplified")
+        # The topic check: a passage whose document holds too little of the question's
+        # words is about another fish, station or player; its span would answer another
+        # question, so it is not read at all.
+        min_topic = self.settings.reader_min_topic
+        todo = list(range(len(hits)))
+        if min_topic is not None:
+            top = self.settings.reader_topic_terms
+            idf = ix.article_idf if self.settings.reader_topic_idf == "articles" else ix.bm25.idf
+            shares = {d: topic_coverage(simplified, folded_document(documents[d].text), idf, ix.bm25.knows, top)
+                      for d in dict.fromkeys(h.doc_id for h in hits)}
+            todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
+        texts = [f.text for f in folded]
+        stop = self.settings.reader_stop_margin
+        spans: list = [None] * len(hits)
+        n_read = len(todo)
+        if stop is not None and len(todo) > 1:
+            # The best hit first: when its span (after every check) is confident enough,
+            # the other passages could only add or swap a span the first already beats.
+            i = todo.pop(0)
+            spans[i] = self.reader.read(question, [texts[i]])[0]
+            first = rank_spans([hits[i]], chunks, documents, [folded[i]], [spans[i]], target, simplified)
+            if first and first[0].margin >= stop:
+                timings["read"] = (time.perf_counter() - t) * 1000
+                return first, 1
+        if todo:
+            for i, span in zip(todo, self.reader.read(question, [texts[i] for i in todo])):
+                spans[i] = span
+        timings["read"] = (time.perf_counter() - t) * 1000
+        return rank_spans(hits, chunks, documents, folded, spans, target, simplified), n_read
