@@ -121,7 +121,7 @@ print(json.dumps({"open_seconds": round(opened, 2), "rss_mb": round(kb("VmRSS") 
 def memory(folder: Path, store: str, cache: Path, questions: list[str], uri: Path | None) -> dict:
     """RSS of a fresh process that opens the index and answers 50 searches (Milvus Lite
     runs inside that process, so its memory is counted)."""
-    from rag.stores.milvus_store import disconnect
+    from rag.stores.milvus_client import disconnect
 
     if uri is not None:
         disconnect(str(uri))  # Milvus Lite: one process per database file
@@ -184,7 +184,7 @@ def hnsw_recall(n: int, n_queries: int = 200, seed: int = 3) -> dict:
     import faiss
     from pymilvus import DataType
 
-    from rag.stores.milvus_store import connect, disconnect
+    from rag.stores.milvus_client import connect, disconnect
 
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(200, DIM)).astype(np.float32)

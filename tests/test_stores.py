@@ -112,7 +112,7 @@ def _milvus_copy(built, name):
 
 
 def test_missing_collection_is_a_clear_error(built):
-    from rag.stores.milvus_store import connect
+    from rag.stores.milvus_client import connect
 
     s, folder = _milvus_copy(built, "dropped")
     info = read_manifest(folder)["store"]
@@ -122,7 +122,7 @@ def test_missing_collection_is_a_clear_error(built):
 
 
 def test_collection_edited_behind_the_manifest_is_refused(built):
-    from rag.stores.milvus_store import connect
+    from rag.stores.milvus_client import connect
 
     s, folder = _milvus_copy(built, "edited")
     info = read_manifest(folder)["store"]
@@ -134,7 +134,7 @@ def test_collection_edited_behind_the_manifest_is_refused(built):
 
 
 def test_collection_of_another_build_is_refused(built):
-    from rag.stores.milvus_store import connect
+    from rag.stores.milvus_client import connect
 
     s, folder = _milvus_copy(built, "other")
     info = read_manifest(folder)["store"]

@@ -183,7 +183,9 @@ def test_milvus_reader_sees_one_generation_at_a_time(tmp_path):
     """While an update writes the next generation, a reader of the current one sees the
     old document whole; after the swap, readers see the new one whole."""
     pytest.importorskip("milvus_lite")
-    from rag.stores.milvus_store import CollectionWriter, MilvusRow, connect
+    from rag.stores.base import StoreRow
+    from rag.stores.milvus_client import connect
+    from rag.stores.milvus_writer import CollectionWriter
 
     s = make_fake_settings(tmp_path / "models").with_(store="milvus", milvus_uri=str(tmp_path / "m.db"))
     corpus, emb = _corpus(tmp_path), HashingEmbedder()
@@ -195,15 +197,15 @@ def test_milvus_reader_sees_one_generation_at_a_time(tmp_path):
     writer = CollectionWriter(s.store_config(), m["store"], m["model"]["dimension"], "unused", "tokens", False, 32)
     assert writer.incremental and writer.generation == 2
     vec = np.ones(m["model"]["dimension"], dtype=np.float32) / np.sqrt(m["model"]["dimension"])
-    writer.write([MilvusRow(f"{c.chunk_id}@new", c.chunk_id, doc, "", c.start, c.end, "", "", vec, ("獨一無二",))
+    writer.write([StoreRow(f"{c.chunk_id}@new", c.chunk_id, doc, "", c.start, c.end, "", "", vec, ("獨一無二",))
                   for c in rows], [doc])
     # Not committed: the reader of generation 1 sees the old rows of the document, all
     # of them, and none of the new; generation 2 would see exactly the new ones.
-    from rag.stores.milvus_store import _expr
+    from rag.stores.milvus_client import filter_expr
 
     client, name = connect(str(tmp_path / "m.db")), m["store"]["collection"]
     for g, hidden, marker in ((1, [], 0), (2, [doc], len(rows))):
-        found = client.query(name, filter=_expr(g, [doc], hidden), output_fields=["pk"])
+        found = client.query(name, filter=filter_expr(g, [doc], hidden), output_fields=["pk"])
         assert len(found) == len(rows) and sum(f["pk"].endswith("@new") for f in found) == marker
     assert before.loaded.store.keyword(["獨一無二"], 50) == []
     assert len(before.search("香港", mode="dense", top_k=50, doc_ids=[doc])) == min(50, len(rows))
@@ -439,7 +441,7 @@ def test_the_suggested_repair_of_a_damaged_collection_repairs_it(tmp_path):
     """Rows deleted behind the index: loading names the repair, the repair rebuilds (it
     does not say "up to date"), and an add on the damaged collection rebuilds it too."""
     from rag.errors import IndexLoadError
-    from rag.stores.milvus_store import connect
+    from rag.stores.milvus_client import connect
 
     s, corpus, emb = _milvus(tmp_path)
     idx = tmp_path / "idx"

@@ -13,7 +13,6 @@ from typing import Callable
 
 import numpy as np
 
-from .. import vectors as vec
 from ..bm25 import BM25Index
 from ..corpus import Skipped, Unchanged, document_to_json, read_corpus, text_path
 from ..embedding.base import Embedder
@@ -21,7 +20,8 @@ from ..checksums import sha256_file
 from ..errors import IndexLoadError, InputError
 from ..records import Chunk, Document
 from ..settings import Settings
-from ..stores.base import absolute_store_uri
+from .. import stores
+from ..stores.base import BuildRows, StoreRow, absolute_store_uri, row_key
 from ..text.chunking import chunk_document, match_text
 from ..text.fold import fold
 from ..text.tokenize import tokenize
@@ -149,12 +149,14 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         bm25 = old.bm25.updated(row_map, len(chunks), tokens)
     else:
         bm25 = BM25Index.build([tokens[i] for i in range(len(chunks))])
-    writer = None
-    if settings.store == "faiss":
-        index, kind = vec.build_vector_index(matrix, settings.ann_threshold, settings.hnsw_m, settings.hnsw_ef_search)
-    else:
-        kind = "milvus-" + vec.choose_kind(len(chunks), settings.ann_threshold)
-        writer = _milvus_write(docs, chunks, keys, source, matrix, tokens, old, previous, owned, settings, dim)
+    store = stores.backend(settings.store)
+    writer = store.writer(settings, previous, owned, dim, len(chunks))
+    changed: frozenset[str] = frozenset()
+    if old is not None:
+        kept_rows = {r for r in source if r >= 0}
+        changed = frozenset(doc_id for r, doc_id in enumerate(old.chunk_docs) if r not in kept_rows)
+    build_rows = BuildRows(_rows_of_build(docs, chunks, keys, source, matrix, tokens, old, settings), changed, matrix,
+                           bm25, tuple(chunk_docs))
     t3 = time.perf_counter()
 
     out_parent = out.resolve().parent
@@ -169,9 +171,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         with (tmp / "chunks.jsonl").open("wb") as fh:
             fh.writelines(old.chunk_lines[r] if r >= 0 else _chunk_line(c) for c, r in zip(chunks, source))
         files = ["documents.jsonl", "chunks.jsonl", *bm25.save(tmp)]
-        if writer is None:
-            vec.save(index, tmp / "vectors.faiss")
-            files.append("vectors.faiss")
+        files += writer.write(build_rows, tmp)
         np.save(tmp / "embed_cache.npy", matrix, allow_pickle=False)
         (tmp / "embed_cache_keys.json").write_text(json.dumps(keys))
         manifest = {
@@ -183,9 +183,10 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
                       "compatible_backends": sorted(embedder.compatible_backends)},
             "normalization": normalization(settings),
             "chunking": chunk_settings(settings),
-            "vector_index": {"kind": kind, "threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
+            "vector_index": {"kind": writer.vector_kind, "threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
                              "ef_search": settings.hnsw_ef_search, "metric": "inner_product (cosine)"},
-            "store": {**writer.info, "folder": text_path(out)} if writer is not None else {"kind": "faiss"},
+            # A store whose data lives outside the folder records which folder owns it.
+            "store": {**writer.info, "folder": text_path(out)} if store.external else dict(writer.info),
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
             "counts": {"documents": len(docs), "chunks": len(chunks), "skipped": len(skipped)},
             # Where the corpus is, never relative to the current folder of a later update:
@@ -204,15 +205,11 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         swap_in(tmp, out)
     except BaseException:
         discard(tmp)
-        if writer is not None:
-            writer.abandon()
+        writer.abandon()
         raise
-    if writer is not None:
-        writer.commit()
-    elif owned.get("kind") == "milvus":
-        from ..stores.milvus_store import drop_build
-
-        drop_build(previous, settings.store_config())
+    writer.commit()
+    if owned.get("kind") != settings.store and owned.get("kind") in stores.kinds():
+        stores.backend(owned["kind"]).drop(previous, settings)  # the build moved to another store
     t4 = time.perf_counter()
     reused = len(chunks) - len(todo)
     return BuildReport(out, len(docs), len(chunks), skipped, reused, len(todo),
@@ -230,35 +227,29 @@ def _chunk_line(c: Chunk) -> bytes:
                         "truncated": c.truncated}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _milvus_write(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray,
-                  tokens: dict[int, list[str]], old: "Previous | None", previous: dict | None, owned: dict,
-                  settings: Settings, dim: int):
-    """Write this build's rows to Milvus (invisible to readers until the folder swap names
-    their generation); the writer's ``commit``/``abandon`` finish or undo it."""
-    from .. import provenance
-    from ..stores.milvus_store import CollectionWriter, MilvusRow, row_key
+def _rows_of_build(docs: list, chunks: list[Chunk | None], keys: list[str], source: list[int], matrix: np.ndarray,
+                   tokens: dict[int, list[str]], old: "Previous | None", settings: Settings):
+    """The build's rows as a store holds them, made only when a store asks: ``rows(only_new)``
+    (rows kept from the previous build are left out when ``only_new``)."""
+    def rows(only_new: bool) -> list[StoreRow]:
+        from .. import provenance
 
-    writer = CollectionWriter(settings.store_config(), owned, dim, os.urandom(4).hex(),
-                              settings.milvus_analyzer, vec.choose_kind(len(chunks), settings.ann_threshold) == "hnsw-ip",
-                              settings.hnsw_m, (previous or {}).get("counts", {}).get("chunks"))
-    by_id = {d.doc_id: d for d in docs}
-    sha = {d.doc_id: d.sha256 for d in docs}
-    # A new collection needs every row; an update only the rows that are new.
-    rows = [i for i in range(len(chunks)) if not writer.incremental or source[i] < 0]
-    added = []
-    for i in rows:
-        c = chunks[i] if chunks[i] is not None else old.chunk(source[i])
-        d = by_id[c.doc_id]
-        if isinstance(d, Unchanged):
-            d = old.document(d.doc_id)
-        toks = tokens.get(i)
-        if toks is None:  # a kept row going into a new collection
-            toks = tokenize(fold(match_text(d, c), settings.fold_target))
-        added.append(MilvusRow(row_key(c.chunk_id, keys[i], sha[c.doc_id]), c.chunk_id, c.doc_id, c.section,
-                               c.start, c.end, provenance.date(d), provenance.outlet(d), matrix[i], tuple(toks)))
-    changed: set[str] = set()
-    if writer.incremental and old is not None:
-        kept = {r for r in source if r >= 0}
-        changed = {doc_id for r, doc_id in enumerate(old.chunk_docs) if r not in kept}
-    writer.write(added, sorted(changed))
-    return writer
+        by_id = {d.doc_id: d for d in docs}
+        sha = {d.doc_id: d.sha256 for d in docs}
+        out = []
+        for i in range(len(chunks)):
+            if only_new and source[i] >= 0:
+                continue
+            c = chunks[i] if chunks[i] is not None else old.chunk(source[i])
+            d = by_id[c.doc_id]
+            if isinstance(d, Unchanged):
+                d = old.document(d.doc_id)
+            toks = tokens.get(i)
+            if toks is None:  # a kept row going into a new collection
+                toks = tokenize(fold(match_text(d, c), settings.fold_target))
+            out.append(StoreRow(row_key(c.chunk_id, keys[i], sha[c.doc_id]), c.chunk_id, c.doc_id, c.section,
+                                c.start, c.end, provenance.date(d), provenance.outlet(d), matrix[i], tuple(toks)))
+        return out
+
+    return rows
+

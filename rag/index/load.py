@@ -11,14 +11,13 @@ from typing import Callable
 
 import numpy as np
 
-from .. import vectors as vec
 from ..bm25 import BM25Index
 from ..embedding.base import Embedder
 from ..errors import IndexLoadError
 from ..records import Chunk, Document
 from ..settings import Settings
 from ..stores.base import Store
-from ..stores.faiss_store import FaissStore
+from .. import stores
 from .manifest import checked_bytes, manifest_bytes, parse_manifest, store_info, check_matches
 from .previous import RECORD_FILES, parse_chunks, parse_documents
 
@@ -106,8 +105,11 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
         raise
     check_matches(folder, manifest, settings, embedder)
     files = manifest.get("files", {})
-    on_milvus = store_info(manifest).get("kind") == "milvus"
-    required = set(RECORD_FILES) | (set() if on_milvus else {"vectors.faiss"})
+    try:
+        store_kind = stores.backend(store_info(manifest).get("kind", "faiss"))
+    except ValueError as exc:
+        raise IndexLoadError(f"{mpath}: {exc}; rebuild with: rag index --out {folder}") from None
+    required = set(RECORD_FILES) | set(store_kind.folder_files)
     if not required <= set(files):
         raise IndexLoadError(f"{mpath} lists no checksum for {', '.join(sorted(required - set(files)))}; "
                              f"rebuild with: rag index --out {folder}")
@@ -122,31 +124,19 @@ def _load_once(folder: Path, settings: Settings, embedder: Embedder | None) -> L
     # From here on only checked bytes are parsed. A parse error means the manifest and
     # the files were edited together: refuse, naming the file.
     current = "documents.jsonl"
-    index = None
     try:
         docs = parse_documents(blobs["documents.jsonl"])
         current = "chunks.jsonl"
         chunks = parse_chunks(blobs["chunks.jsonl"], docs)
-        if not on_milvus:
-            current = "vectors.faiss"
-            index = vec.from_bytes(blobs["vectors.faiss"])
         current = "bm25.npz or bm25_terms.json"  # the keyword index is the pair
         bm25 = BM25Index.from_bytes(blobs["bm25.npz"], blobs["bm25_terms.json"])
     except (ValueError, KeyError, TypeError, IndexError, RuntimeError, EOFError, OSError, zipfile.BadZipFile) as exc:
         raise IndexLoadError(f"index file {folder}/{current} cannot be read ({exc}); "
                              f"rebuild with: rag index --out {folder}") from exc
-    dim = manifest.get("model", {}).get("dimension")
-    n_vectors, vec_dim = (index.ntotal, index.d) if index is not None else (len(chunks), dim)
-    if n_vectors != len(chunks) or bm25.n_docs != len(chunks) or vec_dim != dim:
-        raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {n_vectors} vectors of "
-                             f"dimension {vec_dim} (manifest: {dim}), {bm25.n_docs} keyword rows; rebuild it")
+    if bm25.n_docs != len(chunks):
+        raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {bm25.n_docs} keyword rows; "
+                             f"rebuild with: rag index --out {folder}")
     row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
-    if index is not None:
-        if hasattr(index, "hnsw"):
-            index.hnsw.efSearch = settings.hnsw_ef_search
-        store = FaissStore(index, bm25, [c.doc_id for c in chunks])
-    else:
-        from ..stores.milvus_store import open_store
-
-        store = open_store(manifest, folder, settings.store_config(), row_of, len(chunks), settings.hnsw_ef_search)
+    store = store_kind.open(manifest, folder, settings, blobs, chunks, bm25, row_of)
+    index = getattr(store, "vectors", None)  # the FAISS index, for the benches and tests that read it
     return LoadedIndex(folder, manifest, docs, chunks, index, bm25, row_of, {c.chunk_id: c for c in chunks}, store)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import stores
 from ..bm25 import BM25Index
 from ..corpus import document_from_json, text_path
 from ..embedding.base import Embedder, vectors_compatible
@@ -164,10 +165,11 @@ def owned_store(previous: dict | None, out: Path) -> dict:
     drops the original's."""
     info = store_info(previous)
     folder = info.get("folder")
-    if info.get("kind") == "milvus" and folder is not None and folder != text_path(out):
-        log.warning("index %s is a copy of %s: this build gets its own Milvus collection and leaves %s to that "
-                    "index", out, folder, info.get("collection"))
-        return {"kind": "milvus-of-another-folder"}
+    external = info.get("kind") in stores.kinds() and stores.backend(info["kind"]).external
+    if external and folder is not None and folder != text_path(out):
+        log.warning("index %s is a copy of %s: this build gets its own %s store and leaves %s's to that index",
+                    out, folder, info.get("kind"), folder)
+        return {"kind": f"{info.get('kind')}-of-another-folder"}
     return info
 
 
@@ -176,10 +178,4 @@ def same_store(previous: dict, info: dict, settings: Settings) -> bool:
     ``owned_store``) as it stands, so an unchanged corpus is up to date."""
     if settings.store != info.get("kind"):
         return False
-    if settings.store == "faiss":
-        return True
-    from ..stores.milvus_store import collection_usable
-
-    return (info.get("uri") == settings.milvus_uri and info.get("base") == settings.milvus_collection
-            and info.get("analyzer") == settings.milvus_analyzer
-            and collection_usable(info, settings.store_config(), previous.get("counts", {}).get("chunks")))
+    return stores.backend(settings.store).same(previous, info, settings)
