@@ -545,7 +545,3 @@ def train_net(net, tokenizer, train: list[Example], args: argparse.Namespace, rn
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    sys.exit(main())

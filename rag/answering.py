@@ -48,12 +48,6 @@ def is_instruction(folded_sentence: str) -> bool:
     return bool(_INSTRUCTION.search(folded_sentence))
 
 
-NO_EVIDENCE = {
-    "simplified": "未能在语料中找到足够的证据回答这个问题。",
-    "traditional": "未能在語料中找到足夠的證據回答這個問題。",
-}
-
-
 @dataclass(frozen=True)
 class ScoredSentence:
     chunk_id: str
@@ -177,41 +171,3 @@ def answer_segments(citations: Sequence[Citation], script: str) -> tuple[list[tu
 def compose_answer(segments: Sequence[tuple[str, int]]) -> str:
     """The answer text: each sentence followed by its marker, "sentence[1]sentence[2]"."""
     return "".join(f"{text}[{marker}]" for text, marker in segments)
-
-
-NOT_CHINESE = {
-    "simplified": "这个系统以中文新闻原文回答中文问题；这个问题没有中文字，无法可靠地对应原文。请用中文提问。"
-                  " (Please ask in Chinese: the answers quote Chinese news verbatim.)",
-    "traditional": "這個系統以中文新聞原文回答中文問題；這個問題沒有中文字，無法可靠地對應原文。請用中文提問。"
-                   " (Please ask in Chinese: the answers quote Chinese news verbatim.)",
-}
-
-
-def no_evidence_text(script: str, searched_titles: Sequence[str] = ()) -> str:
-    """The honest no-answer, naming the articles searched when the search was limited to some."""
-    trad = script == "traditional"
-    if not searched_titles:
-        return NO_EVIDENCE["traditional" if trad else "simplified"]
-    names = "、".join(f"《{t}》" for t in searched_titles[:3])
-    if len(searched_titles) > 3:
-        names = (f"所選的 {len(searched_titles)} 篇文章" if trad else f"所选的 {len(searched_titles)} 篇文章")
-    text = f"未能在{names}中找到足夠的證據回答這個問題。" if trad else f"未能在{names}中找到足够的证据回答这个问题。"
-    return text
-
-
-def not_chinese_text(script: str) -> str:
-    return NOT_CHINESE["traditional" if script == "traditional" else "simplified"]
-
-
-def fallback_notice(script: str, error: str, no_evidence: bool, dropped: int) -> str:
-    """One line saying why a generated answer is not shown (the quoted one is)."""
-    trad = script == "traditional"
-    if error:
-        line = (f"語言模型無法使用（{error}），以下是引自原文的答案。" if trad
-                else f"语言模型无法使用（{error}），以下是引自原文的答案。")
-    elif no_evidence:
-        line = "語言模型認為資料不足以回答；以下是引自原文的答案。" if trad else "语言模型认为资料不足以回答；以下是引自原文的答案。"
-    else:
-        line = (f"生成的 {dropped} 句未能通過原文核對，已略去；以下是引自原文的答案。" if trad
-                else f"生成的 {dropped} 句未能通过原文核对，已略去；以下是引自原文的答案。")
-    return line

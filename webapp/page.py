@@ -345,7 +345,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                 gr.update(value=t("lookup_button")), gr.update(label=t("examples")),
                 panel, gr.update(label=t("since")), gr.update(label=t("until")), gr.update(label=t("outlets")))
 
-    with gr.Blocks(title=view.STRINGS["title"], analytics_enabled=False) as page:
+    with gr.Blocks(title=view.t("title"), analytics_enabled=False) as page:
         chat_state = gr.State(Chat())
         header = gr.Markdown(f"## {view.t('title')}\n{view.t('subtitle')}")
         with gr.Tab(view.t("ask")) as ask_tab:

@@ -15,7 +15,8 @@ from rag.api import RagIndex
 from rag.citations import is_ref, lookup_chunk
 from rag import provenance
 from rag.records import Answer, Citation, Document, ShortAnswer
-from rag.text.fold import in_script, to_script
+from rag.text.fold import in_script
+from rag.presentation.strings import t
 from rag.text.sanitize import sanitize
 
 log = logging.getLogger(__name__)
@@ -29,77 +30,6 @@ _MD_ENTITIES = {"$": "&#36;", "%": "&#37;", ":": "&#58;", "@": "&#64;"}
 _MD_ENTITY_CHARS = re.compile("[$%:@]")
 MAX_TITLE_CHARS = 120  # a title shown in a list, a panel or the article filter
 _SPACES = re.compile(r"\s+")
-
-# Interface text, written in Traditional Chinese; Simplified is derived with OpenCC.
-STRINGS = {
-    "title": "香港創科新聞問答",
-    "subtitle": "以新聞原文回答問題，每句答案都附出處，可點擊核對。",
-    "ask": "提問",
-    "placeholder": "輸入問題，例如：阿里巴巴在銅鑼灣買下了幾層寫字樓？",
-    "sources": "出處",
-    "no_sources": "提問後，這裏會列出答案引用的原文段落。",
-    "related": "可能相關（並非答案的證據）",
-    "searched": "追問改寫為",
-    "edit_hint": "點擊可修改後再問",
-    "context": "展開原文上下文",
-    "lookup": "出處查詢",
-    "lookup_hint": "貼上段落編號（如 000_0f407bbef8b93a09#3）、範圍（doc:120-180）或一句話，查看支持它的原文。",
-    "lookup_button": "查詢",
-    "settings": "設定",
-    "mode": "檢索方式",
-    "top_k": "來源數目",
-    "script": "答案字體",
-    "docs": "搜尋的文章（不選即全部）",
-    "empty": "請先輸入問題。",
-    "too_long": "問題太長了（{n} 字），請精簡到 {limit} 字以內。",
-    "error": "無法處理這個問題：{msg}",
-    "err_empty": "請先輸入問題。",
-    "since": "由（日期，如 2024-01-01）",
-    "until": "至（日期）",
-    "outlets": "只看這些來源",
-    "label_generated": "生成答案，已逐句核對原文",
-    "label_quoted": "引自原文",
-    "checking": "生成中，每句通過原文核對後才顯示…",
-    "err_no_words": "問題裏沒有可以搜尋的字詞（只有標點或符號），請用中文寫出想問的事。",
-    "err_not_utf8": "問題裏有無法辨認的字元（不是 UTF-8 文字），請重新輸入。",
-    "err_unknown_document": "資料庫裏沒有這篇文章：{doc}",
-    "section": "章節",
-    "offsets": "位置",
-    "score": "相關度",
-    "no_support": "找不到支持這句話的段落。",
-    "ui_lang": "介面文字",
-    "examples": "試試這些問題",
-    "related_flag": "相關文章摘錄（原網頁已截斷）",
-    "clear": "清除對話",
-    "related_hint": "<span class=\"hint-wide\">右側</span><span class=\"hint-narrow\">下方</span>「出處」列出了最接近的段落，僅供參考，並非答案的證據。",
-    "failed": "抱歉，處理時出了問題，請再試一次；如果問題持續，請清除對話。",
-    "bad_ref": "找不到這個出處：{msg}",
-    "converted": "轉寫",
-    "converted_title": "原文是另一種字體，這句轉寫成你的字體；「出處」顯示原文",
-    "copy": "複製答案和出處",
-    "verdict_supported": "✓ 有原文支持",
-    "verdict_contradicted": "✗ 與原文不符",
-    "verdict_partly_supported": "◐ 部分有原文支持（以下未見於原文）",
-    "verdict_not_found": "？ 找不到相關原文（既無支持，也無反駁）",
-    "not_in_archive": "原文沒有：",
-    "nothing_of_kind": "（無此說）",
-    "archive_says": "原文說 ",
-    "claim_says": "，這句話說 ",
-    "nearest": "最接近的段落（只供參考，並非證據）",
-    "sources_plain": "出處",
-    "no_date": "日期不詳",
-    "no_outlet": "來源不詳",
-    "references": "參考：",
-    "untitled": "（無標題）",
-    "related_header": "相關文章（摘錄）",
-    "shown_on": "原網頁附於：",
-}
-
-
-def t(key: str, lang: str = "traditional", **kw: object) -> str:
-    s = STRINGS[key].format(**kw) if kw else STRINGS[key]
-    return to_script(s, "simplified") if lang == "simplified" else s
-
 
 def outlet_choices(idx: RagIndex) -> list[str]:
     """The outlets of the index's documents (for the source filter), each once."""

@@ -10,7 +10,8 @@ from ..errors import RagError
 from ..progress import terminal_progress
 from ..text.sanitize import terminal_text
 from .options import folder, keep_store, open_from_args, settings_from_args
-from .output import VERDICT_LABELS, print_answer, print_update, provenance_line, title_of, to_json_line, safe_text
+from ..presentation.strings import VERDICT_LABELS
+from .output import print_answer, print_update, provenance_line, title_of, to_json_line, safe_text
 
 
 def cmd_index(args: argparse.Namespace) -> int:

@@ -80,10 +80,6 @@ def print_answer(a, as_json: bool, docs: dict | None = None) -> None:
             print(f"  - {safe_text(c.title)} ({safe_text(c.chunk_id)}): {safe_text(c.quote[:60])}")
 
 
-VERDICT_LABELS = {"supported": "SUPPORTED 有原文支持", "contradicted": "CONTRADICTED 與原文不符",
-                  "partly_supported": "PARTLY SUPPORTED 部分有原文支持", "not_found": "NOT FOUND 找不到相關原文"}
-
-
 def provenance_line(doc) -> str:
     """Date, authors, outlet and references of a document, or says they are unknown
     (``rag.provenance.line``: the same line the page and MCP give)."""

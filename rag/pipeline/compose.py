@@ -8,6 +8,7 @@ from typing import Sequence
 
 from .. import answering
 from ..answering import ScoredSentence
+from ..presentation import strings
 from ..index import LoadedIndex
 from ..records import Citation, Hit, ShortAnswer
 from .answerer import Answerer, Decided
@@ -58,7 +59,7 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
         abstain, related, citations, short = True, citations, [], None
     segments, converted = ([], []) if abstain else answering.answer_segments(citations, query.script)
     titles = [documents[d].title for d in dict.fromkeys(query.doc_ids or []) if d in documents]
-    text = (answering.not_chinese_text(query.script) if not query.chinese
-            else answering.no_evidence_text(query.script, titles) if abstain
+    text = (strings.not_chinese_text(query.script) if not query.chinese
+            else strings.no_evidence_text(query.script, titles) if abstain
             else answering.compose_answer(segments))
     return Draft(text, abstain, tuple(citations), tuple(related), tuple(segments), tuple(converted), short)

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 
 from .. import answering
 from ..answering import ScoredSentence
+from ..presentation import strings
 from ..index import LoadedIndex
 from ..records import Hit
 from ..settings import Settings
@@ -50,7 +51,7 @@ def generate_answer(draft: Draft, query: Query, hits: Sequence[Hit], ix: LoadedI
          for n, sent in (g.support for g in gen.passed)],
         ix.chunk_by_id, ix.documents)
     if not cits or len(cits) != len(gen.passed):
-        notice = answering.fallback_notice(query.script, gen.error, gen.no_evidence, len(gen.dropped))
+        notice = strings.fallback_notice(query.script, gen.error, gen.no_evidence, len(gen.dropped))
         return replace(draft, generation=generation, notice=notice)
     segments = [(in_script(g.text, query.script)[0].translate(answering.BRACKETS), c.marker)
                 for g, c in zip(gen.passed, cits)]
