@@ -17,7 +17,7 @@ from rag.cli import common_options, run, settings_from_args
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .harness.runner import main_eval
+    from .harness.run import main_eval
 
     return main_eval(args, settings_from_args(args))
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from rag.api import open_index  # noqa: E402
 from rag.embedding.fake import HashingEmbedder  # noqa: E402
 from eval.harness.datasets import load_cmrc, load_jsonl, write_corpus  # noqa: E402
-from eval.harness.runner import find_cmrc  # noqa: E402
+from eval.harness.run import find_cmrc  # noqa: E402
 from rag.index import build_index  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.text.tokenize import tokenize  # noqa: E402

@@ -25,37 +25,25 @@ import argparse
 import json
 import logging
 import random
-import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from rag.bm25 import BM25Index
 from rag.checksums import sha256_file
-from eval.harness.metrics import char_f1, exact_match
 from rag.machine import cpu_flags, read_cpuinfo
-from rag.retrieval import fuse
 from rag.settings import Settings
-from rag.text.fold import fold
-from rag.text.tokenize import tokenize
 from rag.reader.features import ANSWER_TOKEN_CHOICES, MAX_TOKENS, AnswerCaps, STRIDE, Window, label, make_windows
 from rag.reader.load import WEIGHTS_DIR
 from rag.reader.packing import base_tensors, pack
-from rag.reader.spans import fold_with_offsets
+
+from .reader_calibration import choose_answer_caps, heldout_metrics, pipeline_threshold
+from .reader_data import (DATA_FILES, DATA_TAGS, HOLDOUT, SEED, TRAIN_FILE, TRAIN_TAG, Example, hard_negatives,
+                          hybrid_ranker, load_examples, near_miss_negatives, split_articles)
 
 log = logging.getLogger(__name__)
 
-SEED = 20261124
-ANSWER_TOKEN_SLACK = 0.25  # F1 points: one question of the 360 held out moves F1 by up to 0.28
+
 STEPS = 1500  # the shipped recipe (see the manifest), with bfloat16 autocast
-DATA_FILES = ("cmrc2018_trial.json", "drcd_dev.json")  # the shipped recipe's
-DATA_TAGS = ("cmrc-trial", "drcd")  # each file's articles are named "<tag>-<article id>"
-# ``--with-cmrc-train``: CMRC 2018 train (10,121 questions) first, then the two above
-# (tried 2026-12-05, not shipped: see eval/results/reader/tried-cmrc-train).
-TRAIN_FILE, TRAIN_TAG = "cmrc2018_train.json", "cmrc-train"
-HOLDOUT = 0.08  # share of the articles held out for figures and the threshold
 
 
 # CPU flags of native bfloat16 arithmetic. Without one, autocast emulates bfloat16: on an
@@ -71,257 +59,6 @@ def bf16_problem(flags: frozenset[str] | None) -> str | None:
     return ("this CPU has no native bfloat16 (no avx512_bf16 or amx_bf16 flag), so bfloat16 autocast would be "
             "emulated, more than ten times slower (the hour's recipe would take a day); train in float32 with "
             "--no-bf16 (a different recipe: the manifest records it) or on a CPU with AVX-512 BF16")
-
-
-@dataclass(frozen=True)
-class Example:
-    article: str
-    question: str  # folded
-    passage: str  # folded
-    answer: tuple[int, int] | None  # folded character span, None: no answer in this passage
-    answers: tuple[str, ...] = ()  # folded reference texts (for EM/F1)
-
-
-def load_examples(path: Path, tag: str) -> tuple[list[Example], list[tuple[str, str]]]:
-    """Positive examples and the (article, folded passage) list of a SQuAD-style file."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    examples: list[Example] = []
-    passages: list[tuple[str, str]] = []
-    for ai, article in enumerate(data):
-        art = f"{tag}-{article.get('id', ai)}"
-        for para in article["paragraphs"]:
-            folded = fold_with_offsets(para["context"])
-            passages.append((art, folded.text))
-            first = {o: k for k, o in reversed(list(enumerate(folded.origin)))}
-            for qa in para["qas"]:
-                ans = qa["answers"][0]
-                a = first.get(ans["answer_start"])
-                b_orig = ans["answer_start"] + len(ans["text"])
-                b = next((k for k, o in enumerate(folded.origin) if o >= b_orig), len(folded.text))
-                if a is None or b <= a:
-                    continue
-                refs = tuple(dict.fromkeys(fold(x["text"]) for x in qa["answers"]))
-                examples.append(Example(art, fold(qa["question"]), folded.text, (a, b), refs))
-    return examples, passages
-
-
-Ranker = Callable[[str], list[int]]  # question -> rows of the passage list, best first
-
-
-def bm25_ranker(passages: list[str], k: int = 10) -> Ranker:
-    """The keyword leg alone (the negatives of the recipe until 2026-11-29)."""
-    bm = BM25Index.build([tokenize(p) for p in passages])
-    return lambda question: [r for r, _ in bm.top_k(tokenize(question), k)]
-
-
-def hybrid_ranker(passages: list[str], embedder, settings: Settings, k: int = 10, vectors=None) -> Ranker:
-    """The product's own retrieval over the passages: the dense and keyword legs fused by
-    ``rag.retrieval.fuse`` (same fusion, weight and candidate count), so that the
-    negatives are the passages the product would read when the answer is not in the corpus."""
-    import numpy as np
-
-    bm = BM25Index.build([tokenize(p) for p in passages])
-    if vectors is None:
-        vectors = embedder.embed_passages(passages)
-    vectors = np.asarray(vectors, dtype=np.float32)
-    n = settings.candidates
-
-    def rank(question: str) -> list[int]:
-        q = np.asarray(embedder.embed_queries([question]), dtype=np.float32)[0]
-        sims = vectors @ q
-        top = np.argsort(-sims, kind="stable")[:n]
-        dense = [(int(r), float(sims[r])) for r in top]
-        fused = fuse(dense, bm.top_k(tokenize(question), n), settings)
-        return [r for r, _ in fused[:k]]
-
-    return rank
-
-
-def hard_negatives(examples: list[Example], passages: list[tuple[str, str]], rng: random.Random,
-                   ranker: Ranker | None = None, per_question: int = 1) -> list[Example]:
-    """``per_question`` negatives per question: the best-ranked passages that hold no
-    reference answer (``ranker``: BM25 over ``passages`` when not given)."""
-    texts = [p for _, p in passages]
-    ranker = ranker or bm25_ranker(texts)
-    out = []
-    for ex in examples:
-        picks = [passages[r] for r in ranker(ex.question) if passages[r][1] != ex.passage
-                 and not any(a in passages[r][1] for a in ex.answers)][:per_question]
-        if not picks:
-            pick = passages[rng.randrange(len(passages))]
-            if pick[1] == ex.passage or any(a in pick[1] for a in ex.answers):
-                continue
-            picks = [pick]
-        out += [Example(ex.article, ex.question, p[1], None, ex.answers) for p in picks]
-    return out
-
-
-_NAME_FLAGS = {"nr": "name", "nrt": "name", "nrfg": "name", "nz": "name", "nt": "org", "ns": "place"}
-_YEAR = re.compile(r"(1[89]|20)\d\d")
-
-
-def split_articles(positives: list[Example], rng: random.Random, share: float) -> set[str]:
-    """The held-out articles: ``share`` of the articles, drawn with ``rng`` (after the
-    negatives' draws, as the recipe draws them)."""
-    articles = sorted({e.article for e in positives})
-    rng.shuffle(articles)
-    return set(articles[: int(len(articles) * share)])
-
-
-def heldout_split(data: Path, share: float = HOLDOUT) -> tuple[set[str], list[Example]]:
-    """The articles the shipped recipe holds out and their answerable examples (its BM25
-    negatives drawn again: their fallback draws set the split), so that other weights or
-    decodings are measured on the same questions outside the recipe
-    (``eval/results/reader/tried-*`` scripts)."""
-    rng, positives = random.Random(SEED), []
-    for name, tag in zip(DATA_FILES, DATA_TAGS):
-        ex, passages = load_examples(data / name, tag)
-        positives += ex
-        hard_negatives(ex, passages, rng, None, 1)
-    held = split_articles(positives, rng, share)
-    return held, [e for e in positives if e.article in held]
-
-
-def near_miss_negatives(examples: list[Example], rng: random.Random, share: float = 0.6) -> list[Example]:
-    """Questions about something the passage does not say: one name, organisation, place
-    or year of the question that the passage holds is swapped for another of the same
-    kind that it does not hold ("腾讯" for "阿里巴巴", "2021年" for "2023年"), and the pair is
-    labelled "no answer". These are the near misses that retrieval brings back."""
-    import jieba.posseg as pseg
-
-    parsed = [[(w.word, w.flag) for w in pseg.cut(e.question)] for e in examples]
-    pools: dict[str, list[str]] = {}
-    for words in parsed:
-        for word, flag in words:
-            if flag in _NAME_FLAGS and len(word) >= 2:
-                pools.setdefault(_NAME_FLAGS[flag], []).append(word)
-    pools = {k: sorted(set(v)) for k, v in pools.items()}
-    out = []
-    for e, words in zip(examples, parsed):
-        if rng.random() > share:
-            continue
-        options = []
-        for i, (word, flag) in enumerate(words):
-            if flag in _NAME_FLAGS and len(word) >= 2 and word in e.passage:
-                options.append((i, "name", _NAME_FLAGS[flag]))
-            elif _YEAR.fullmatch(word) and word in e.passage:
-                options.append((i, "year", ""))
-        if not options:
-            continue
-        i, kind, group = options[rng.randrange(len(options))]
-        if kind == "year":
-            year = int(words[i][0])
-            candidates = [str(y) for y in range(year - 6, year + 7) if y != year and str(y) not in e.passage]
-        else:
-            candidates = [w for w in rng.sample(pools[group], min(40, len(pools[group]))) if w not in e.passage]
-        if not candidates:
-            continue
-        swapped = "".join(candidates[rng.randrange(len(candidates))] if k == i else w for k, (w, _) in enumerate(words))
-        out.append(Example(e.article, swapped, e.passage, None, e.answers))
-    return out
-
-
-def _best_read(net, tokenizer, question: str, passages: list[str],
-               caps: AnswerCaps = AnswerCaps()) -> tuple[float, str]:
-    """The pipeline's decision over several passages: the best span's margin and text."""
-    from rag.reader.infer import read_passages, torch_forward
-
-    best, text = -1e9, ""
-    for p, sp in zip(passages, read_passages(torch_forward(net), tokenizer, question, passages,
-                                             max_answer_tokens=caps.for_question(question))):
-        if sp is not None and sp.score - sp.null > best:
-            best, text = sp.score - sp.null, p[sp.start:sp.end]
-    return best, text
-
-
-def choose_answer_caps(net, tokenizer, dev_pos: list[Example],
-                       choices: tuple[int, ...] = ANSWER_TOKEN_CHOICES) -> tuple[AnswerCaps, dict[str, float]]:
-    """The longest answer spans the decoder considers (``AnswerCaps``: for questions asking
-    a name, a time, a place or a figure, and for the others), and F1 given the passage on
-    held-out articles for every pair of caps ("16/64"): the shortest pair within
-    ``ANSWER_TOKEN_SLACK`` of the best F1 (closer than one question's worth is noise, and
-    a longer span weakens the checks on its words). CMRC's answers include descriptions
-    ("有什么特点？") longer than DRCD's names and figures."""
-    from rag.reader.infer import decode, read_logits, torch_forward
-
-    forward = torch_forward(net)
-    reads = [read_logits(forward, tokenizer, e.question, [e.passage]) for e in dev_pos]
-    f1: dict[AnswerCaps, float] = {}
-    for short in choices:
-        for other in choices:
-            caps, total = AnswerCaps(short, other), 0.0
-            for e, read in zip(dev_pos, reads):
-                sp = decode(read, 1, caps.for_question(e.question))[0]
-                total += char_f1(e.passage[sp.start:sp.end] if sp else "", e.answers)
-            f1[caps] = round(100 * total / max(1, len(dev_pos)), 2)
-    return shortest_near_best(f1), {f"{c.names_and_figures}/{c.other}": v for c, v in f1.items()}
-
-
-def shortest_near_best(f1: dict[AnswerCaps, float], slack: float = ANSWER_TOKEN_SLACK) -> AnswerCaps:
-    """The caps whose F1 is within ``slack`` points of the best with the fewest tokens
-    between them (on a tie the shorter cap for names and figures)."""
-    top = max(f1.values())
-    return min((c for c, v in f1.items() if v >= top - slack), key=lambda c: (c.names_and_figures + c.other,
-                                                                               c.names_and_figures))
-
-
-def pipeline_threshold(net, tokenizer, dev_pos: list[Example], passages: list[str], k: int = 3,
-                       ranker: Ranker | None = None, caps: AnswerCaps = AnswerCaps()) -> dict:
-    """The threshold as the product uses it: the best margin over the ``k`` passages
-    read for a question. Each held-out answerable question is read twice: with its own
-    passage among the best-ranked passages of the training pool (``ranker``: BM25 when
-    not given), and with its own passage
-    removed (then an answer is right only if it holds a reference answer). The
-    threshold minimises the wrong outcomes of both (refusing or misanswering the first,
-    answering the second wrongly), on held-out training articles only."""
-    ranker = ranker or bm25_ranker(passages, k + 2)
-    with_gold, without = [], []
-    for e in dev_pos:
-        others = [passages[r] for r in ranker(e.question)[: k + 2] if passages[r] != e.passage][:k]
-        m, text = _best_read(net, tokenizer, e.question, [e.passage] + others[: k - 1], caps)
-        with_gold.append((m, any(a and a in text for a in e.answers) or exact_match(text, e.answers) > 0))
-        m, text = _best_read(net, tokenizer, e.question, others, caps)
-        without.append((m, bool(text) and any(a and a in text for a in e.answers)))
-    margins = sorted({m for m, _ in with_gold + without})
-    best = None
-    for t in margins[:: max(1, len(margins) // 500)] + [margins[-1]]:
-        errors = sum(not (m > t and right) for m, right in with_gold) + sum(m > t and not right for m, right in without)
-        if best is None or errors < best[0]:
-            best = (errors, t)
-    assert best is not None
-    t = best[1]
-    n = max(1, len(dev_pos))
-    return {
-        "threshold": round(t, 3), "passages": k, "questions": len(dev_pos),
-        "answer_has_reference": round(sum(m > t and right for m, right in with_gold) / n, 4),
-        "answerable_refused": round(sum(m <= t for m, _ in with_gold) / n, 4),
-        "own_passage_removed_right": round(sum(m <= t or right for m, right in without) / n, 4),
-    }
-
-
-def heldout_metrics(net, tokenizer, dev_pos: list[Example], dev_neg: list[Example],
-                    caps: AnswerCaps = AnswerCaps()) -> dict:
-    """EM/F1 given the passage, and the single-passage answer/no-answer separation."""
-    def margin_and_text(e: Example) -> tuple[float, str]:
-        return _best_read(net, tokenizer, e.question, [e.passage], caps)
-
-    pos = [margin_and_text(e) for e in dev_pos]
-    neg = [margin_and_text(e)[0] for e in dev_neg]
-    em = sum(exact_match(t, e.answers) for (_, t), e in zip(pos, dev_pos)) / max(1, len(pos))
-    f1s = sum(char_f1(t, e.answers) for (_, t), e in zip(pos, dev_pos)) / max(1, len(pos))
-    candidates = sorted({m for m, _ in pos} | set(neg))
-    best_t, best_acc = 0.0, -1.0
-    for t in candidates[:: max(1, len(candidates) // 400)]:
-        acc = (sum(m > t for m, _ in pos) + sum(m <= t for m in neg)) / max(1, len(pos) + len(neg))
-        if acc > best_acc:
-            best_t, best_acc = t, acc
-    return {
-        "heldout_answerable": len(pos), "heldout_unanswerable": len(neg),
-        "em_given_passage": round(100 * em, 1), "f1_given_passage": round(100 * f1s, 1),
-        "single_passage_threshold": round(best_t, 3), "decision_accuracy": round(best_acc, 4),
-        "answered_when_answerable": round(sum(m > best_t for m, _ in pos) / max(1, len(pos)), 4),
-        "abstained_when_unanswerable": round(sum(m <= best_t for m in neg) / max(1, len(neg)), 4),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,8 @@ from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
 from eval.harness import metrics as M
 from eval.harness.datasets import QAItem, load_cmrc, load_jsonl
-from eval.harness.runner import calibrate, evaluate, markdown_report, plots
+from eval.harness.report import markdown_report, plots
+from eval.harness.runner import calibrate, evaluate
 from rag.index import build_index
 
 from conftest import ROOT
@@ -244,7 +245,7 @@ def test_a_run_writes_a_new_ignored_folder_not_the_tracked_reports():
     import shutil
     import subprocess
 
-    from eval.harness.runner import run_folder
+    from eval.harness.run import run_folder
 
     out = run_folder(argparse.Namespace(out=None), "seeds_qa")
     assert out.parent == ROOT / "eval" / "runs" and out.name.startswith("seeds_qa-")

@@ -243,7 +243,8 @@ def test_cli_and_page_label_generated_and_quoted_answers(gen_index):
 
 def test_eval_reports_gate_drops_and_model_latency(gen_index):
     from eval.harness.datasets import QAItem
-    from eval.harness.runner import evaluate, markdown_report
+    from eval.harness.report import markdown_report
+    from eval.harness.runner import evaluate
 
     out, settings = gen_index
     with StubServer() as server:

@@ -522,7 +522,7 @@ def test_the_reader_flags_set_their_setting(flag, key, off, value, parsed, bad_f
 def test_negatives_are_the_best_ranked_passages_without_a_reference_answer():
     import random
 
-    from eval.train_reader import Example, bm25_ranker, hard_negatives, hybrid_ranker
+    from eval.reader_data import Example, bm25_ranker, hard_negatives, hybrid_ranker
     from rag.settings import Settings
 
     passages = [("a1", "腾讯在深圳前海设立了新的总部大楼。"), ("a1", "阿里巴巴在铜锣湾买下13层写字楼。"),
@@ -579,7 +579,7 @@ def test_the_answer_length_cap_bounds_the_decoded_span():
 
 def test_the_recipe_takes_the_shortest_answer_caps_within_noise_of_the_best():
     from rag.reader.features import AnswerCaps as C
-    from eval.train_reader import shortest_near_best
+    from eval.reader_calibration import shortest_near_best
 
     # Part of the shipped reader's held-out table (2026-12-04): 16/128 beats 16/64 by less
     # than one question's worth.
@@ -661,7 +661,7 @@ def test_the_recipes_heldout_articles_are_drawn_again_as_it_drew_them():
     split drawn again must hold out as many articles and questions as the shipped
     weights' manifest says the recipe did."""
     from rag.reader.load import read_manifest
-    from eval.train_reader import heldout_split
+    from eval.reader_data import heldout_split
 
     held, questions = heldout_split(BENCHMARKS)
     metrics = read_manifest()

@@ -3,7 +3,7 @@ evaluation's corpus folders for training sets (never mixed with the benchmark's)
 import argparse
 import json
 
-from eval.harness import runner
+from eval.harness import run as runner
 from eval.harness.stop_margin import Asked, CachedReader, choose, table
 from rag.reader.features import SpanScore
 

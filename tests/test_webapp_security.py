@@ -228,7 +228,7 @@ def test_guard_is_really_watching(tmp_path):
 
 
 def test_only_the_pages_routes_are_served():
-    from webapp.page import route_allowed
+    from webapp.guard import route_allowed
 
     for method, path in [("GET", "/"), ("GET", "/config"), ("GET", "/gradio_api/info"), ("POST", "/gradio_api/queue/join"),
                          ("GET", "/gradio_api/queue/data"), ("GET", "/gradio_api/heartbeat/abc123"), ("POST", "/login"),

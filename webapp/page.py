@@ -2,10 +2,8 @@
 retrieval or answering logic lives here."""
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 
 # No telemetry: Gradio reports to api.gradio.app unless told not to, and reads this
 # switch when it is imported (the Blocks below also pass analytics_enabled=False).
@@ -17,122 +15,14 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.api import RagIndex  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.filters import DocFilter  # noqa: E402
-from rag.text.fold import detect_script  # noqa: E402
+from rag.text.fold import detect_script, to_script  # noqa: E402
 
 from . import view  # noqa: E402
+from .assets import CSS, JS  # noqa: E402
+from .guard import RequestGuard  # noqa: E402
 from .session import MAX_TURNS, Chat, add_reply, set_reply, start_turn  # noqa: E402,F401 (MAX_TURNS: re-exported)
 
 log = logging.getLogger(__name__)
-
-CSS = """
-.gradio-container {max-width: 1880px !important}
-/* Wide screens: the sources sit beside the chat and scroll on their own, inside the
-   viewport, so a highlighted quote is never pushed below the fold or under other parts
-   of the page. Narrow screens (phones): stacked under the chat, the page scrolls. */
-@media (min-width: 900px) {
-  #sources-col {position: sticky; top: .5rem; align-self: flex-start; max-height: calc(100vh - 1rem);
-                overflow-y: auto; overscroll-behavior: contain}
-  .hint-narrow {display: none}
-}
-@media (max-width: 899px) {
-  #main-row {flex-direction: column}
-  .hint-wide {display: none}
-}
-#chat {height: min(68vh, 760px) !important}
-.src-group .src-question {font-weight: 600; margin-bottom: .5em; color: #444}
-.src-item {border: 1px solid #ddd; border-radius: 8px; padding: .6em .8em; margin-bottom: .7em; background: #fff}
-.src-item.selected {border-color: #d97706; box-shadow: 0 0 0 2px #fcd34d}
-.src-head {font-weight: 600}
-.src-marker {color: #b45309}
-.src-meta, .src-ids, .src-section {font-size: .85em; color: #666}
-.src-flag {font-size: .8em; color: #92400e; background: #fef3c7; display: inline-block; padding: 0 .4em; border-radius: 4px}
-.src-passage {margin: .4em 0; line-height: 1.7}
-.src-passage mark, .ctx mark {background: #fde68a; padding: 0 .1em}
-mark strong.short-span {background: #fbbf24}
-strong.short-answer {font-size: 1.05em}
-.ctx {font-size: .92em; line-height: 1.7; color: #333; white-space: pre-wrap}
-.ctx-passage {background: #f3f4f6}
-a.cite-marker {color: #b45309; font-weight: 600; text-decoration: none; cursor: pointer; margin: 0 .1em}
-small.searched {color: #777}
-a.edit-searched {color: #1d4ed8; text-decoration: underline dotted; cursor: pointer}
-small.converted {color: #92400e; font-size: .75em; margin-left: .15em; cursor: help}
-a.copy-answer {font-size: .85em; color: #555}
-.related-head {font-weight: 600; color: #555}
-.rel-quote {color: #555; font-size: .9em}
-.sources-empty {color: #777}
-.claim {border: 1px solid #ddd; border-radius: 8px; padding: .6em .8em; margin-bottom: .8em}
-.claim-text {font-weight: 600; margin-bottom: .3em}
-.verdict {display: inline-block; padding: .1em .5em; border-radius: 4px; font-weight: 600; margin-bottom: .4em}
-.verdict-supported {background: #dcfce7; color: #166534}
-.verdict-contradicted {background: #fee2e2; color: #991b1b}
-.verdict-partly_supported {background: #fef3c7; color: #92400e}
-.verdict-not_found {background: #f3f4f6; color: #374151}
-.claim-diff {margin: .3em 0 .5em}
-.claim-contradicted mark {background: #fecaca}
-"""
-
-JS = """
-() => {
-  document.addEventListener('click', (e) => {
-    const c = e.target.closest('a.copy-answer');
-    if (c) {
-      // Plain text: the answer as read (markers kept, links and hints left out), then its
-      // numbered sources as the panel lists them (title, date and outlet, chunk id, offsets).
-      e.preventDefault(); e.stopPropagation();
-      const turn = (c.getAttribute('href') || '').replace('#copy-', '');
-      const msg = c.closest('.message') || c.parentElement;
-      const clone = msg.cloneNode(true);
-      clone.querySelectorAll('a.copy-answer, small.searched, small.converted, small.related-hint').forEach((x) => x.remove());
-      const lines = [clone.innerText.trim(), '', (c.dataset && c.dataset.head) || c.getAttribute('title') || ''];
-      document.querySelectorAll('#src-group-' + turn + ' .src-item').forEach((it) => {
-        const part = (sel) => { const el = it.querySelector(sel); return el ? el.innerText.replace(/\\s+/g, ' ').trim() : ''; };
-        lines.push([part('.src-head'), part('.src-meta'), part('.src-ids')].filter(Boolean).join(' · '));
-      });
-      const text = lines.join('\\n');
-      const label = c.textContent;
-      const done = () => { c.textContent = '✓ ' + label; setTimeout(() => { c.textContent = label; }, 1500); };
-      const fallback = () => {  // no Clipboard API on plain http: copy through a hidden text area
-        const t = document.createElement('textarea'); t.value = text; t.style.position = 'fixed'; t.style.opacity = '0';
-        document.body.appendChild(t); t.select(); try { document.execCommand('copy'); done(); } finally { t.remove(); }
-      };
-      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
-      else fallback();
-      return;
-    }
-    const q = e.target.closest('a.edit-searched');
-    if (q) {  // put the rewritten follow-up in the question box, ready to edit
-      e.preventDefault(); e.stopPropagation();
-      const box = document.querySelector('#question textarea');
-      if (box) { box.value = q.textContent.trim(); box.dispatchEvent(new Event('input', {bubbles: true})); box.focus(); }
-      return;
-    }
-    const a = e.target.closest('a.cite-marker, a[href^="#src-"]');
-    if (!a) {
-      // A click anywhere on an answer shows that answer's sources (the server agrees a
-      // moment later; this keeps the panel right even if its HTML did not change).
-      const row = e.target.closest('.bot-row, .message');
-      const tag = row && row.querySelector('.turn-tag');
-      const m2 = tag && tag.className.match(/turn-(\\d+)/);
-      if (m2) showTurn(m2[1]);
-      return;
-    }
-    e.preventDefault(); e.stopPropagation();
-    const m = (a.getAttribute('href') || '').match(/#src-(\\d+)-(\\d+)/);
-    if (!m) return;
-    showTurn(m[1]);
-    document.querySelectorAll('.src-item.selected').forEach((x) => x.classList.remove('selected'));
-    const el = document.getElementById('src-' + m[1] + '-' + m[2]);
-    if (el) {
-      el.classList.add('selected');
-      const mark = el.querySelector('mark') || el;
-      mark.scrollIntoView({block: 'center'});  // the quote itself, not just the card's top
-    }
-  }, true);
-  function showTurn(turn) {
-    document.querySelectorAll('.src-group').forEach((g) => { g.style.display = g.dataset.turn === String(turn) ? '' : 'none'; });
-  }
-}
-"""
 
 # Up to 16 visitors' questions are handled at once, but only Settings.compute_slots (2,
 # the cores) compute at once inside RagIndex.ask: a visitor waiting for a language model
@@ -154,13 +44,13 @@ def _pick(options: dict[str, str], label: str | None, default: str) -> str:
     if label in options:
         return options[label]
     for key, value in options.items():
-        if view.to_script(key, "simplified") == label:
+        if to_script(key, "simplified") == label:
             return value
     return default
 
 
 def _choices(options: dict[str, str], lang: str) -> list[str]:
-    return [k if k in LANGS else view.to_script(k, lang) for k in options]
+    return [k if k in LANGS else to_script(k, lang) for k in options]
 
 
 def _chat(value: object) -> Chat:
@@ -409,88 +299,6 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                      settings_box, lookup_hint, lookup_btn, examples.dataset, panel, since, until, outlets],
                     api_name=False)
     return page
-
-
-MAX_REQUEST_BYTES = 2_000_000  # a question is 500 characters; no request of the page comes near this
-
-# The routes the page and its API use, by method: everything else Gradio serves (file
-# uploads, audio "process_recording", streaming inputs, monitoring, proxies, run
-# history, vibe editing, and whatever a later Gradio adds) is refused. An allow-list,
-# so that a route nobody here knows about is closed by default.
-_API = r"(?:chat|lookup)"
-_READ_ROUTES = re.compile(
-    r"/|/config/?|/gradio_api/info/?|/gradio_api/queue/data|/gradio_api/heartbeat/[\w-]+"
-    r"|/gradio_api/startup-events|/(?:gradio_api/)?theme\.css|/assets/[\w.@/-]+|/static/[\w.@/-]+"
-    r"|/svelte/[\w.@/-]+|/favicon\.ico|/robots\.txt|/manifest\.json|/pwa_icon(?:/\d+)?|/logout/?"
-    r"|/gradio_api/(?:login_check|token|app_id|user)/?|/gradio_api/call/" + _API + r"/[\w-]+"
-    r"|/gradio_api/file=.+")
-_WRITE_ROUTES = re.compile(
-    r"/login/?|/gradio_api/queue/join|/gradio_api/cancel|/gradio_api/reset/?|/gradio_api/(?:call|run)/" + _API + "/?")
-
-
-def route_allowed(method: str, path: str) -> bool:
-    """Whether the page serves ``method path`` (Gradio's own checks still apply)."""
-    if method in ("GET", "HEAD"):
-        return bool(_READ_ROUTES.fullmatch(path))
-    if method == "POST":
-        return bool(_WRITE_ROUTES.fullmatch(path))
-    if method == "OPTIONS":  # CORS preflight: only for what may be posted or read
-        return bool(_WRITE_ROUTES.fullmatch(path) or _READ_ROUTES.fullmatch(path))
-    return False
-
-
-class RequestGuard:
-    """ASGI middleware in front of Gradio's routes.
-
-    - Only the routes the page uses are served (``route_allowed``); every route that
-      takes files is among those refused (403).
-    - Request bodies over ``MAX_REQUEST_BYTES`` are refused with 413 before Gradio
-      parses them.
-    """
-
-    def __init__(self, app, max_bytes: int = MAX_REQUEST_BYTES) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "websocket":  # the page uses none
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method, path = scope.get("method", ""), scope.get("path", "")
-        root = scope.get("root_path", "")
-        if root and path.startswith(root + "/"):  # behind a proxy that keeps the prefix
-            path = path[len(root):]
-        if not route_allowed(method, path):
-            log.info("refused %s %s (not a route of this page)", method, path[:200])
-            await _refuse(send, 403, "this route is not used by the page and is disabled "
-                                     "(uploads are disabled on this server)")
-            return
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or len(length) > 12 or int(length) > self.max_bytes):
-            await _refuse(send, 413, f"request body over {self.max_bytes} bytes")
-            return
-        seen = 0
-
-        async def limited_receive():
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:  # a chunked body that grows past the limit
-                    raise ValueError(f"request body over {self.max_bytes} bytes")
-            return message
-
-        await self.app(scope, limited_receive, send)
-
-
-async def _refuse(send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,

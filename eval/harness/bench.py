@@ -29,7 +29,8 @@ from rag.text.fold import fold
 from rag.text.tokenize import tokenize
 from . import metrics as M
 from .datasets import load_cmrc, load_jsonl, write_corpus
-from .runner import ROOT, find_cmrc
+from .run import find_cmrc
+from .runner import ROOT
 
 
 def peak_rss_mb() -> float:
