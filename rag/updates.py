@@ -25,8 +25,7 @@ from .citations import unknown_document
 from .corpus import SUFFIXES, decode_strict, document_from_text, read_article, text_path
 from .embedding.base import Embedder
 from .errors import InputError
-from .index import (BuildReport, build_locked, corpus_folder, locked, read_documents, read_manifest,
-                          store_settings)
+from .index import BuildReport, as_built, build_locked, corpus_folder, locked, read_documents, read_manifest
 from .journal import Journal, removed_folder
 from .settings import Settings
 
@@ -54,16 +53,7 @@ def settings_for(index: Path, settings: Settings) -> tuple[Settings, Path, dict]
     # paths stay as they were); else the found, absolute one.
     named = Path(str(manifest.get("corpus", {}).get("path", "")))
     corpus = named if str(named) and named.is_dir() and os.path.samefile(named, found) else found
-    chunking = manifest.get("chunking", {})
-    changes = store_settings(manifest, Path(os.path.realpath(index)).parent)
-    if isinstance(chunking.get("size"), int):
-        changes["chunk_size"] = chunking["size"]
-    if isinstance(chunking.get("overlap_sentences"), int):
-        changes["chunk_overlap_sentences"] = chunking["overlap_sentences"]
-    threshold = manifest.get("vector_index", {}).get("threshold")
-    if isinstance(threshold, int):
-        changes["ann_threshold"] = threshold
-    return settings.with_(**changes).validate(), corpus, manifest
+    return as_built(settings, manifest, Path(os.path.realpath(index)).parent), corpus, manifest
 
 
 def _existing(corpus: Path, doc_id: str) -> list[Path]:

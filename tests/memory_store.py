@@ -113,6 +113,9 @@ class MemoryBackend:
         rows = BUILDS.get(info.get("token"))
         return rows is not None and len(rows) == previous.get("counts", {}).get("chunks")
 
+    def settings_of(self, info: dict, base: Path | None = None) -> dict:
+        return {}
+
     def drop(self, manifest: dict, settings) -> None:
         with _LOCK:
             BUILDS.pop(manifest.get("store", {}).get("token"), None)

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from ..errors import RagError
+from ..settings import ANALYZERS, FUSIONS, MODES, SCRIPTS
 from .commands import cmd_add, cmd_ask, cmd_cite, cmd_docs, cmd_index, cmd_mcp, cmd_model, cmd_remove
 from .options import common_options, settings_from_args
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--milvus-uri", help="a file path (Milvus Lite, embedded) or http://host:19530 (a Milvus server; "
                                         "its token in RAG_MILVUS_TOKEN)")
     s.add_argument("--milvus-collection", help="base name of the collection (default rag_chunks)")
-    s.add_argument("--milvus-analyzer", choices=["tokens", "jieba"],
+    s.add_argument("--milvus-analyzer", choices=ANALYZERS,
                    help="Milvus keyword leg: BM25 over our jieba tokens (default; same scores as faiss) or "
                         "Milvus's own jieba analyzer")
     s.set_defaults(func=cmd_index)
@@ -56,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
         s = sub.add_parser(name, parents=[common], help=helptext)
         s.add_argument("question", help="the question, or - to read one per line from stdin")
         s.add_argument("--index", default="index", help="index folder (default: index)")
-        s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], help="retrieval mode (default hybrid)")
-        s.add_argument("--fusion", choices=["zscore", "convex", "rrf"], help="how hybrid fuses the legs")
+        s.add_argument("--mode", choices=MODES, help="retrieval mode (default hybrid)")
+        s.add_argument("--fusion", choices=FUSIONS, help="how hybrid fuses the legs")
         s.add_argument("--top-k", type=int, help="passages to retrieve (default 5)")
-        s.add_argument("--script", choices=["auto", "traditional", "simplified"], default="auto",
+        s.add_argument("--script", choices=SCRIPTS, default="auto",
                        help="script of the answer (default: that of the question)")
         s.add_argument("--doc", action="append", help="only search this document id (repeatable)")
         s.add_argument("--since", help="only documents dated on or after this day, month or year (2024-06-30, "

@@ -13,8 +13,8 @@ Layout of an index folder (all readable; no pickle anywhere):
 from .build import BuildReport, build_index, build_locked
 from .folder import check_output_folder, locked, replaceable
 from .load import LoadedIndex, load_index, read_documents
-from .manifest import FORMAT_VERSION, corpus_folder, manifest_digest, read_manifest, store_settings
+from .manifest import FORMAT_VERSION, as_built, corpus_folder, manifest_digest, read_manifest, store_settings
 
-__all__ = ["BuildReport", "FORMAT_VERSION", "LoadedIndex", "build_index", "build_locked", "check_output_folder",
+__all__ = ["BuildReport", "FORMAT_VERSION", "LoadedIndex", "as_built", "build_index", "build_locked", "check_output_folder",
            "corpus_folder", "load_index", "locked", "manifest_digest", "read_documents", "read_manifest",
            "replaceable", "store_settings"]

@@ -12,7 +12,6 @@ from ..corpus import text_path
 from ..embedding.base import Embedder, vectors_compatible
 from ..errors import IndexLoadError, InputError
 from ..settings import Settings
-from ..stores.base import absolute_store_uri
 
 log = logging.getLogger(__name__)
 
@@ -104,12 +103,30 @@ def store_info(manifest: dict | None) -> dict:
 def store_settings(manifest: dict | None, base: Path | None = None) -> dict:
     """The Settings fields that build into the store ``manifest`` names, for updates and
     rebuilds that must stay in it (``base``: the index's parent folder, against which a
-    relative Milvus Lite path of an older manifest is read)."""
+    relative path of an older manifest is read)."""
+    from .. import stores
+
     info = store_info(manifest)
-    if info.get("kind") != "milvus":
+    kind = info.get("kind", "faiss")
+    if kind not in stores.kinds():
         return {"store": "faiss"}
-    return {"store": "milvus", "milvus_uri": absolute_store_uri(info.get("uri", ""), base), "milvus_collection": info.get("base", "rag_chunks"),
-            "milvus_analyzer": info.get("analyzer", "tokens")}
+    return {"store": kind, **stores.backend(kind).settings_of(info, base)}
+
+
+def as_built(settings: Settings, manifest: dict, base: Path | None = None) -> Settings:
+    """``settings`` with what the index at hand was built with (its chunking, store and
+    vector index threshold): how an index was built is its manifest's to say, not a
+    reader's or an updater's flags."""
+    changes = store_settings(manifest, base)
+    chunking = manifest.get("chunking", {})
+    if isinstance(chunking.get("size"), int):
+        changes["chunk_size"] = chunking["size"]
+    if isinstance(chunking.get("overlap_sentences"), int):
+        changes["chunk_overlap_sentences"] = chunking["overlap_sentences"]
+    threshold = manifest.get("vector_index", {}).get("threshold")
+    if isinstance(threshold, int):
+        changes["ann_threshold"] = threshold
+    return settings.with_(**changes).validate()
 
 
 def corpus_folder(index: Path, manifest: dict) -> Path:

@@ -10,12 +10,11 @@ from ..conversation import rewrite_followup
 from ..errors import InputError
 from ..filters import DocFilter, check_filter, restrict
 from ..records import Document
-from ..settings import Settings
+from ..settings import SCRIPTS, Settings
 from ..text.fold import detect_script, fold
 from ..text.sanitize import has_surrogates, has_words, sanitize, surrogate_at
 
 HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-SCRIPTS = ("auto", "traditional", "simplified")
 
 
 def _too_long(n: int, limit: int) -> InputError:

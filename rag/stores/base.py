@@ -120,6 +120,10 @@ class StoreBackend(Protocol):
 
     def same(self, previous: dict, info: dict, settings: "Settings") -> bool: ...
 
+    def settings_of(self, info: dict, base: Path | None = None) -> dict:
+        """The Settings fields that build into the store a manifest's ``info`` names."""
+        ...
+
     def drop(self, manifest: dict, settings: "Settings") -> None: ...
 
 

@@ -105,5 +105,8 @@ class FaissBackend:
     def same(self, previous: dict, info: dict, settings: "Settings") -> bool:
         return True  # the files were checked with the folder
 
+    def settings_of(self, info: dict, base: Path | None = None) -> dict:
+        return {}
+
     def drop(self, manifest: dict, settings: "Settings") -> None:
         pass  # the files go with the folder

@@ -203,6 +203,10 @@ class MilvusBackend:
                 and info.get("analyzer") == settings.milvus_analyzer
                 and collection_usable(info, settings.store_config(), previous.get("counts", {}).get("chunks")))
 
+    def settings_of(self, info: dict, base: Path | None = None) -> dict:
+        return {"milvus_uri": absolute_store_uri(info.get("uri", ""), base),
+                "milvus_collection": info.get("base", "rag_chunks"), "milvus_analyzer": info.get("analyzer", "tokens")}
+
     def drop(self, manifest: dict, settings: "Settings") -> None:
         from .milvus_writer import drop_build
 
