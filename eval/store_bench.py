@@ -1,6 +1,6 @@
 """The FAISS folder against Milvus Lite, on the same machine and the same data.
 
-    python -m eval.store_bench [--chunks 100000] [--out eval/results/bench_stores.json]
+    python -m eval.store_bench [--chunks 100000] [--out FILE; default a new eval/runs/bench_stores-<time>.json]
 
 For each store, on the seeds, on CMRC 2018 dev's passages and on a synthetic corpus of
 clustered Chinese text (about ``--chunks`` chunks): build time, the time to add one
@@ -262,7 +262,7 @@ def keyword_cmrc(work: Path, corpus: Path, items) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--chunks", type=int, default=100_000, help="size of the synthetic corpus, in chunks")
-    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "bench_stores.json"))
+    p.add_argument("--out", default=str(ROOT / "eval" / "runs" / f"bench_stores-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     p.add_argument("--work", help="working folder (default: a temporary one, removed afterwards)")
     p.add_argument("--skip-cmrc", action="store_true")
     p.add_argument("--sets", default="seeds,cmrc,synthetic", help="which data sets (comma-separated)")

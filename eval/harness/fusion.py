@@ -9,6 +9,7 @@ functions over the two ranked lists.
 from __future__ import annotations
 
 import argparse
+import time
 import json
 import sys
 from dataclasses import dataclass
@@ -96,13 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir")
     p.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
                    help="how the bundled model runs (the torch figures are in fusion.json, the onnx ones in fusion-onnx.json)")
-    p.add_argument("--out", help="default: eval/results/fusion.json (torch) or fusion-onnx.json")
+    p.add_argument("--out", help="default: a new eval/runs/fusion[-onnx]-<time>.json (ignored by git)")
     args = p.parse_args(argv)
     settings = Settings(model_cache_dir=Path(args.cache_dir) if args.cache_dir else None, reader="none",
                         backend=args.backend).validate()
     embedder = load_embedder(settings)
     suffix = "-onnx" if embedder.backend == "onnx-int8" else ""
-    out = Path(args.out) if args.out else ROOT / "eval" / "results" / f"fusion{suffix}.json"
+    out = Path(args.out) if args.out else ROOT / "eval" / "runs" / f"fusion{suffix}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     cache = ROOT / "eval" / "results" / "cache"
     sets = {"drcd-dev (train)": ("drcd_dev.json", False), "cmrc-trial (train)": ("cmrc2018_trial.json", False),
             "cmrc-dev (check)": ("cmrc2018_dev.json", False), "cmrc-dev-trad (check)": ("cmrc2018_dev.json", True)}
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     # The choice: the best mean hit@1 over the training sets, hit@5 breaking ties.
     chosen = max((k for k in table if not k.startswith(("dense", "bm25"))),
                  key=lambda k: (sum(table[k][n]["hit@1"] for n in train), sum(table[k][n]["hit@5"] for n in train)))
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"chosen": chosen, "backend": embedder.backend, "table": table}, ensure_ascii=False, indent=1), encoding="utf-8")
     names = list(sets)
     print("| fusion | " + " | ".join(f"{n} hit@1 / hit@5" for n in names) + " |")
