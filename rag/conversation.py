@@ -21,6 +21,25 @@ def is_followup(question: str) -> bool:
 
 
 _JOINERS = re.compile(r"^[\s和与與及、,，/]*$")
+# A bare name as a whole follow-up ("蔚來呢？"): a short run of Han or Latin letters. What
+# kind of name it is the gazetteer may not know; the structure of the follow-up says it
+# is a name all the same.
+_BARE_NAME = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z0-9&.\- ]{0,11}$")
+# What a question of the form "X的Y…" asks about: X, a short phrase before its first 的
+# ("比亞迪的總部設在哪個城市？" is about 比亞迪).
+_LEADING_SUBJECT = re.compile(r"^(?P<subject>[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z0-9&.\- ]{0,7}?)的")
+
+
+def leading_subject(question: str) -> tuple[int, int] | None:
+    """The span of what ``question`` is about when it opens "X的…" and X names no place
+    or year (a place or a year is a setting, not the subject), else None."""
+    m = _LEADING_SUBJECT.match(question)
+    if m is None:
+        return None
+    subject = m.group("subject")
+    if any(e.kind in ("place", "year") for e in find_entities(subject)) or _SELF_CONTAINED.search(subject):
+        return None
+    return m.start("subject"), m.end("subject")
 
 
 def substitute_entities(previous: str, core: str) -> str | None:
@@ -32,7 +51,13 @@ def substitute_entities(previous: str, core: str) -> str | None:
     rest = core
     for e in reversed(new):
         rest = rest[:e.start] + rest[e.end:]
-    if not new or not _JOINERS.match(rest.replace("年", "")):
+    subject = leading_subject(previous)
+    if not new:
+        # A name no list knows, in place of what the previous question is about.
+        if subject is not None and _BARE_NAME.match(core) and not _SELF_CONTAINED.search(core):
+            return previous[:subject[0]] + core + previous[subject[1]:]
+        return None
+    if not _JOINERS.match(rest.replace("年", "")):
         return None
     old = find_entities(previous)
     out, changed = previous, False
@@ -40,6 +65,10 @@ def substitute_entities(previous: str, core: str) -> str | None:
         mine = [e for e in new if e.kind == kind]
         theirs = [e for e in old if e.kind == kind]
         if not theirs:
+            if kind == "org" and subject is not None and not changed:
+                # An organisation for a subject no list knows ("那联想呢？" after
+                # "某某的打印机…").
+                out, changed = out[:subject[0]] + "、".join(e.text for e in mine) + out[subject[1]:], True
             continue
         if kind == "place" and len(theirs) > 1:
             # A city for a city ("深圳" for "香港" in "河套香港園區"), a district for a district.

@@ -85,7 +85,7 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
           tag: Tag | None = None) -> Judgement:
     """The verdict of one (folded) sentence on one (folded) claim. ``before`` is the
     sentence in front of it and ``earlier`` the ones before that, in the same passage:
-    news often names the company there ("雷霆游戏也落地了大模型技术。…准确率超过88%").
+    news often names the company there ("某公司也推出了新模型。…准确率超过九成").
     ``tag`` types words and names (``text.tagging.default_tagger()`` in the product)."""
     if tag is None:
         from ..text.tagging import default_tagger
