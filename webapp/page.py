@@ -15,7 +15,8 @@ from starlette.middleware import Middleware  # noqa: E402
 from rag.api import RagIndex  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.filters import DocFilter  # noqa: E402
-from rag.text.fold import detect_script, to_script  # noqa: E402
+from rag.pipeline.query import script_of_answer  # noqa: E402
+from rag.text.fold import to_script  # noqa: E402
 
 from . import view  # noqa: E402
 from .assets import CSS, JS  # noqa: E402
@@ -67,14 +68,6 @@ def _filters(since: object, until: object, sources: object) -> DocFilter | None:
     chosen = tuple(x for x in sources if isinstance(x, str)) if isinstance(sources, list) else ()
     f = DocFilter(text(since), text(until), chosen[:20])
     return f or None
-
-
-def _answer_script(chosen: str, question: str, lang: str) -> str:
-    """The script the answer will be in (as ``RagIndex.ask`` decides it)."""
-    if chosen in ("traditional", "simplified"):
-        return chosen
-    found = detect_script(question)
-    return found if found in ("traditional", "simplified") else lang
 
 
 def _generating(idx: RagIndex, ask: dict):
@@ -156,7 +149,7 @@ def build_page(idx: RagIndex) -> gr.Blocks:
                     if result is not None:
                         answer = result
                         break
-                    text = view.generating_message(passed, _answer_script(ask["script"], question, lang))
+                    text = view.generating_message(passed, script_of_answer(question, ask["script"], ask["previous_question"]))
                     if replied:
                         set_reply(chat, text)
                     else:

@@ -95,6 +95,18 @@ class Query:
         return bool(HAN.search(self.question))
 
 
+def script_of_answer(question: str, script: str = "auto", previous_question: str = "") -> str:
+    """The script an answer is written in: the one asked for, else the question's, else
+    the previous question's, else Simplified (the page words its progress with this too)."""
+    if script not in SCRIPTS:
+        raise InputError(f"script {script!r} is not one of {', '.join(SCRIPTS)}")
+    found = detect_script(question) if script == "auto" else script
+    if found == "unknown":
+        found = detect_script(previous_question) if previous_question else "simplified"
+        found = "simplified" if found == "unknown" else found
+    return found
+
+
 def prepare_query(question: str, settings: Settings, documents: dict[str, Document], *, mode: str | None = None,
                   script: str = "auto", doc_ids: Sequence[str] | None = None, previous_question: str = "",
                   filters: DocFilter | None = None) -> Query:
@@ -107,11 +119,6 @@ def prepare_query(question: str, settings: Settings, documents: dict[str, Docume
         ok = isinstance(previous_question, str) and not has_surrogates(previous_question)
         previous_question = sanitize(previous_question[: 4 * settings.max_question_chars]) if ok else ""
     searched = rewrite_followup(previous_question, question) if previous_question else question
-    if script not in SCRIPTS:
-        raise InputError(f"script {script!r} is not one of auto, traditional, simplified")
-    answer_script = detect_script(question) if script == "auto" else script
-    if answer_script == "unknown":
-        answer_script = detect_script(previous_question) if previous_question else "simplified"
-        answer_script = "simplified" if answer_script == "unknown" else answer_script
+    answer_script = script_of_answer(question, script, previous_question)
     return Query(question, searched, fold(searched, settings.fold_target), answer_script, mode or settings.mode,
                  doc_ids, filters, previous_question)
