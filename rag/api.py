@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import answering
-from .citations import Lookup, lookup, unknown_document
+from .citations import Lookup, is_ref, lookup, unknown_document
 from .claims.check import check_claim
 from .claims.verdict import split_claims
 from .embedding import load_embedder
@@ -212,6 +212,13 @@ class RagIndex:
         nearest = check_top_k(nearest, 3)
         hits = self._search(ix, claim, mode, 10, None)
         return check_claim(claim, hits, ix, self.settings, self.tagger, nearest)
+
+    def look_up(self, text: str) -> Lookup | list[ClaimCheck]:
+        """What the lookup tab does with what was pasted: a chunk id or span is looked up
+        (``cite``), anything else is checked as claims (``check_claims``)."""
+        if is_ref(text, self._loaded.documents):  # parse_ref tries the reference as written, then trimmed
+            return self.cite(text)
+        return self.check_claims(text)
 
     def check_claims(self, text: str, mode: str | None = None, nearest: int = 3) -> list[ClaimCheck]:
         """A verdict per claim: ``text`` is split into sentences (at most 10)."""

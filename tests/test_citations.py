@@ -43,7 +43,7 @@ def test_answers_citing_odd_ids_show_their_sources(odd_idx):
         turns[turn] = a
         panel = view.sources_panel(odd_idx, turns, turn)
         assert f'id="src-{turn}-1"' in panel and "<mark>" in panel and 'class="ctx-passage"' in panel
-        looked = view.lookup_html(odd_idx, a.citations[0].chunk_id)
+        looked = view.lookup_html(odd_idx.look_up(a.citations[0].chunk_id), odd_idx.documents)
         assert "lookup-result" in looked and "<mark>" in looked
 
 
@@ -64,7 +64,7 @@ def test_huge_numbers_are_refused_with_a_message(ref, small_corpus, tmp_path, fa
     with pytest.raises(InputError, match=expected):
         idx.cite(ref)
     with pytest.raises(InputError, match=expected):
-        view.lookup_html(idx, ref)  # (the page's handler shows that message)
+        view.lookup_html(idx.look_up(ref), idx.documents)  # (the page's handler shows that message)
 
 
 @pytest.mark.parametrize("top_k", [-3, 0, 51, 100_000_000, 10**50, "5; drop", 2.5, True])

@@ -71,9 +71,9 @@ def test_check_claim_through_the_api(idx):
 def test_lookup_tab_shows_a_verdict_and_highlights_nothing_when_not_found(idx):
     from webapp import view
 
-    html = view.lookup_html(idx, "前海合作區去年吸引外資一百二十億元。")
+    html = view.lookup_html(idx.look_up("前海合作區去年吸引外資一百二十億元。"), idx.documents)
     assert "verdict-contradicted" in html and "與原文不符" in html and "八十亿元" in html and "一百二十億元" in html
-    none = view.lookup_html(idx, "東京奧運會門票售價五百元。")
+    none = view.lookup_html(idx.look_up("東京奧運會門票售價五百元。"), idx.documents)
     assert "verdict-not_found" in none and "<mark>" not in none
 
 

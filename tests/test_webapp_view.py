@@ -48,7 +48,7 @@ def test_scraped_html_is_rendered_as_text(idx):
     panel = view.sources_panel(idx, [a], 0)
     assert "<script" not in panel and "<img" not in panel and "<b>" not in panel
     assert "&lt;script&gt;" in panel or "&lt;img" in panel
-    looked = view.lookup_html(idx, "evil#0")
+    looked = view.lookup_html(idx.look_up("evil#0"), idx.documents)
     assert "<img" not in looked and "&lt;img" in looked
 
 

@@ -187,7 +187,8 @@ def build_page(idx: RagIndex) -> gr.Blocks:
         lang = _lang(lang_label)
         try:
             idx.refresh()
-            return view.lookup_html(idx, query if isinstance(query, str) else "", lang)
+            text = query if isinstance(query, str) else ""
+            return view.lookup_html(idx.look_up(text) if text.strip() else None, idx.documents, lang)
         except RagError as exc:
             return f"<div>{view.escape_text(view.input_error(exc, lang))}</div>"
         except Exception:  # noqa: BLE001

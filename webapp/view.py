@@ -12,9 +12,9 @@ import logging
 from typing import Mapping, Sequence
 
 from rag.api import RagIndex
-from rag.citations import is_ref, lookup_chunk
+from rag.citations import Lookup, lookup_chunk
 from rag import provenance
-from rag.records import Answer, Citation, Document, ShortAnswer
+from rag.records import Answer, Citation, ClaimCheck, Document, ShortAnswer
 from rag.text.fold import in_script
 from rag.presentation.strings import t
 from rag.text.sanitize import sanitize
@@ -276,23 +276,22 @@ def sources_panel(idx: RagIndex, turns: Mapping[int, Answer | None] | Sequence[A
     return "".join(groups)
 
 
-def lookup_html(idx: RagIndex, query: str, lang: str = "traditional") -> str:
-    """The citation-lookup view: a chunk id or span with context, or passages supporting a sentence."""
-    q = query.strip()
-    if not q:
+def lookup_html(found: Lookup | Sequence[ClaimCheck] | None, documents: Mapping[str, Document],
+                lang: str = "traditional") -> str:
+    """The lookup tab's view of ``RagIndex.look_up``: a chunk or span with its context, or
+    a verdict per claim; the hint when nothing was asked (``None``)."""
+    if found is None:
         return f"<div>{escape_text(t('lookup_hint', lang))}</div>"
-    if is_ref(query, idx.documents):  # parse_ref tries the reference as written, then trimmed
-        lk = idx.cite(query)
-        d = lk.doc
+    if isinstance(found, Lookup):
+        lk, d = found, found.doc
         return (f'<div class="lookup-result"><div class="src-title">{escape_text(_title(d, d.title, lang))}</div>'
                 f'<div class="src-meta">{escape_text(_doc_meta(d, lang))}</div>'
                 f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {lk.start}–{lk.end}</div>'
                 f'<div class="ctx">{escape_text(lk.before)}<mark>{escape_text(lk.quote)}</mark>{escape_text(lk.after)}</div></div>')
-    checks = idx.check_claims(q)
-    return "".join(claim_html(idx, c, lang) for c in checks)
+    return "".join(claim_html(documents, c, lang) for c in found)
 
 
-def claim_html(idx: RagIndex, c, lang: str = "traditional") -> str:
+def claim_html(documents: Mapping[str, Document], c: ClaimCheck, lang: str = "traditional") -> str:
     """One claim's verdict: the evidence highlighted when the archive supports or
     contradicts it (with both figures side by side), and for "not found" the nearest
     passages plainly, nothing highlighted as a match."""
@@ -307,7 +306,7 @@ def claim_html(idx: RagIndex, c, lang: str = "traditional") -> str:
         body += (f'<div class="claim-diff">{escape_text(t("not_in_archive", lang))}'
                  f'<b>{escape_text("、".join(c.missing))}</b></div>')
     for e in c.evidence:
-        doc = idx.documents.get(e.doc_id)
+        doc = documents.get(e.doc_id)
         body += (f'<div class="src-item"><div class="src-head"><span class="src-title">{escape_text(_title(doc, e.title, lang))}</span></div>'
                  f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>'
                  f'<div class="src-passage"><mark>{escape_text(e.quote)}</mark></div>'
