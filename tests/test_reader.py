@@ -668,3 +668,38 @@ def test_the_recipes_heldout_articles_are_drawn_again_as_it_drew_them():
     assert len(held) == metrics["training"]["holdout_articles"]
     assert len(questions) == metrics["metrics"]["heldout_answerable"]
     assert {e.article.split("-")[0] for e in questions} == {"cmrc", "drcd"}  # both sets give held-out articles
+
+
+@pytest.mark.parametrize("text, span, shown", [
+    ("总数47210人（规模较上年增长8.8%），其中", "47210人（规模较上年增长8.8%", "47210人"),  # an aside left open: dropped
+    ("收入为3亿元（2023年）。", "3亿元（2023年）", "3亿元"),
+    ("香港初创企业近500家。", "500家", "近500家"),  # the qualifier stays
+    ("人数超过3000人。", "3000人", "超过3000人"),
+    ("发布的《2024年香港创新活动统计》显示", "《2024年香港创", "2024年香港创新活动统计"),  # a title taken whole
+    ("发布的《2024年香港创新活动统计》显示", "新活动统计》", "2024年香港创新活动统计"),
+    ("《甲》和《乙》两本书", "《甲》和《乙》", "《甲》和《乙》"),
+])
+def test_short_answers_keep_qualifiers_and_never_cut_a_bracket(text, span, shown):
+    from rag.reader.decide import trim
+
+    a = text.find(span)
+    start, end = trim(text, a, a + len(span))
+    assert text[start:end] == shown
+
+
+def test_an_answer_dated_with_another_year_than_asked_is_not_given_as_the_answer(tmp_path, fake_settings):
+    corpus = tmp_path / "years"
+    corpus.mkdir()
+    (corpus / "stats.txt").write_text("研發統計\n\n根據2025年底發布的《2024年研發統計》，2024年本港研發人員總數為四萬人。\n",
+                                      encoding="utf-8")
+    build_index(corpus, tmp_path / "idx", fake_settings, HashingEmbedder())
+    idx = open_index(tmp_path / "idx", fake_settings.with_(reader_min_topic=None), HashingEmbedder())
+    idx.reader = NumberReader()
+    right = idx.ask("2024年本港研發人員總數是多少人？")
+    assert right.short_text == "四萬人" and not right.notice
+    other = idx.ask("2025年本港研發人員總數是多少人？")
+    # The sentence is quoted as the evidence, said to be of 2024; no "四萬人" for 2025.
+    assert other.short_answer is None and not other.abstained
+    assert "2025" in other.notice and "2024" in other.notice and "四萬人" in other.citations[0].quote
+    undated = idx.ask("本港研發人員總數是多少人？")
+    assert undated.short_text == "四萬人" and not undated.notice

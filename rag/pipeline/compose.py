@@ -8,11 +8,13 @@ from typing import Sequence
 
 from .. import answering
 from ..answering import ScoredSentence
-from ..presentation import strings
 from ..index import LoadedIndex
+from ..presentation import strings
 from ..records import Citation, Hit, ShortAnswer
+from ..text.fold import fold
 from .answerer import Answerer, Decided
 from .query import Query
+from .years import other_year
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,14 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
     documents = ix.documents
     citations = answering.make_citations(list(decided.chosen), ix.chunk_by_id, documents)
     short = answerer.short_answer(decided, citations, ix)
+    notice = ""
+    best = decided.best
+    if best is not None and not decided.abstain:
+        # The year asked about against the year the answer is dated with: never a figure
+        # of another year as the answer; the quote stays, said to be of that year.
+        other = other_year(query.folded, fold(documents[best.doc_id].text[best.sentence[0]:best.start]))
+        if other is not None:
+            short, notice = None, strings.other_year_notice(query.script, *other)
     abstain, related = decided.abstain, []
     if not citations:
         abstain, related = True, nearest_passages(hits, scored, ix)
@@ -62,4 +72,5 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
     text = (strings.not_chinese_text(query.script) if not query.chinese
             else strings.no_evidence_text(query.script, titles) if abstain
             else answering.compose_answer(segments))
-    return Draft(text, abstain, tuple(citations), tuple(related), tuple(segments), tuple(converted), short)
+    return Draft(text, abstain, tuple(citations), tuple(related), tuple(segments), tuple(converted), short,
+                 notice="" if abstain else notice)

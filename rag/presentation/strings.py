@@ -105,6 +105,13 @@ def no_evidence_text(script: str, searched_titles: Sequence[str] = ()) -> str:
     return text
 
 
+def other_year_notice(script: str, asked: str, found: str) -> str:
+    """The archive dates the answer's figure with another year than the question asks about."""
+    if script == "traditional":
+        return f"原文沒有{asked}年的數字；以下引文是原文所載{found}年的數字，並非{asked}年。"
+    return f"原文没有{asked}年的数字；以下引文是原文所载{found}年的数字，并非{asked}年。"
+
+
 def not_chinese_text(script: str) -> str:
     return NOT_CHINESE["traditional" if script == "traditional" else "simplified"]
 

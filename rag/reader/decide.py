@@ -138,12 +138,66 @@ class Decision:
         return span.margin + self.retrieval_weight * span.retrieval
 
 
+# Brackets that close a name (a title, a quoted name): a span never cuts one, it takes the
+# whole name. Brackets of an aside: a span that opens one and stops inside it ends before it.
+_NAME_BRACKETS = {"《": "》", "「": "」", "『": "』", "“": "”", "〈": "〉"}
+_ASIDE_BRACKETS = {"（": "）", "(": ")", "【": "】", "[": "]"}
+_MAX_NAME = 40  # characters a title or quoted name may run past the span
+# Words that qualify a figure: "近500家" is not "500家" (folded and original alike).
+_QUALIFIERS = ("将近", "接近", "超过", "多达", "大约", "约为", "逾", "近", "约", "超", "約", "將近", "超過", "多達")
+
+
+def _whole_brackets(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span with no bracket cut: a name's bracket left open is closed (or opened) by
+    taking the whole name; an aside left open is dropped."""
+    closers = {**_NAME_BRACKETS, **_ASIDE_BRACKETS}
+    openers = {c: o for o, c in closers.items()}
+    stack: list[int] = []
+    i = start
+    while i < end:
+        ch = text[i]
+        if ch in closers:
+            stack.append(i)
+        elif ch in openers:
+            if stack and text[stack[-1]] == openers[ch]:
+                stack.pop()
+            elif ch in _NAME_BRACKETS.values():  # the name began before the span: take it whole
+                j = text.rfind(openers[ch], max(0, start - _MAX_NAME), start)
+                if j < 0:
+                    return start, end
+                start = j
+            else:  # the aside began before the span: the answer is after it
+                start, stack = i + 1, []
+        i += 1
+    if stack:
+        first = stack[0]
+        if text[first] in _NAME_BRACKETS:
+            close = text.find(_NAME_BRACKETS[text[first]], end, end + _MAX_NAME)
+            end = close + 1 if close >= 0 else first
+        else:
+            end = first
+    return start, end
+
+
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """``[start, end)`` without punctuation or spaces at either edge (may become empty)."""
-    while start < end and text[start] in _EDGE:
-        start += 1
-    while end > start and text[end - 1] in _EDGE:
-        end -= 1
+    """``[start, end)`` without punctuation or spaces at either edge (may become empty),
+    no bracket cut (``_whole_brackets``), and with the qualifier of a figure it starts
+    with ("近", "约", "超过", "逾" …) kept."""
+    for _ in range(2):  # taking a bracket whole may bring punctuation to an edge
+        while start < end and text[start] in _EDGE and text[start] not in _NAME_BRACKETS:
+            start += 1
+        while end > start and text[end - 1] in _EDGE and text[end - 1] not in _NAME_BRACKETS.values():
+            end -= 1
+        start, end = _whole_brackets(text, start, end)
+    # A whole name in its brackets is the name ("《…》" -> "…", as references write it).
+    if end - start > 2 and _NAME_BRACKETS.get(text[start]) == text[end - 1] \
+            and text.count(text[start], start, end) == 1:
+        start, end = start + 1, end - 1
+    if start < end and text[start].isdigit():
+        for q in _QUALIFIERS:
+            if text.endswith(q, 0, start):
+                start -= len(q)
+                break
     return start, end
 
 
