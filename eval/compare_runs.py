@@ -30,9 +30,9 @@ def rows(report: dict, mode: str) -> dict[str, dict]:
 
 
 def compare(a: dict, b: dict, mode: str) -> list[str]:
-    """The ids of the questions whose answers differ (or that only one run asked)."""
+    """The ids of the questions both runs asked whose answers differ."""
     ra, rb = rows(a, mode), rows(b, mode)
-    return sorted(k for k in ra.keys() | rb.keys() if k not in ra or k not in rb or answer_key(ra[k]) != answer_key(rb[k]))
+    return sorted(k for k in ra.keys() & rb.keys() if answer_key(ra[k]) != answer_key(rb[k]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     ra, rb = rows(a, args.mode), rows(b, args.mode)
     for k in diff:
         print(f"{k}:\n  before: {ra.get(k, {}).get('answer')!r}\n  after:  {rb.get(k, {}).get('answer')!r}")
-    print(f"{len(ra.keys() & rb.keys()) - len([k for k in diff if k in ra and k in rb])} of {len(ra.keys() | rb.keys())} "
-          f"answers identical ({args.mode}); {len(diff)} differ")
+    both = ra.keys() & rb.keys()
+    only = len(ra.keys() | rb.keys()) - len(both)
+    print(f"{len(both) - len(diff)} of {len(both)} answers identical ({args.mode}); {len(diff)} differ"
+          + (f"; {only} asked in one run only (not compared)" if only else ""))
     return 1 if diff else 0
 
 
