@@ -11,3 +11,5 @@ def test_the_year_asked_and_the_year_of_the_answer():
     assert other_year("2025年香港研发人员总数是多少？", before) == ("2025", "2024")
     assert other_year("2024年香港研发人员总数是多少？", before) is None
     assert other_year("香港研发人员总数是多少？", before) is None
+    # The year inside the answer counts: "由2023年的…增至2028年的9.64万人" is dated 2028.
+    assert other_year("2028年的需求预计增至多少？", "需求预计将由2023年的6.02万人增至2028年的9.64万人") is None

@@ -678,6 +678,8 @@ def test_the_recipes_heldout_articles_are_drawn_again_as_it_drew_them():
     ("发布的《2024年香港创新活动统计》显示", "《2024年香港创", "2024年香港创新活动统计"),  # a title taken whole
     ("发布的《2024年香港创新活动统计》显示", "新活动统计》", "2024年香港创新活动统计"),
     ("《甲》和《乙》两本书", "《甲》和《乙》", "《甲》和《乙》"),
+    ("员工由120人增至300人。", "120人增至300人", "300人"),  # from X to Y: the question asks Y
+    ("需求將由2023年的6.02萬人增至2028年的9.64萬人,", "6.02萬人增至2028年的9.64萬人", "9.64萬人"),
 ])
 def test_short_answers_keep_qualifiers_and_never_cut_a_bracket(text, span, shown):
     from rag.reader.decide import trim

@@ -57,7 +57,7 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
     if best is not None and not decided.abstain:
         # The year asked about against the year the answer is dated with: never a figure
         # of another year as the answer; the quote stays, said to be of that year.
-        other = other_year(query.folded, fold(documents[best.doc_id].text[best.sentence[0]:best.start]))
+        other = other_year(query.folded, fold(documents[best.doc_id].text[best.sentence[0]:best.end]))
         if other is not None:
             short, notice = None, strings.other_year_notice(query.script, *other)
     abstain, related = decided.abstain, []

@@ -16,10 +16,10 @@ def asked_year(folded_question: str) -> str | None:
 
 
 def year_of_answer(before_answer: str) -> str | None:
-    """The year the answer's fact is dated with: the last year written in its sentence
-    before the answer (``before_answer``, folded: "《2025年…统计》，2024年…总数" gives
-    2024), or None when the sentence dates nothing before it (the date may be elsewhere:
-    nothing to check)."""
+    """The year the answer's fact is dated with: the last year written in its sentence up
+    to the answer's end (``before_answer``, folded: "《2025年…统计》，2024年…总数47210人"
+    gives 2024; "由2023年的6.02万人增至2028年的9.64万人" gives 2028), or None when the
+    sentence dates nothing there (the date may be elsewhere: nothing to check)."""
     years = YEAR.findall(before_answer)
     return years[-1] if years else None
 

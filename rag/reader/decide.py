@@ -179,6 +179,12 @@ def _whole_brackets(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+# "由X增至Y": a span that runs from the old figure to the new one answers with the new one
+# (a question about a change asks where it went), without the year that dates it.
+_CHANGED_TO = re.compile(r"(?:增|升|降|减|減|跌|涨|漲|扩大|擴大|提高|提升|上升|下降|增长|增長|增加|减少|減少|跃升|躍升|攀升|回落)"
+                         r"(?:至|到)\s*(?:(?:19|20)\d{2}\s*年的?)?")
+
+
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
     """``[start, end)`` without punctuation or spaces at either edge (may become empty),
     no bracket cut (``_whole_brackets``), and with the qualifier of a figure it starts
@@ -193,6 +199,11 @@ def trim(text: str, start: int, end: int) -> tuple[int, int]:
     if end - start > 2 and _NAME_BRACKETS.get(text[start]) == text[end - 1] \
             and text.count(text[start], start, end) == 1:
         start, end = start + 1, end - 1
+    moved = None
+    for moved in _CHANGED_TO.finditer(text, start, end):
+        pass
+    if moved is not None and moved.end() < end:
+        start = moved.end()
     if start < end and text[start].isdigit():
         for q in _QUALIFIERS:
             if text.endswith(q, 0, start):
