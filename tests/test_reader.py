@@ -671,8 +671,10 @@ def test_the_recipes_heldout_articles_are_drawn_again_as_it_drew_them():
 
 
 @pytest.mark.parametrize("text, span, shown", [
-    ("总数47210人（规模较上年增长8.8%），其中", "47210人（规模较上年增长8.8%", "47210人"),  # an aside left open: dropped
-    ("收入为3亿元（2023年）。", "3亿元（2023年）", "3亿元"),
+    ("总数47210人（规模较上年增长8.8%），其中", "47210人（规模较上年增长8.8%", "47210人（规模较上年增长8.8%）"),
+    ("斯莱布尼尔（Sleipnir）是", "斯莱布尼尔（Sleipnir", "斯莱布尼尔（Sleipnir）"),  # an aside the span opens is closed
+    ("收入为3亿元（2023年）。", "3亿元（2023年）", "3亿元（2023年）"),
+    ("（2023年）收入为3亿元。", "2023年）收入为3亿元", "收入为3亿元"),  # one begun before the span: left out
     ("香港初创企业近500家。", "500家", "近500家"),  # the qualifier stays
     ("人数超过3000人。", "3000人", "超过3000人"),
     ("发布的《2024年香港创新活动统计》显示", "《2024年香港创", "2024年香港创新活动统计"),  # a title taken whole

@@ -138,8 +138,9 @@ class Decision:
         return span.margin + self.retrieval_weight * span.retrieval
 
 
-# Brackets that close a name (a title, a quoted name): a span never cuts one, it takes the
-# whole name. Brackets of an aside: a span that opens one and stops inside it ends before it.
+# A span never cuts a bracket. Brackets that hold a name (a title, a quoted name): a name
+# begun before the span is taken whole. Brackets of an aside: an aside begun before the
+# span is left out (the answer follows it); one the span opens is closed.
 _NAME_BRACKETS = {"《": "》", "「": "」", "『": "』", "“": "”", "〈": "〉"}
 _ASIDE_BRACKETS = {"（": "）", "(": ")", "【": "】", "[": "]"}
 _MAX_NAME = 40  # characters a title or quoted name may run past the span
@@ -170,12 +171,12 @@ def _whole_brackets(text: str, start: int, end: int) -> tuple[int, int]:
                 start, stack = i + 1, []
         i += 1
     if stack:
+        # A bracket the span opens and does not close: closed by taking it whole when it
+        # closes soon after (an aside often holds the answer's other form, "斯莱布尼尔
+        # （Sleipnir）"), else the span ends before it.
         first = stack[0]
-        if text[first] in _NAME_BRACKETS:
-            close = text.find(_NAME_BRACKETS[text[first]], end, end + _MAX_NAME)
-            end = close + 1 if close >= 0 else first
-        else:
-            end = first
+        close = text.find(closers[text[first]], end, end + _MAX_NAME)
+        end = close + 1 if close >= 0 else first
     return start, end
 
 
