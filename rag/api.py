@@ -258,7 +258,7 @@ def _answer(query, hits: Sequence[Hit], evidence: dict[str, float], read_margins
                   segments=draft.segments, converted=draft.converted, index_id=ix.build_id, short_answer=short,
                   short_text=in_script(short.text, query.script)[0].strip() if short else "",
                   reader=answerer.name, read_margins=read_margins, generated=draft.generated,
-                  generation=draft.generation, notice=draft.notice,
+                  generation=draft.generation, notice=draft.notice, reason=draft.reason,
                   filter_note=describe(query.filters, query.script) if query.filters else "")
 
 

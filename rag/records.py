@@ -155,6 +155,12 @@ class Answer:
     generation: dict = field(default_factory=dict)
     notice: str = ""
     filter_note: str = ""  # the date and source filter applied, in words ("" when none)
+    # What happened, as a code an interface words for itself (``rag.presentation.strings``):
+    # "answered", "no_evidence" (nothing clears the decision), "not_chinese" (a question
+    # without Chinese), "other_year" (answered with a quote the archive dates with another
+    # year than asked), "generated" (the model's gated sentences), "generation_fallback"
+    # (the model was asked, the quoted answer is shown: ``generation`` says why).
+    reason: str = "answered"
 
 
 @dataclass(frozen=True)

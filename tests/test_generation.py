@@ -189,6 +189,7 @@ def test_the_no_evidence_reply_falls_back_with_a_notice(gen_index):
     with StubServer() as server:
         a, _ = _ask(gen_index, server, lambda m: Reply(NO_EVIDENCE["simplified"]))
     assert not a.generated and a.generation["no_evidence"] and "资料不足" in a.notice
+    assert a.reason == "generation_fallback"
 
 
 def test_cannot_connect_is_a_notice_too(gen_index):

@@ -107,6 +107,7 @@ def test_the_reader_abstains_below_its_threshold(read_idx):
     read_idx.reader.threshold = 10.0
     a = read_idx.ask("香港科技園公司今年新增了多少家初創企業？")
     assert a.abstained and a.short_answer is None and not a.citations and a.related
+    assert a.reason == "no_evidence"
 
 
 def test_an_instruction_sentence_is_never_the_answer(read_idx):
@@ -700,10 +701,11 @@ def test_an_answer_dated_with_another_year_than_asked_is_not_given_as_the_answer
     idx = open_index(tmp_path / "idx", fake_settings.with_(reader_min_topic=None), HashingEmbedder())
     idx.reader = NumberReader()
     right = idx.ask("2024年本港研發人員總數是多少人？")
-    assert right.short_text == "四萬人" and not right.notice
+    assert right.short_text == "四萬人" and not right.notice and right.reason == "answered"
     other = idx.ask("2025年本港研發人員總數是多少人？")
     # The sentence is quoted as the evidence, said to be of 2024; no "四萬人" for 2025.
     assert other.short_answer is None and not other.abstained
     assert "2025" in other.notice and "2024" in other.notice and "四萬人" in other.citations[0].quote
+    assert other.reason == "other_year"
     undated = idx.ask("本港研發人員總數是多少人？")
     assert undated.short_text == "四萬人" and not undated.notice

@@ -147,6 +147,7 @@ def test_refusals_name_the_articles_searched_and_english_questions_are_told_why(
     assert a.abstained and "《深圳前海的发展》" in a.answer and "語料中" not in a.answer
     e = idx.ask("How much foreign investment did Qianhai attract?")
     assert e.abstained and not e.citations and ("請用中文提問" in e.answer or "请用中文提问" in e.answer)
+    assert e.reason == "not_chinese"
     # A refusal to a Simplified question is Simplified throughout, hint included.
     s = idx.ask("东京奥运会门票多少钱？")
     msg = view.answer_message(s, 0, "traditional")

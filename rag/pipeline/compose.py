@@ -32,6 +32,7 @@ class Draft:
     generated: bool = False
     generation: dict = field(default_factory=dict)
     notice: str = ""
+    reason: str = "answered"  # Answer.reason
 
 
 def nearest_passages(hits: Sequence[Hit], scored: Sequence[ScoredSentence], ix: LoadedIndex) -> list[Citation]:
@@ -72,5 +73,7 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
     text = (strings.not_chinese_text(query.script) if not query.chinese
             else strings.no_evidence_text(query.script, titles) if abstain
             else answering.compose_answer(segments))
+    reason = ("not_chinese" if not query.chinese else "no_evidence" if abstain
+              else "other_year" if notice else "answered")
     return Draft(text, abstain, tuple(citations), tuple(related), tuple(segments), tuple(converted), short,
-                 notice="" if abstain else notice)
+                 notice="" if abstain else notice, reason=reason)

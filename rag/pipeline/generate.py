@@ -52,7 +52,7 @@ def generate_answer(draft: Draft, query: Query, hits: Sequence[Hit], ix: LoadedI
         ix.chunk_by_id, ix.documents)
     if not cits or len(cits) != len(gen.passed):
         notice = strings.fallback_notice(query.script, gen.error, gen.no_evidence, len(gen.dropped))
-        return replace(draft, generation=generation, notice=notice)
+        return replace(draft, generation=generation, notice=notice, reason="generation_fallback")
     segments = [(in_script(g.text, query.script)[0].translate(answering.BRACKETS), c.marker)
                 for g, c in zip(gen.passed, cits)]
     # The reader's short answer stays only when a cited sentence holds it.
@@ -60,4 +60,5 @@ def generate_answer(draft: Draft, query: Query, hits: Sequence[Hit], ix: LoadedI
     if short and not any(c.doc_id == short.doc_id and c.start <= short.start < short.end <= c.end for c in cits):
         short = None
     return replace(draft, text=answering.compose_answer(segments), abstain=False, citations=tuple(cits), related=(),
-                   segments=tuple(segments), converted=(), short=short, generated=True, generation=generation)
+                   segments=tuple(segments), converted=(), short=short, generated=True, generation=generation,
+                   reason="generated")

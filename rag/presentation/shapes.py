@@ -22,6 +22,9 @@ def answer_to_json(a: Answer) -> dict:
         # converted: the quote is shown in the asker's script; the citation's quote is the original.
         "segments": [{"text": text, "marker": marker, "converted": marker in a.converted} for text, marker in a.segments],
         "abstained": a.abstained,
+        # What happened, as a code (answered, no_evidence, not_chinese, other_year, generated,
+        # generation_fallback); "answer" and "notice" word it.
+        "reason": a.reason,
         "short_answer": ({"text": a.short_answer.text, "display": a.short_text, "chunk_id": a.short_answer.chunk_id,
                           "doc_id": a.short_answer.doc_id, "start": a.short_answer.start, "end": a.short_answer.end,
                           "score": a.short_answer.margin} if a.short_answer else None),
