@@ -272,3 +272,22 @@ def test_nothing_read_is_null_in_the_json_not_infinity(decided_idx):
     assert out["evidence"]["reader_margin"] is None and out["evidence"]["decision_score"] is None
     assert out["no_answer_score"] is None
     json.dumps(out, allow_nan=False)  # strict JSON
+
+
+def test_a_filter_that_leaves_fewer_chunks_than_a_leg_takes_lets_the_margin_decide():
+    """The combined decision weighs a fused score standardised over each leg's candidates
+    (Settings.candidates); with one short article there are one or two, the score means
+    something else, and the reader's own margin decides (issue 33: the article filter)."""
+    from types import SimpleNamespace
+
+    from rag.reader.answerer import ReaderAnswerer
+    from rag.reader.decide import Decision
+    from rag.settings import Settings
+
+    settings = Settings()
+    rule = Decision(80.0, 73.3, settings.fusion, settings.dense_weight)
+    answerer = ReaderAnswerer(SimpleNamespace(name="r", threshold=-3.0, decision=rule), settings)
+    assert answerer.decision_rule("hybrid") is rule  # no filter
+    assert answerer.decision_rule("hybrid", settings.candidates) is rule  # enough candidates
+    assert answerer.decision_rule("hybrid", 2) is None  # one short article
+    assert answerer.decision_rule("bm25") is None

@@ -54,6 +54,14 @@ class LoadedIndex:
         return self.manifest.get("manifest_sha256", "")
 
     @functools.cached_property
+    def chunk_counts(self) -> dict[str, int]:
+        """How many chunks each document has."""
+        counts: dict[str, int] = {}
+        for c in self.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return counts
+
+    @functools.cached_property
     def article_idf(self) -> Callable[[str], float]:
         """idf with a word's frequency counted in articles, not chunks (``BM25Index.grouped_idf``)."""
         article = {d: i for i, d in enumerate(self.documents)}

@@ -27,12 +27,19 @@ class ReaderAnswerer:
         self.settings = settings
         self.name = reader.name
 
-    def decision_rule(self, mode: str) -> Decision | None:
+    def decision_rule(self, mode: str, candidates: int | None = None) -> Decision | None:
         """The reader's combined decision when it applies to this asking (hybrid retrieval
-        with the fusion it was chosen for, and ``reader_decision`` "combined"), else None."""
+        with the fusion it was chosen for, and ``reader_decision`` "combined"), else None.
+        ``candidates``: the chunks a document filter leaves (None: no filter). The fused
+        score the combined decision weighs is standardised over each leg's candidates; a
+        filter that leaves fewer chunks than a leg takes makes it mean something else (one
+        short article: one or two candidates, and the score collapses), so there the
+        reader's own margin decides."""
         rule = getattr(self.reader, "decision", None)
         if rule is None or self.settings.reader_decision != "combined" or \
                 not rule.applies(mode, self.settings.fusion, self.settings.dense_weight):
+            return None
+        if candidates is not None and candidates < self.settings.candidates:
             return None
         return rule
 
@@ -51,8 +58,10 @@ class ReaderAnswerer:
         # article's span the reader is a little surer of does not beat the question's own
         # passage.
         read, n_read = self.read(query.folded, hits[: self.settings.reader_passages], ix, timings)
-        rule = self.decision_rule(query.mode)
-        threshold = self.threshold(query.mode)
+        candidates = (sum(ix.chunk_counts.get(d, 0) for d in set(query.doc_ids))
+                      if query.doc_ids is not None else None)
+        rule = self.decision_rule(query.mode, candidates)
+        threshold = rule.threshold if rule else self.reader.threshold
         value = rule.score if rule else (lambda r: r.margin)
         read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
         margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
