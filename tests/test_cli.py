@@ -243,3 +243,10 @@ def test_docs_lists_documents_and_unknown_ids_get_a_did_you_mean(small_corpus, t
     assert r.returncode == 2 and "did you mean b" in r.stderr and "Traceback" not in r.stderr
     r = run("cite", "前海#0", "--index", str(idx), "--model", "fake")
     assert r.returncode == 2 and "did you mean b" in r.stderr  # found by its title
+
+
+def test_the_moved_evaluation_commands_say_where_they_went():
+    r = run("eval", "--dataset", "x.jsonl")
+    assert r.returncode == 2 and "python -m eval run" in r.stderr and "Traceback" not in r.stderr
+    r = run("bench")
+    assert r.returncode == 2 and "python -m eval bench" in r.stderr

@@ -98,7 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that moved out of the package: what to run instead.
+MOVED = {"eval": "python -m eval run", "bench": "python -m eval bench"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    moved = next((a for a in args if not a.startswith("-")), None)
+    if moved in MOVED:
+        print(f"error: rag {moved} is now {MOVED[moved]} (research, run from the repository root; "
+              "see eval/README.md)", file=sys.stderr)
+        return 2
     return run(build_parser().parse_args(argv))
 
 
