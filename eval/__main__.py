@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from rag.cli import common_options, run, settings_from_args
+from rag.cli import command_parser, run, settings_from_args
 from rag.settings import FUSIONS, MODES
 
 
@@ -30,10 +30,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m eval", description="Measure the product: QA sets, claim sets, benches.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    common = common_options()
-    sub = p.add_subparsers(dest="command", required=True)
+    p, common, sub = command_parser("python -m eval", "Measure the product: QA sets, claim sets, benches.")
 
     s = sub.add_parser("run", parents=[common], help="measure retrieval, answers and citations on a QA set")
     s.add_argument("--dataset", required=True, help="QA set (JSONL), or cmrc / cmrc-trad")

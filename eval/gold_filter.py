@@ -13,13 +13,10 @@ import json
 import random
 import sys
 
-from rag.api import open_index
 from rag.cli import common_options, settings_from_args
-from rag.embedding import load_embedder
-from rag.index import build_index
 
 from .harness import metrics as M
-from .harness.run import index_folder, prepare
+from .harness.run import open_dataset_index, prepare
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,10 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     settings = settings_from_args(args)
     items, corpus, name = prepare(args)
-    folder = index_folder(args, name, corpus, settings)
-    if not (folder / "manifest.json").is_file():
-        build_index(corpus, folder, settings, load_embedder(settings))
-    idx = open_index(folder, settings)
+    idx, _ = open_dataset_index(args, name, corpus, settings)
     items = [i for i in items if i.answerable and len(i.doc_ids) == 1 and i.doc_ids[0] in idx.documents]
     if args.sample and args.sample < len(items):
         items = random.Random(20261205).sample(items, args.sample)

@@ -18,22 +18,24 @@ _TYPES = {"model_cache_dir": Path, "llm_timeout": float}
 def settings_from(env: Mapping[str, str], flags: Mapping[str, object] | None = None,
                   milvus_uri: str | None = None) -> Settings:
     """Validated settings from ``flags`` (Settings field -> value, only those given; for
-    the fields a variable may give, None or "" means "not given") and the environment ``env``. Secrets come only from the environment, never a
-    flag (flags show in the process list): the LLM key goes with a named LLM server, the
-    Milvus token only to the server the user names (``milvus_uri``, else RAG_MILVUS_URI)."""
+    the fields a variable may give, None or "" means "not given") and the environment
+    ``env``. Secrets come only from the environment, never a flag (flags show in the
+    process list): the LLM key goes with a named LLM server, the Milvus token only to the
+    server the user names (``milvus_uri``, else RAG_MILVUS_URI)."""
     flags = dict(flags or {})
     changes: dict = {}
     for key, var in ENV_VARS.items():
-        value = flags.pop(key, None)
+        value, given_as = flags.pop(key, None), key
         if value is None or value == "":
-            value = env.get(var) or None
-            if value is not None and key in _TYPES:
-                try:
-                    value = _TYPES[key](value)
-                except ValueError:
-                    raise ValueError(f"{var}={value[:40]!r} is not a {_TYPES[key].__name__}") from None
-        if value is not None:
-            changes[key] = _TYPES[key](value) if key in _TYPES and not isinstance(value, _TYPES[key]) else value
+            value, given_as = env.get(var) or None, var
+        if value is None:
+            continue
+        if key in _TYPES and not isinstance(value, _TYPES[key]):
+            try:
+                value = _TYPES[key](value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{given_as}={str(value)[:40]!r} is not a {_TYPES[key].__name__}") from None
+        changes[key] = value
     if env.get("RAG_LLM_API_KEY") and changes.get("llm_base_url"):
         changes["llm_api_key"] = env["RAG_LLM_API_KEY"]
     changes |= flags  # the rest as given (None turns a check off, e.g. reader_min_topic)

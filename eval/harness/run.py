@@ -65,6 +65,15 @@ def index_folder(args: argparse.Namespace, name: str, corpus: Path, settings: Se
     return ROOT / "eval" / "results" / "cache" / key / "index"
 
 
+def open_dataset_index(args: argparse.Namespace, name: str, corpus: Path, settings: Settings):
+    """The data set's index (``index_folder``), built or brought up to date, opened: the
+    RagIndex and the build's report."""
+    index_dir = index_folder(args, name, corpus, settings)
+    embedder = load_embedder(settings)
+    report = build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
+    return open_index(index_dir, settings, embedder), report
+
+
 def main_eval(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
@@ -79,10 +88,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
         items = random.Random(20261124).sample(items, min(args.sample, len(items)))
     if args.limit:
         items = items[: args.limit]
-    index_dir = index_folder(args, name, corpus, settings)
-    embedder = load_embedder(settings)
-    report_build = build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
-    idx = open_index(index_dir, settings, embedder)
+    idx, report_build = open_dataset_index(args, name, corpus, settings)
     modes = MODES if args.mode == "all" else (args.mode,)
     bars: list = []
 
@@ -95,7 +101,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       risk_coverage=getattr(args, "risk_coverage", False))
     for b in bars:
         b.close()
-    report["meta"] = {"dataset": name, "index": str(index_dir), "model": settings.model, "chunk_size": settings.chunk_size,
+    report["meta"] = {"dataset": name, "index": str(idx.loaded.path), "model": settings.model, "chunk_size": settings.chunk_size,
                       "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
                       "backend": getattr(idx.embedder, "backend", "?"),
                       "reader_backend": getattr(idx.reader, "backend", None),
@@ -152,10 +158,8 @@ def main_eval_claims(args: argparse.Namespace, settings: Settings) -> int:
     items = load_claims(Path(args.dataset))
     corpus = Path(args.corpus or ROOT / "seeds")
     name = Path(args.dataset).stem
-    index_dir = index_folder(args, name, corpus, settings)
-    embedder = load_embedder(settings)
-    build_index(corpus, index_dir, settings, embedder, progress=terminal_progress("embedding"))
-    report = evaluate_claims(open_index(index_dir, settings, embedder), items)
+    idx, _ = open_dataset_index(args, name, corpus, settings)
+    report = evaluate_claims(idx, items)
     out = run_folder(args, name)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -9,19 +9,16 @@ import sys
 from ..errors import RagError
 from ..settings import ANALYZERS, FUSIONS, MODES, SCRIPTS
 from .commands import cmd_add, cmd_ask, cmd_cite, cmd_docs, cmd_index, cmd_mcp, cmd_model, cmd_remove
-from .options import common_options, settings_from_args
+from .options import command_parser, common_options, settings_from_args
 
-__all__ = ["build_parser", "common_options", "main", "run", "settings_from_args"]
+__all__ = ["build_parser", "command_parser", "common_options", "main", "run", "settings_from_args"]
 from .output import safe_text
 
 log = logging.getLogger("rag")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rag", description="Cited question answering over Chinese news.")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    common = common_options()
-    sub = p.add_subparsers(dest="command", required=True)
+    p, common, sub = command_parser("rag", "Cited question answering over Chinese news.")
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")
     s.add_argument("--corpus", default="seeds", help="folder of .txt/.md articles (default: seeds)")

@@ -30,6 +30,15 @@ def _count_or_all(value: str) -> str:
     return value
 
 
+def command_parser(prog: str, description: str) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, object]:
+    """A command with subcommands, as ``rag`` and ``python -m eval`` are: the parser
+    (with ``-v``, which ``run`` reads), the shared options to give each subcommand as a
+    parent, and the subcommands' registry."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    return p, common_options(), p.add_subparsers(dest="command", required=True)
+
+
 def common_options() -> argparse.ArgumentParser:
     """A parent parser with the model, backend, LLM and reader options (``rag`` and
     ``python -m eval`` share it)."""

@@ -2,7 +2,7 @@
 trained reader (``rag.reader.answerer``) and the word-overlap heuristics (here)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from .. import answering
@@ -24,7 +24,6 @@ class Decided:
     evidence: dict[str, float]
     best: object = None  # a rag.reader.decide.ReadSpan, or None
     read_margins: tuple[tuple[str, float], ...] = ()
-    extra: dict = field(default_factory=dict)
 
 
 class Answerer(Protocol):

@@ -43,10 +43,12 @@ class ReaderAnswerer:
             return None
         return rule
 
-    def threshold(self, mode: str) -> float:
+    def threshold(self, mode: str, candidates: int | None = None) -> float:
         """What the answer step compares with in ``mode``: the combined decision's
         threshold where it applies, else the reader's own (its margin's)."""
-        rule = self.decision_rule(mode)
+        return self._threshold_of(self.decision_rule(mode, candidates))
+
+    def _threshold_of(self, rule: Decision | None) -> float:
         return rule.threshold if rule else self.reader.threshold
 
     def decide(self, query: Query, hits: Sequence[Hit], scored: Sequence[ScoredSentence], ix: LoadedIndex,
@@ -61,7 +63,7 @@ class ReaderAnswerer:
         candidates = (sum(ix.chunk_counts.get(d, 0) for d in set(query.doc_ids))
                       if query.doc_ids is not None else None)
         rule = self.decision_rule(query.mode, candidates)
-        threshold = rule.threshold if rule else self.reader.threshold
+        threshold = self._threshold_of(rule)
         value = rule.score if rule else (lambda r: r.margin)
         read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
         margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
