@@ -154,5 +154,9 @@ def test_an_answer_dated_with_another_year_than_asked_is_not_given_as_the_answer
     assert other.short_answer is None and not other.abstained
     assert "2025" in other.notice and "2024" in other.notice and "四萬人" in other.citations[0].quote
     assert other.reason == "other_year"
+    from webapp import view
+
+    shown = view.answer_message(other, 0)  # the page says it too, not only the CLI and JSON
+    assert other.notice in shown and "short-answer" not in shown
     undated = idx.ask("本港研發人員總數是多少人？")
     assert undated.short_text == "四萬人" and not undated.notice

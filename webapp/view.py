@@ -99,8 +99,8 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
     if answer.generation:  # a model was asked: say which kind of answer this is
         kind = "label_generated" if answer.generated else "label_quoted"
         parts.append(f'<small class="answer-kind {kind}">{escape_text(t(kind, lang))}</small>\n\n')
-        if answer.notice:
-            parts.append(f'<small class="answer-notice">{escape_text(answer.notice)}</small>\n\n')
+    if answer.notice:  # why the quoted answer is shown, or that it is of another year than asked
+        parts.append(f'<small class="answer-notice">{escape_text(answer.notice)}</small>\n\n')
     if answer.filter_note:  # which articles were searched
         parts.append(f'<small class="answer-filter">{escape_text(answer.filter_note)}</small>\n\n')
     if answer.abstained:
