@@ -64,19 +64,21 @@ def _good(sentence: str, tagger) -> bool:
     return bool(figs) and bool(named)
 
 
-def sources(tagger) -> list[dict]:
-    rng = random.Random(SEED)
+def sources(tagger, seed: int = SEED, exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """The source sentences, drawn with ``seed``; none of ``exclude`` (the sentences of
+    another set, so that a held-out set shares no source with it)."""
+    rng = random.Random(seed)
     seeds = []
     for path in sorted(SEEDS.glob("*.txt")):
         for s in _sentences(path.read_text(encoding="utf-8")):
-            if _good(s, tagger):
+            if _good(s, tagger) and s not in exclude:
                 seeds.append({"doc": path.stem, "sentence": s})
     cmrc = []
     data = json.loads(CMRC_DEV.read_text(encoding="utf-8"))["data"]
     for art in data:
         for para in art["paragraphs"]:
             for s in _sentences(para["context"]):
-                if _good(s, tagger):
+                if _good(s, tagger) and s not in exclude:
                     cmrc.append({"doc": para["id"], "sentence": s})
     rng.shuffle(seeds)
     rng.shuffle(cmrc)
@@ -92,7 +94,7 @@ def sources(tagger) -> list[dict]:
             picked.append(item)
             got += 1
     for i, item in enumerate(picked):
-        item["source"] = f"s{i:02d}"
+        item["source"] = f"{'h' if exclude else 's'}{i:02d}"
     return picked
 
 
@@ -178,15 +180,15 @@ KINDS = ("negation", "direction", "currency", "unit", "scale", "figure", "year",
 EXPECTED = {k: "contradicted" for k in KINDS} | {"added": "partly_supported"}
 
 
-def build() -> list[dict]:
+def build(seed: int = SEED, hand: Path = HAND, exclude: frozenset[str] = frozenset(), prefix: str = "mc") -> list[dict]:
     tagger = default_tagger()
-    picked = sources(tagger)
+    picked = sources(tagger, seed, exclude)
     pool: dict[str, list[str]] = {"PER": [], "ORG": [], "LOC": []}
     for it in picked:
         for w, t in tagger(fold(it["sentence"])):
             if t in pool and len(w) >= 2 and w not in pool[t]:
                 pool[t].append(w)
-    rng = random.Random(SEED + 1)
+    rng = random.Random(seed + 1)
     rows = []
     for n, it in enumerate(picked):
         script = "traditional" if n % 2 else "simplified"
@@ -197,12 +199,12 @@ def build() -> list[dict]:
             changed = alter(simple, kind, tagger, pool, rng)
             if changed and changed != simple:
                 rows.append(base | {"claim": to_script(changed, script), "verdict": EXPECTED[kind], "kind": kind})
-    if HAND.exists():
-        for line in HAND.read_text(encoding="utf-8").splitlines():
+    if hand.exists():
+        for line in hand.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 rows.append(json.loads(line))
     for i, r in enumerate(rows):
-        r["id"] = f"mc-{i:03d}"
+        r["id"] = f"{prefix}-{i:03d}"
     return [{"id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows]
 
 
@@ -219,27 +221,46 @@ def write_corpus(folder: Path, rows: list[dict]) -> None:
                 (folder / f"{para['id']}.txt").write_text(para["context"], encoding="utf-8")
 
 
+HOLDOUT_SEED = 20261206
+OUT_HOLDOUT = ROOT / "eval" / "datasets" / "meaning_claims_holdout.jsonl"
+HAND_HOLDOUT = ROOT / "eval" / "datasets" / "meaning_claims_holdout_hand.jsonl"
+
+
+def _set(holdout: bool, tagger) -> dict:
+    """Where one set's rows go and how its sources are drawn. The held-out set (written
+    after the checker's rules were frozen) draws with another seed and shares no source
+    sentence with the first."""
+    if not holdout:
+        return {"seed": SEED, "hand": HAND, "out": OUT, "exclude": frozenset(), "prefix": "mc"}
+    first = frozenset(it["sentence"] for it in sources(tagger))
+    return {"seed": HOLDOUT_SEED, "hand": HAND_HOLDOUT, "out": OUT_HOLDOUT, "exclude": first, "prefix": "mh"}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--holdout", action="store_true", help=f"the held-out set ({OUT_HOLDOUT.relative_to(ROOT)})")
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("build", help=f"write {OUT.relative_to(ROOT)}")
+    sub.add_parser("build", help="write the claim set")
     sub.add_parser("sources", help="print the source sentences (to write the hand claims against)")
     c = sub.add_parser("corpus", help="write the corpus the claim set is checked against")
     c.add_argument("folder")
     args = p.parse_args(argv)
+    tagger = default_tagger()
+    which = _set(args.holdout, tagger)
+    out = which["out"]
     if args.cmd == "sources":
-        for it in sources(default_tagger()):
+        for it in sources(tagger, which["seed"], which["exclude"]):
             print(it["source"], it["doc"], it["sentence"])
         return 0
     if args.cmd == "build":
-        rows = build()
-        OUT.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        rows = build(which["seed"], which["hand"], which["exclude"], which["prefix"])
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         kinds: dict[str, int] = {}
         for r in rows:
             kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
-        print(f"{len(rows)} claims in {OUT.relative_to(ROOT)}: {kinds}")
+        print(f"{len(rows)} claims in {out.relative_to(ROOT)}: {kinds}")
         return 0
-    rows = [json.loads(x) for x in OUT.read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines() if x.strip()]
     write_corpus(Path(args.folder), rows)
     print(f"corpus for {len(rows)} claims in {args.folder}")
     return 0

@@ -227,3 +227,29 @@ def test_the_meaning_claim_set_is_loadable_and_covers_every_kind():
     kinds = {i.kind for i in items}
     assert len(items) >= 150 and {"true", "paraphrase", "negation", "direction", "currency", "unit", "scale", "year",
                                   "person", "organisation", "place", "added", "other_language"} <= kinds
+
+
+def test_a_broad_place_inside_a_longer_name_is_not_that_name():
+    # "香港" is found elsewhere in the sentence, but "香港科创联盟" is not "湾区科创联盟".
+    evidence = fold("湾区科创联盟由深圳、香港、广州三座城市联动组成，是区内创科核心引擎。")
+    assert judge(fold("湾区科创联盟由深圳、香港、广州三座城市联动组成，是区内创科核心引擎。"), evidence, IDF).verdict == SUPPORTED
+    j = judge(fold("香港科创联盟由深圳、香港、广州三座城市联动组成，是区内创科核心引擎。"), evidence, IDF)
+    assert j.verdict == CONTRADICTED and "香港科创联盟" in j.claim_says
+
+
+def test_a_sentence_pointing_back_is_about_the_place_named_before_it():
+    sentence = fold("记者了解到，另一家公司星河传媒也曾在此租用了2000平方尺的办公空间。")
+    headline = fold("走在旺角朗豪坊周边，随处可见科技公司的招牌。")
+    claim = fold("星河传媒曾在朗豪坊租用2000平方尺的办公空间。")
+    assert judge(claim, sentence, IDF, referents=headline).verdict == SUPPORTED
+    assert judge(claim, sentence, IDF).verdict != SUPPORTED  # nothing says where "此" is
+    other = fold("星河传媒曾在太古坊租用2000平方尺的办公空间。")
+    assert judge(other, sentence, IDF, referents=headline).verdict != SUPPORTED
+
+
+def test_a_negation_counts_only_for_what_it_negates():
+    evidence = fold("持证人在有效期内可不限次数往来两地，每次停留不超过14天。")
+    assert judge(fold("持证人每次最多可以停留14天。"), evidence, IDF).verdict == SUPPORTED
+    assert judge(fold("持证人每次最多可以停留20天。"), evidence, IDF).verdict != SUPPORTED
+    j = judge(fold("星河传媒收购了这家银行的股份。"), fold("星河传媒并未收购这家银行的股份。"), IDF)
+    assert j.verdict == CONTRADICTED and "并未" in j.archive_says

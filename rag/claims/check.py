@@ -13,6 +13,8 @@ from ..text.fold import fold
 from ..text.tagging import Tagger
 from .verdict import CONTRADICTED, PARTLY, SUPPORTED, judge
 
+REFERENT_CHARS = 3000
+
 
 def check_claim(claim: str, hits: Sequence[Hit], ix: LoadedIndex, settings: Settings, tagger: Tagger,
                 nearest: int = 3) -> ClaimCheck:
@@ -29,7 +31,10 @@ def check_claim(claim: str, hits: Sequence[Hit], ix: LoadedIndex, settings: Sett
         prev = chunk.starts_before(s.start)
         before = fold(text[prev[-1]:s.start], target) if prev else ""
         earlier = fold(text[prev[0]:prev[-1]], target) if len(prev) > 1 else ""
-        j = judge(folded, fold(text[s.start:s.end], target), ix.bm25.idf, before, earlier, tagger)
+        # The document before the passage (its headline, the places it named) is what
+        # "在此" points to; a bounded stretch, as a reader would look back.
+        referents = fold(text[max(0, s.start - REFERENT_CHARS):(prev[0] if prev else s.start)], target)
+        j = judge(folded, fold(text[s.start:s.end], target), ix.bm25.idf, before, earlier, tagger, referents)
         if j.verdict in best and (best[j.verdict] is None or j.topic > best[j.verdict][0].topic):
             best[j.verdict] = (j, s)
     sup, con, part = best[SUPPORTED], best[CONTRADICTED], best[PARTLY]

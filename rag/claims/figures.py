@@ -41,6 +41,8 @@ _QUALIFIER = {"不超过": "at_most", "不多于": "at_most", "不高于": "at_m
               "大约": "about", "约为": "about", "约": "about", "大概": "about", "左右": "about", "上下": "about",
               "逾": "over", "超过": "over", "超出": "over", "多于": "over", "高于": "over", "至少": "over",
               "超": "over", "以上": "over", "之多": "", "多": "over"}
+# The words that give a figure its qualifier ("多" alone is mostly something else).
+QUALIFIER_WORDS = frozenset(w for w in _QUALIFIER if w != "多")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ DIRECTION_PAIRS = tuple(tuple(p.split("/")) for p in """
 
 # Words that change nothing a reader would check: copulas, reporting verbs, aspect and
 # degree words, generic nouns. A claim may say them or leave them out.
-LIGHT = frozenset("""是 为 有 在 了 的 将 会 已 已经 曾 曾经 表示 称 说 指 指出 认为 透露 介绍 提到 强调 进行 作为 包括
+LIGHT = frozenset("""是 为 有 可以 可 能 能够 在 了 的 将 会 已 已经 曾 曾经 表示 称 说 指 指出 认为 透露 介绍 提到 强调 进行 作为 包括
 其中 目前 当时 近期 最近 如今 现时 现在 共 共计 合共 总共 一共 累计 达 达到 高达 约 大约 等 等等 方面 情况 相关
 有关 一个 这 该 此 其 正式 成功 相继 分别 陆续 均 都 也 还 更 再 又 就 便 即 并 而 且 及 与 和 同 以及 或 对 向 于
 方面 来说 而言 之一 以来 期间 时 时候 当中 之中 其中 上 下 中 内 里 间 年间 一共 总数 数目 数量 规模 人数 个

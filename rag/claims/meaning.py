@@ -25,13 +25,16 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from ..text.entities import BROAD_PLACES, Entity, canonical, find_entities
-from .figures import Figure, equal_value, figure_agrees, figures
+from .figures import QUALIFIER_WORDS, Figure, equal_value, figure_agrees, figures
 from .language import HAN
 from .lexicon import (CODE, CONTENT_TAGS, DIRECTION_PAIRS, DIRECTION_SINGLE, LIGHT, MEASURE, NAME_TAGS, NEGATIONS,
                       NEGATION_PREFIX, NEGATION_WORDS, SUPERLATIVE, SYNONYMS)
 
 
 Token = tuple[str, str]
+# Words by which a sentence points back to a place or company named before it.
+DEICTIC = re.compile(r"在此|于此|此地|此处|该处|该地|当地|这里|该址|同址|同一栋|该楼|这栋")
+PLACE_PARTS = {"", "特区", "特别行政区", "地区", "市", "省", "本地", "全境", "境内", "全国", "政府", "特区政府"}
 
 
 def names(folded: str, tokens: Sequence[Token], proper: bool = False) -> list[Entity]:
@@ -78,7 +81,18 @@ def same_name(a: str, b: str) -> bool:
     if min(len(a), len(b)) < 2:
         return False
     x, y = canonical(a), canonical(b)
-    return x in y or y in x
+    short, long_ = sorted((x, y), key=len)
+    if short not in long_:
+        return False
+    # "香港" is not "香港创科国际", nor "中国" "中国银行": a broad place inside a longer name
+    # names something else unless the rest only says which part of it ("香港特区").
+    return short not in BROAD_PLACES or long_ in BROAD_PLACES or long_[len(short):] in PLACE_PARTS
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """One name holds the other."""
+    x, y = canonical(a), canonical(b)
+    return min(len(x), len(y)) >= 2 and (x in y or y in x)
 
 
 def word_found(word: str, text: str) -> bool:
@@ -139,12 +153,15 @@ class Alignment:
 
 
 def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tokens: Sequence[Token],
-          context: str = "", context_names: Sequence[Entity] = (), near_names: Sequence[Entity] = ()) -> Alignment:
+          context: str = "", context_names: Sequence[Entity] = (), near_names: Sequence[Entity] = (),
+          referents: str = "") -> Alignment:
     """Line the (folded) claim up with a (folded) evidence sentence. ``context`` is the
     text before the sentence in its passage: a name or a year the sentence leaves to it
     ("该公司…") counts as said; figures and words must be in the sentence itself (with
     the sentence just before it). Another name in the claim's place is looked for in the
-    sentence and ``near_names`` (those of the sentence just before it)."""
+    sentence and ``near_names`` (those of the sentence just before it). ``referents`` is
+    the document before the passage: when the sentence points back ("在此", "当地"), a
+    place or company the claim names there is what it points to."""
     window = context + sentence
     differs: list[tuple[str, str]] = []
     missing: list[str] = []
@@ -210,12 +227,17 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     en = list(context_names) + names(sentence, sentence_tokens)
     claim_spans = [(n.start, n.end) for n in cn]
     in_place = [*near_names, *names(sentence, sentence_tokens, proper=True)]  # what may stand in a name's place
+    points_back = bool(referents) and DEICTIC.search(sentence) is not None
     for n in cn:
+        if points_back and n.kind in ("place", "org") and n.text in referents:
+            anchors += canonical(n.text) not in BROAD_PLACES
+            continue
         if n.text in window or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
             anchors += canonical(n.text) not in BROAD_PLACES  # "香港" ties nothing together
             continue
+        # A stand-in is another name: not one holding a claim name ("香港创科" for "香港").
         instead = [o.text for o in in_place if _actor(o.kind) == _actor(n.kind)
-                   and not any(same_name(o.text, c.text) for c in cn) and o.text not in claim]
+                   and not any(_overlaps(o.text, c.text) for c in cn) and o.text not in claim]
         if instead:
             differs.extend((n.text, o) for o in dict.fromkeys(instead[:2]))
             kinds.append("name")
@@ -230,7 +252,8 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     words = [w for w, t in claim_tokens if t in ("v", "vn", "n", "a") and len(w) >= 2 and w not in LIGHT]
     near = [c for c in _clauses(sentence) if any(word_found(w, c) for w in words)] or [sentence]
     said_there = set(negations(sentence_tokens))
-    eneg = [w for w, _ in sentence_tokens if w in said_there and any(w in c for c in near)]
+    eneg = [w for k, (w, _) in enumerate(sentence_tokens) if w in said_there and any(w in c for c in near)
+            and _negates_claim_word(sentence_tokens[k + 1:k + 4], claim)]
     for w in cneg:
         if w not in eneg and not any(w in e or e in w for e in eneg):
             differs.append((w, ""))
@@ -282,6 +305,8 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
             continue  # adverbs of degree and aspect; superlatives ("最", "首次") are claims
         if any(a <= i and i + len(w) <= b for a, b in covered) or re.search(r"\d", w):
             continue
+        if w in QUALIFIER_WORDS and any(f.qualifier for f in cf):
+            continue  # "最多30天": the figure's comparison weighed what its qualifier allows
         if word_found(w, window) or _pieces_found(w, window) or any(w in c for c, _ in differs):
             continue
         if len(w) >= 2 and w[-1] in "者们性化方" and w[:-1] in window:
@@ -320,6 +345,20 @@ def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[F
     if not years or any(equal_value(e.value, year.value) for e in years[-1:]):
         return None
     return years[-1]
+
+
+def _negates_claim_word(following: Sequence[Token], claim: str) -> bool:
+    """The evidence's negation is about something the claim says: the word it negates
+    (the next content word in its clause) is in the claim, or the clause ends there.
+    "可不限次数往来" negates a number of trips, which a claim about the length of a stay
+    does not assert."""
+    for w, t in following:
+        if not HAN.search(w) and not w.isalnum():
+            return True  # the clause ends: what is negated is the negation word's own
+        if w in LIGHT or t in ("u", "p", "c", "d", "w"):
+            continue
+        return word_found(w, claim) or (len(w) >= 2 and _pieces_found(w, claim))
+    return True
 
 
 def _token_has(tokens: Sequence[Token], ch: str) -> bool:

@@ -82,11 +82,12 @@ def named_in(e: Entity, text: str, found: list[Entity]) -> bool:
 
 
 def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = "", earlier: str = "",
-          tag: Tag | None = None) -> Judgement:
+          tag: Tag | None = None, referents: str = "") -> Judgement:
     """The verdict of one (folded) sentence on one (folded) claim. ``before`` is the
     sentence in front of it and ``earlier`` the ones before that, in the same passage:
     news often names the company there ("某公司也推出了新模型。…准确率超过九成").
-    ``tag`` types words and names (``text.tagging.default_tagger()`` in the product)."""
+    ``tag`` types words and names (``text.tagging.default_tagger()`` in the product);
+    ``referents``: the document before the passage, for a sentence that points back ("在此")."""
     if tag is None:
         from ..text.tagging import default_tagger
 
@@ -97,7 +98,7 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
     claim_tokens = tag(claim)
     context_names = names(earlier + before, tag(earlier + before)) if earlier or before else []
     near = names(before, tag(before), proper=True) if before else []
-    a = align(claim, claim_tokens, sentence, tag(sentence), earlier + before, context_names, near)
+    a = align(claim, claim_tokens, sentence, tag(sentence), earlier + before, context_names, near, referents)
     spans = [(f.start, f.end) for f in a.claim_figures]
     topic = topic_share(claim, window, spans, idf)
     rest = topic_share(claim, window, spans + [(n.start, n.end) for n in a.claim_names], idf)
