@@ -28,7 +28,7 @@ from ..text.entities import BROAD_PLACES, Entity, canonical, find_entities
 from .figures import QUALIFIER_WORDS, Figure, equal_value, figure_agrees, figures
 from .language import HAN
 from .lexicon import (CODE, CONTENT_TAGS, DIRECTION_PAIRS, DIRECTION_SINGLE, LIGHT, MEASURE, NAME_TAGS, NEGATIONS,
-                      NEGATION_PREFIX, NEGATION_WORDS, SUPERLATIVE, SYNONYMS)
+                      NEGATION_PREFIX, NEGATION_WORDS, PLACE_SHORT, PLACE_SHORT_AFTER, SUPERLATIVE, SYNONYMS)
 
 
 Token = tuple[str, str]
@@ -57,7 +57,20 @@ def names(folded: str, tokens: Sequence[Token], proper: bool = False) -> list[En
             text, start = text[1:], start + 1
         if e.kind in ("org", "place") and len(text) >= 2 and all(e.end <= n.start or start >= n.end for n in found):
             found.append(Entity(text, e.kind, start, e.end))
-    return sorted(found, key=lambda n: n.start)
+    return _joined(sorted(found, key=lambda n: n.start), folded)
+
+
+def _joined(found: list[Entity], folded: str) -> list[Entity]:
+    """A foreign name the tagger split at its dot ("米捷图", "·", "干沙利斯") is one person:
+    else another given name before the same surname would pass as a short form."""
+    out: list[Entity] = []
+    for n in found:
+        last = out[-1] if out else None
+        if last and last.kind == n.kind == "person" and folded[last.end:n.start] in ("·", "•", "・", "‧"):
+            out[-1] = Entity(folded[last.start:n.end], "person", last.start, n.end)
+        else:
+            out.append(n)
+    return out
 
 
 def placed(text: str, tokens: Sequence[Token]):
@@ -95,9 +108,23 @@ def _overlaps(a: str, b: str) -> bool:
     return min(len(x), len(y)) >= 2 and (x in y or y in x)
 
 
+def _short_place(name: str, text: str) -> bool:
+    """The place is written in its one-character form after a verb of place ("在港")."""
+    short = PLACE_SHORT.get(canonical(name))
+    return bool(short) and any(c + short in text for c in PLACE_SHORT_AFTER)
+
+
+_NUMERALS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"两": "2", "〇": "0"}
+
+
 def word_found(word: str, text: str) -> bool:
-    """The word, or a synonym of it, is in ``text`` ("第一台" and "首台" too)."""
+    """The word, or a synonym of it, is in ``text`` ("第一台" and "首台" too; "一到" and
+    "1到", "半个世纪" and "半世纪")."""
     if word in text:
+        return True
+    if any(c in _NUMERALS for c in word) and "".join(_NUMERALS.get(c, c) for c in word) in text:
+        return True
+    if "个" in word and len(word) > 2 and word.replace("个", "") in text:
         return True
     if word.startswith("第一") and len(word) > 2 and "首" + word[2:] in text:
         return True
@@ -232,7 +259,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
         if points_back and n.kind in ("place", "org") and n.text in referents:
             anchors += canonical(n.text) not in BROAD_PLACES
             continue
-        if n.text in window or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
+        if n.text in window or _short_place(n.text, window) or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
             anchors += canonical(n.text) not in BROAD_PLACES  # "香港" ties nothing together
             continue
         # A stand-in is another name: not one holding a claim name ("香港创科" for "香港").
@@ -294,7 +321,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
 
     # Content the evidence does not hold.
     covered = [(f.start, f.end) for f in cf] + claim_spans
-    for i, w, t in placed(claim, claim_tokens):
+    for i, w, t in _words(claim, claim_tokens):
         if t not in CONTENT_TAGS or t in NAME_TAGS or w in LIGHT or not HAN.search(w):
             continue
         if t == "v" and len(w) == 1 and w not in DIRECTION_SINGLE:
@@ -347,6 +374,26 @@ def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[F
     return years[-1]
 
 
+def _words(text: str, tokens: Sequence[Token]):
+    """``placed`` with runs of one-character verbs, nouns and adjectives joined: the
+    tagger splits words it does not know ("停" + "售"), and one character alone is
+    passed over as carrying nothing."""
+    run: list[tuple[int, str, str]] = []
+    for item in [*placed(text, tokens), (len(text), "", "")]:
+        i, w, t = item
+        single = len(w) == 1 and HAN.search(w) and t in ("v", "vn", "n", "a") and w not in LIGHT
+        if single and (not run or run[-1][0] + 1 == i):
+            run.append(item)
+            continue
+        if len(run) > 1:
+            yield run[0][0], "".join(x[1] for x in run), "v" if any(x[2] == "v" for x in run) else run[0][2]
+        else:
+            yield from run
+        run = [item] if single else []
+        if not single and w:
+            yield item
+
+
 def _negates_claim_word(following: Sequence[Token], claim: str) -> bool:
     """The evidence's negation is about something the claim says: the word it negates
     (the next content word in its clause) is in the claim, or the clause ends there.
@@ -374,6 +421,9 @@ def _pieces_found(word: str, text: str) -> bool:
     return all(word[i:i + 2] in text for i in range(0, len(word) - 1, 2)) and word[-2:] in text
 
 
+_CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")
+
+
 def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Entity], sentence: str) -> tuple[str, str] | None:
     """A name that comes before the claim's action verb and after the same verb in the
     evidence, or the reverse ("A收购B" against "B收购A"). Passive wording is left alone."""
@@ -388,6 +438,8 @@ def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Entity], senten
     for n in cn:
         if sentence.count(n.text) != 1 or n.kind == "place":
             continue
+        if _CLAUSE_END.search(claim[min(n.end, cv):max(n.start, cv + len(v))]):
+            continue  # in another clause of the claim: not a role of this verb
         before_c = n.start < cv
         before_s = sentence.find(n.text) < sv
         if before_c != before_s:
