@@ -253,3 +253,22 @@ def test_a_negation_counts_only_for_what_it_negates():
     assert judge(fold("持证人每次最多可以停留20天。"), evidence, IDF).verdict != SUPPORTED
     j = judge(fold("星河传媒收购了这家银行的股份。"), fold("星河传媒并未收购这家银行的股份。"), IDF)
     assert j.verdict == CONTRADICTED and "并未" in j.archive_says
+
+
+def test_a_verb_the_tagger_splits_is_still_compared():
+    evidence = fold("双金属的3元和5元硬币于2003年首次发行。")
+    assert judge(fold("双金属的3元和5元硬币于2003年首次发行。"), evidence, IDF).verdict == SUPPORTED
+    assert judge(fold("双金属的3元和5元硬币于2003年首次停售。"), evidence, IDF).verdict != SUPPORTED
+
+
+def test_another_given_name_before_the_same_surname_is_another_person():
+    evidence = fold("米捷图·干沙利斯是2008年欧洲国家杯12位主裁判之一。")
+    j = judge(fold("冈瓦·干沙利斯是2008年欧洲国家杯12位主裁判之一。"), evidence, IDF)
+    assert j.verdict == CONTRADICTED and "米捷图·干沙利斯" in j.archive_says
+
+
+def test_short_place_forms_and_chinese_numerals_say_the_same():
+    assert judge(fold("星河传媒今年正式宣布在香港开设办公室。"), fold("星河传媒于今年正式宣布在港开设办公室。"),
+                 IDF).verdict == SUPPORTED
+    assert judge(fold("这家工作室一到三个月就能做出小游戏。"), fold("这家工作室1到3个月就能做出小游戏。"),
+                 IDF).verdict == SUPPORTED
