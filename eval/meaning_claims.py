@@ -83,8 +83,9 @@ def sources(tagger, seed: int = SEED, exclude: frozenset[str] = frozenset()) -> 
     rng.shuffle(seeds)
     rng.shuffle(cmrc)
     picked, docs = [], set()
-    for pool, n in ((seeds, N_SEEDS), (cmrc, N_CMRC)):
-        got = 0
+    for pool in (seeds, cmrc):
+        # The seeds run out after two sets: CMRC passages make up the rest.
+        n, got = (N_SEEDS if pool is seeds else N_SEEDS + N_CMRC - len(picked)), 0
         for item in pool:
             if got == n:
                 break
@@ -222,23 +223,28 @@ def write_corpus(folder: Path, rows: list[dict]) -> None:
 
 
 HOLDOUT_SEED = 20261206
-OUT_HOLDOUT = ROOT / "eval" / "datasets" / "meaning_claims_holdout.jsonl"
-HAND_HOLDOUT = ROOT / "eval" / "datasets" / "meaning_claims_holdout_hand.jsonl"
 
 
-def _set(holdout: bool, tagger) -> dict:
-    """Where one set's rows go and how its sources are drawn. The held-out set (written
-    after the checker's rules were frozen) draws with another seed and shares no source
-    sentence with the first."""
+def _set(holdout: int, tagger) -> dict:
+    """Where one set's rows go and how its sources are drawn. Held-out set ``n`` (each
+    written after the checker's rules were frozen) draws with its own seed and shares no
+    source sentence with the first set or an earlier held-out one."""
     if not holdout:
         return {"seed": SEED, "hand": HAND, "out": OUT, "exclude": frozenset(), "prefix": "mc"}
-    first = frozenset(it["sentence"] for it in sources(tagger))
-    return {"seed": HOLDOUT_SEED, "hand": HAND_HOLDOUT, "out": OUT_HOLDOUT, "exclude": first, "prefix": "mh"}
+    taken = {it["sentence"] for it in sources(tagger)}
+    for n in range(1, holdout):
+        taken |= {it["sentence"] for it in sources(tagger, HOLDOUT_SEED + n - 1, frozenset(taken))}
+    suffix = "" if holdout == 1 else str(holdout)
+    data = ROOT / "eval" / "datasets"
+    return {"seed": HOLDOUT_SEED + holdout - 1, "hand": data / f"meaning_claims_holdout{suffix}_hand.jsonl",
+            "out": data / f"meaning_claims_holdout{suffix}.jsonl", "exclude": frozenset(taken),
+            "prefix": f"mh{suffix}"}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--holdout", action="store_true", help=f"the held-out set ({OUT_HOLDOUT.relative_to(ROOT)})")
+    p.add_argument("--holdout", type=int, default=0, metavar="N",
+                   help="held-out set N (1: eval/datasets/meaning_claims_holdout.jsonl, 2: …_holdout2.jsonl)")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("build", help="write the claim set")
     sub.add_parser("sources", help="print the source sentences (to write the hand claims against)")
