@@ -272,3 +272,19 @@ def test_short_place_forms_and_chinese_numerals_say_the_same():
                  IDF).verdict == SUPPORTED
     assert judge(fold("这家工作室一到三个月就能做出小游戏。"), fold("这家工作室1到3个月就能做出小游戏。"),
                  IDF).verdict == SUPPORTED
+
+
+def test_every_number_counts_as_often_as_the_claim_writes_it():
+    evidence = fold("沿线公交有8、28、60、70路等。")
+    assert judge(fold("沿线公交有8、28、60、70路等。"), evidence, IDF).verdict == SUPPORTED
+    assert judge(fold("沿线公交有80、28、60、70路等。"), evidence, IDF).verdict != SUPPORTED
+    ages = fold("她于13至14岁时转到电视台演出短剧。")
+    assert judge(fold("她于14至14岁时转到电视台演出短剧。"), ages, IDF).verdict != SUPPORTED
+
+
+def test_lengths_and_ordinals_are_compared():
+    evidence = fold("两郡连接的郡界线只有19米长，是全国最短的相邻郡界。")
+    assert judge(fold("两郡连接的郡界线只有19米长，是全国最短的相邻郡界。"), evidence, IDF).verdict == SUPPORTED
+    assert judge(fold("两郡连接的郡界线只有19公里长，是全国最短的相邻郡界。"), evidence, IDF).verdict != SUPPORTED
+    dynasty = fold("他创立了危机前的最后一个王朝。")
+    assert judge(fold("他创立了危机前的首个王朝。"), dynasty, IDF).verdict != SUPPORTED

@@ -21,6 +21,7 @@ Pure: folded text and the tagger's tokens in, an ``Alignment`` out.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -32,6 +33,7 @@ from .lexicon import (CODE, CONTENT_TAGS, DIRECTION_PAIRS, DIRECTION_SINGLE, LIG
 
 
 Token = tuple[str, str]
+_DIGIT_RUN = re.compile(r"(?<![\d.])\d+(?:,\d{3}(?!\d))*(?:\.\d+)?")
 # Words by which a sentence points back to a place or company named before it.
 DEICTIC = re.compile(r"在此|于此|此地|此处|该处|该地|当地|这里|该址|同址|同一栋|该楼|这栋")
 PLACE_PARTS = {"", "特区", "特别行政区", "地区", "市", "省", "本地", "全境", "境内", "全国", "政府", "特区政府"}
@@ -319,10 +321,29 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
             kinds.append("figure")
             fig_missing = True
 
+    # Every number the claim writes, as often as it writes it ("14至14岁" against "13至14岁",
+    # a list with one number doubled): figures compare values, this counts the digits.
+    said_numbers = Counter(n.replace(",", "") for n in _DIGIT_RUN.findall(window))
+    for f in figures(window):  # "六月", "八十亿元": the evidence may write a number in words
+        if not re.search(r"\d", f.text):
+            for scale in (1, 10_000, 100_000_000):  # "80亿" writes the digits before the 亿
+                if float(f.value / scale).is_integer():
+                    said_numbers[str(int(f.value / scale))] += 1
+    # A figure with a qualifier ("约2200家") was weighed by what the qualifier allows.
+    loose = [(f.start, f.end) for f in cf if f.qualifier]
+    written = [m.group().replace(",", "") for m in _DIGIT_RUN.finditer(claim)
+               if not any(a <= m.start() < b for a, b in loose)]
+    for number, times in Counter(written).items():
+        if said_numbers[number] < times and number not in missing:
+            missing.append(number)
+            kinds.append("figure")
+            fig_missing = True
+
     # Content the evidence does not hold.
     covered = [(f.start, f.end) for f in cf] + claim_spans
     for i, w, t in _words(claim, claim_tokens):
-        if t not in CONTENT_TAGS or t in NAME_TAGS or w in LIGHT or not HAN.search(w):
+        ordinal = t == "m" and SUPERLATIVE.search(w) is not None  # "首个", "第一位": a claim like "最"
+        if (t not in CONTENT_TAGS and not ordinal) or t in NAME_TAGS or w in LIGHT or not HAN.search(w):
             continue
         if t == "v" and len(w) == 1 and w not in DIRECTION_SINGLE:
             continue  # "做", "用", "去": the words around them carry the claim
@@ -438,8 +459,10 @@ def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Entity], senten
     for n in cn:
         if sentence.count(n.text) != 1 or n.kind == "place":
             continue
-        if _CLAUSE_END.search(claim[min(n.end, cv):max(n.start, cv + len(v))]):
-            continue  # in another clause of the claim: not a role of this verb
+        ns = sentence.find(n.text)
+        if _CLAUSE_END.search(claim[min(n.end, cv):max(n.start, cv + len(v))]) or \
+                _CLAUSE_END.search(sentence[min(ns + len(n.text), sv):max(ns, sv + len(v))]):
+            continue  # in another clause than the verb: not a role of it
         before_c = n.start < cv
         before_s = sentence.find(n.text) < sv
         if before_c != before_s:
