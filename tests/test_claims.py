@@ -288,3 +288,17 @@ def test_lengths_and_ordinals_are_compared():
     assert judge(fold("两郡连接的郡界线只有19公里长，是全国最短的相邻郡界。"), evidence, IDF).verdict != SUPPORTED
     dynasty = fold("他创立了危机前的最后一个王朝。")
     assert judge(fold("他创立了危机前的首个王朝。"), dynasty, IDF).verdict != SUPPORTED
+
+
+def test_a_year_is_the_one_of_the_sentence_that_says_the_fact():
+    before = fold("2007年，某球队从联赛降级并宣布解散。")
+    sentence = fold("2008年，他转投升班马广州队。")
+    assert judge(fold("2007年，某球队从联赛降级并宣布解散。"), before, IDF).verdict == SUPPORTED
+    j = judge(fold("2008年，某球队从联赛降级并宣布解散。"), sentence, IDF, before)
+    assert j.verdict == CONTRADICTED and "2007年" in j.archive_says
+
+
+def test_near_a_place_is_not_nearly_a_figure():
+    evidence = fold("该站东北临近10号线车辆段。")
+    assert judge(fold("该站东北临近10号线车辆段。"), evidence, IDF).verdict == SUPPORTED
+    assert judge(fold("该站东北临近11号线车辆段。"), evidence, IDF).verdict != SUPPORTED

@@ -31,7 +31,8 @@ _CURRENCY_WORD = re.compile("|".join(re.escape(w) for w, _ in sorted(_CURRENCY, 
 _CURRENCY_OF = dict(_CURRENCY)
 
 # The qualifier the wording gives a figure (folded text): what it allows, nothing more.
-_BEFORE = re.compile(r"(不超过|不多于|不高于|最多|至多|将近|接近|逼近|不足|不到|少于|低于|未满|近|大约|约为|约|大概|逾|超过|超出|"
+# "近" is "nearly" unless it ends a word of place ("临近", "靠近", "附近", "最近").
+_BEFORE = re.compile(r"(不超过|不多于|不高于|最多|至多|将近|接近|逼近|不足|不到|少于|低于|未满|(?<![临靠附邻最亲贴])近|大约|约为|约|大概|逾|超过|超出|"
                      r"多于|高于|至少|超)\s*$")
 _AT_MOST = re.compile(r"(?:不超过|不多于|不高于|最多|至多)[^，,。；;\d]{0,6}$")
 _AFTER = re.compile(r"^\s*(左右|上下|以上|以下|之多)")

@@ -323,18 +323,23 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
 
     # Every number the claim writes, as often as it writes it ("14至14岁" against "13至14岁",
     # a list with one number doubled): figures compare values, this counts the digits.
-    said_numbers = Counter(n.replace(",", "") for n in _DIGIT_RUN.findall(window))
-    for f in figures(window):  # "六月", "八十亿元": the evidence may write a number in words
+    # A figure with a qualifier ("约2200家") was weighed by what the qualifier allows.
+    loose = [(f.start, f.end) for f in cf if f.qualifier]
+    # In the sentence itself: a number elsewhere in the passage is about something else.
+    # Years and months may be the passage's (the figure check dated the sentence by them).
+    said_numbers = Counter(n.replace(",", "") for n in _DIGIT_RUN.findall(sentence))
+    for f in figures(sentence):  # "六月", "八十亿元": the evidence may write a number in words
         if not re.search(r"\d", f.text):
             for scale in (1, 10_000, 100_000_000):  # "80亿" writes the digits before the 亿
                 if float(f.value / scale).is_integer():
                     said_numbers[str(int(f.value / scale))] += 1
-    # A figure with a qualifier ("约2200家") was weighed by what the qualifier allows.
-    loose = [(f.start, f.end) for f in cf if f.qualifier]
-    written = [m.group().replace(",", "") for m in _DIGIT_RUN.finditer(claim)
-               if not any(a <= m.start() < b for a, b in loose)]
-    for number, times in Counter(written).items():
-        if said_numbers[number] < times and number not in missing:
+    dates = [(f.start, f.end) for f in cf if f.kind in ("year", "month")]
+    said_dates = said_numbers + Counter(n for f in figures(context) if f.kind in ("year", "month")
+                                        for n in _DIGIT_RUN.findall(f.text))
+    written = [(m.group().replace(",", ""), any(a <= m.start() < b for a, b in dates))
+               for m in _DIGIT_RUN.finditer(claim) if not any(a <= m.start() < b for a, b in loose)]
+    for (number, is_date), times in Counter(written).items():
+        if (said_dates if is_date else said_numbers)[number] < times and number not in missing:
             missing.append(number)
             kinds.append("figure")
             fig_missing = True

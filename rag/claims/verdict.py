@@ -119,6 +119,10 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
         # the same statement, said otherwise.
         return Judgement(CONTRADICTED, round(topic, 4), said, archive, a.missing, kinds)
     if a.exact:
+        other = _year_of_the_sentence_before(claim, sentence, before, spans, idf)
+        if other:
+            # The claim's words are the sentence before's, its year this one's: two facts.
+            return Judgement(CONTRADICTED, round(topic, 4), other[0], other[1], (), ("year",))
         return Judgement(SUPPORTED, round(topic, 4))
     if (a.figure_anchors or not strong) and (a.anchors or topic >= MIN_TOPIC):
         # Part of it is there: at least one of its figures when it has any (a claim whose
@@ -126,6 +130,22 @@ def judge(claim: str, sentence: str, idf: Callable[[str], float], before: str = 
         gaps = a.missing + tuple(c or e for c, e in a.differs)
         return Judgement(PARTLY, round(topic, 4), said, archive, gaps, kinds)
     return Judgement(NOT_FOUND, round(topic, 4))
+
+
+def _year_of_the_sentence_before(claim: str, sentence: str, before: str, spans: list[tuple[int, int]],
+                                 idf: Callable[[str], float]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(the claim's years, the years of the sentence before) when the claim says mostly
+    what the sentence before says, dated by a year only this sentence gives: "2007年，某队
+    降级。2008年，某人转会。" does not support "2008年，某队降级"."""
+    years = [q for q in quantities(claim) if q.kind == "year"]
+    if not years or not before:
+        return None
+    before_years = [q for q in quantities(before) if q.kind == "year"]
+    if not before_years or any(same_value(y, b) for y in years for b in before_years):
+        return None
+    if topic_share(claim, before, spans, idf) <= topic_share(claim, sentence, spans, idf):
+        return None
+    return tuple(y.text for y in years), tuple(dict.fromkeys(b.text for b in before_years))
 
 
 def subject_conflict(question: str, window: str) -> tuple[str, ...]:
