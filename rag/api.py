@@ -195,7 +195,7 @@ class RagIndex:
             return []
         folded = fold(check_question(question, self.settings), self.settings.fold_target)
         reader = ReaderAnswerer(self.reader, self.settings)
-        return reader.read(folded, hits[: self.settings.reader_passages], self._loaded, {})[0]
+        return reader.read(folded, hits[: self.settings.reading.passages], self._loaded, {})[0]
 
     def cite(self, ref: str, context_chars: int = 200) -> Lookup:
         """A chunk id (``doc#n``) or span (``doc:start-end``) with its context."""
@@ -282,9 +282,9 @@ def open_index(path: str | Path = "index", settings: Settings | None = None, emb
     embedder = embedder or load_embedder(settings)
     loaded = load_index(Path(path), settings, embedder)
     model = None
-    if settings.llm_base_url:  # nothing of the generation package is imported otherwise
+    if settings.llm.base_url:  # nothing of the generation package is imported otherwise
         from .generation.client import OpenAIChat
 
-        model = OpenAIChat(settings.llm_base_url, settings.llm_model, settings.llm_api_key, settings.llm_timeout,
-                           settings.llm_max_tokens)
+        model = OpenAIChat(settings.llm.base_url, settings.llm.model, settings.llm.api_key, settings.llm.timeout,
+                           settings.llm.max_tokens)
     return RagIndex(loaded, embedder, settings, load_reader(settings, embedder), model)

@@ -40,4 +40,4 @@ def settings_from(env: Mapping[str, str], flags: Mapping[str, object] | None = N
         changes["llm_api_key"] = env["RAG_LLM_API_KEY"]
     changes |= flags  # the rest as given (None turns a check off, e.g. reader_min_topic)
     changes |= milvus_access(env, milvus_uri)
-    return Settings(**changes).validate()
+    return Settings.of(**changes).validate()

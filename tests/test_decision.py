@@ -233,12 +233,12 @@ def test_the_cli_flag_chooses_the_rule():
     from rag.settings import Settings
 
     parse = build_parser().parse_args
-    assert _settings(parse(["ask", "x"])).reader_decision == "combined" == Settings().reader_decision
-    assert _settings(parse(["ask", "x", "--reader-decision", "margin"])).reader_decision == "margin"
+    assert _settings(parse(["ask", "x"])).reading.decision == "combined" == Settings().reading.decision
+    assert _settings(parse(["ask", "x", "--reader-decision", "margin"])).reading.decision == "margin"
     with pytest.raises(SystemExit):
         parse(["ask", "x", "--reader-decision", "both"])
     with pytest.raises(ValueError, match="reader_decision 'both' is not one of combined, margin"):
-        Settings(reader_decision="both").validate()
+        Settings.of(reader_decision="both").validate()
 
 
 def test_the_risk_coverage_curve_moves_the_combined_threshold(decided_idx):

@@ -273,13 +273,13 @@ def test_the_reader_flags_set_their_setting(flag, key, off, value, parsed, bad_f
 
     parse = build_parser().parse_args
     default = {"reader_stop_margin": STOP_MARGIN, "reader_min_topic": MIN_TOPIC, "reader_topic_terms": TOPIC_TERMS}
-    assert getattr(_settings(parse(["ask", "x"])), key) == default[key] == getattr(Settings(), key)
-    assert getattr(_settings(parse(["ask", "x", flag, off])), key) is None
-    assert getattr(_settings(parse(["ask", "x", flag, value])), key) == parsed
+    assert _settings(parse(["ask", "x"])).get(key) == default[key] == Settings().get(key)
+    assert _settings(parse(["ask", "x", flag, off])).get(key) is None
+    assert _settings(parse(["ask", "x", flag, value])).get(key) == parsed
     with pytest.raises(SystemExit):
         parse(["ask", "x", flag, bad_flag])
     with pytest.raises(ValueError, match=message):
-        Settings(**{key: bad_setting}).validate()
+        Settings.of(**{key: bad_setting}).validate()
 
 
 @pytest.mark.model

@@ -139,7 +139,7 @@ def test_a_build_that_is_not_swapped_in_is_abandoned(tmp_path, kind, monkeypatch
     if kind == "milvus":
         from rag.stores.milvus_client import connect
 
-        names = connect(s.milvus_uri).list_collections()
+        names = connect(s.milvus.uri).list_collections()
         assert names == [manifest["store"]["collection"]], names
 
 
@@ -157,7 +157,7 @@ def test_a_build_moved_to_another_store_drops_the_old_data(tmp_path, kind):
     else:
         from rag.stores.milvus_client import connect
 
-        assert old["collection"] not in connect(s.milvus_uri).list_collections()
+        assert old["collection"] not in connect(s.milvus.uri).list_collections()
 
 
 def _lose_store_data(kind: str, folder: Path, settings) -> None:
@@ -169,7 +169,7 @@ def _lose_store_data(kind: str, folder: Path, settings) -> None:
     else:
         from rag.stores.milvus_client import connect
 
-        connect(settings.milvus_uri).drop_collection(info["collection"])
+        connect(settings.milvus.uri).drop_collection(info["collection"])
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -69,9 +69,9 @@ def test_a_span_from_a_document_about_something_else_is_dropped(small_corpus, tm
     off = idx.ask(q, doc_ids=["fish"])
     assert not off.abstained and off.short_text == "60公分"  # without the check: another fish's length
     bm25 = idx.loaded.bm25
-    idf = idx.loaded.article_idf if idx.settings.reader_topic_idf == "articles" else bm25.idf
+    idf = idx.loaded.article_idf if idx.settings.reading.topic_idf == "articles" else bm25.idf
     share = topic_coverage(fold(q), fold((small_corpus / "fish.txt").read_text(encoding="utf-8")), idf,
-                           bm25.knows, idx.settings.reader_topic_terms)
+                           bm25.knows, idx.settings.reading.topic_terms)
     assert 0 < share < 1
     idx.settings = idx.settings.with_(reader_min_topic=round(share + 0.01, 2))
     on = idx.ask(q, doc_ids=["fish"])
@@ -110,12 +110,12 @@ def test_the_topic_check_counts_rarity_in_chunks_or_articles():
     from rag.settings import TOPIC_IDF, Settings
 
     parse = build_parser().parse_args
-    assert _settings(parse(["ask", "x"])).reader_topic_idf == TOPIC_IDF == Settings().reader_topic_idf
-    assert _settings(parse(["ask", "x", "--reader-topic-idf", "articles"])).reader_topic_idf == "articles"
+    assert _settings(parse(["ask", "x"])).reading.topic_idf == TOPIC_IDF == Settings().reading.topic_idf
+    assert _settings(parse(["ask", "x", "--reader-topic-idf", "articles"])).reading.topic_idf == "articles"
     with pytest.raises(SystemExit):
         parse(["ask", "x", "--reader-topic-idf", "words"])
     with pytest.raises(ValueError, match="reader_topic_idf 'words' is not one of chunks, articles"):
-        Settings(reader_topic_idf="words").validate()
+        Settings.of(reader_topic_idf="words").validate()
 
 
 def _rec(abstained: bool, has: bool, f1: float | None = None) -> dict:

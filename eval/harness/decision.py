@@ -145,9 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     s = idx.settings
     fields = {"rule": "the most right outcomes with and without the passage; on a tie the fewest refused, "
                       "then the smallest weight",
-              "settings": {"fusion": s.fusion, "dense_weight": s.dense_weight, "stop_margin": s.reader_stop_margin,
-                           "min_topic": s.reader_min_topic, "topic_terms": s.reader_topic_terms,
-                           "topic_idf": s.reader_topic_idf},
+              "settings": {"fusion": s.fusion, "dense_weight": s.dense_weight, "stop_margin": s.reading.stop_margin,
+                           "min_topic": s.reading.min_topic, "topic_terms": s.reading.topic_terms,
+                           "topic_idf": s.reading.topic_idf},
               "reader_threshold": idx.reader.threshold,
               "at_reader_threshold": row(asked, 0.0, idx.reader.threshold),
               "chosen": chosen, "table": rows}

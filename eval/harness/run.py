@@ -105,10 +105,10 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
                       "backend": getattr(idx.embedder, "backend", "?"),
                       "reader_backend": getattr(idx.reader, "backend", None),
-                      "reader_stop_margin": settings.reader_stop_margin if idx.reader else None,
-                      "reader_min_topic": settings.reader_min_topic if idx.reader else None,
-                      "reader_topic_terms": settings.reader_topic_terms if idx.reader else None,
-                      "reader_topic_idf": settings.reader_topic_idf if idx.reader else None,
+                      "reader_stop_margin": settings.reading.stop_margin if idx.reader else None,
+                      "reader_min_topic": settings.reading.min_topic if idx.reader else None,
+                      "reader_topic_terms": settings.reading.topic_terms if idx.reader else None,
+                      "reader_topic_idf": settings.reading.topic_idf if idx.reader else None,
                       # The rule that decided hybrid answers: margin + weight x retrieval > threshold.
                       "reader_decision": ({"retrieval_weight": rule.retrieval_weight if (rule := idx.decision_rule("hybrid"))
                                            else 0.0, "threshold": idx.answer_threshold("hybrid")}

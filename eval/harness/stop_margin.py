@@ -1,4 +1,4 @@
-"""Choose the reader's early stop (``Settings.reader_stop_margin``) on a training set.
+"""Choose the reader's early stop (``Settings.reading.stop_margin``) on a training set.
 
 The product reads the best hit first and the other passages only when the first
 passage's span margin is below the stop margin. Every question of the set is asked

@@ -1,9 +1,9 @@
-"""Choose the reader's topic check (``Settings.reader_min_topic``) on a training set.
+"""Choose the reader's topic check (``Settings.reading.min_topic``) on a training set.
 
 A passage is read only when its document holds at least ``min_topic`` of the idf weight
 of the question's words (``rag.reader.decide.topic_coverage``): all its content words, or
 only its ``topic_terms`` rarest ones (its names), their rarity counted in chunks (the
-keyword index) or in articles (``Settings.reader_topic_terms``, ``reader_topic_idf``).
+keyword index) or in articles (``Settings.reading.topic_terms``, ``reader_topic_idf``).
 Every question of the set is asked, for each candidate, through the real pipeline twice:
 over the whole corpus, and with its own passage filtered out (the corpus then cannot
 answer it, unless another passage holds a reference answer). The reads are cached per
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = ask_grid(idx, items, progress=lambda: bar.update(1))
     chosen = choose(rows)
     out = write_choice(args, idx, items, {
-        "stop_margin": idx.settings.reader_stop_margin,
+        "stop_margin": idx.settings.reading.stop_margin,
         "rule": "the most right outcomes with and without the passage; on a tie the fewest refused, "
                 "then the smallest share",
         "chosen": chosen, "table": rows})

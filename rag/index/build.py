@@ -61,7 +61,7 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
                  progress: Callable[[int, int], None] | None = None, force: bool = False) -> BuildReport:
     """``build_index`` for a caller that holds ``locked(out)``."""
     t0 = time.perf_counter()
-    settings = settings.with_(milvus_uri=absolute_store_uri(settings.milvus_uri)) if settings.store == "milvus" \
+    settings = settings.with_(milvus_uri=absolute_store_uri(settings.milvus.uri)) if settings.store == "milvus" \
         else settings
     recover_swap(out)
     sweep_leftovers(out)

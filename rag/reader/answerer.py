@@ -36,7 +36,7 @@ class ReaderAnswerer:
         short article: one or two candidates, and the score collapses), so there the
         reader's own margin decides."""
         rule = getattr(self.reader, "decision", None)
-        if rule is None or self.settings.reader_decision != "combined" or \
+        if rule is None or self.settings.reading.decision != "combined" or \
                 not rule.applies(mode, self.settings.fusion, self.settings.dense_weight):
             return None
         if candidates is not None and candidates < self.settings.candidates:
@@ -59,7 +59,7 @@ class ReaderAnswerer:
         # The span that answers is the one with the best decision score: a sibling
         # article's span the reader is a little surer of does not beat the question's own
         # passage.
-        read, n_read = self.read(query.folded, hits[: self.settings.reader_passages], ix, timings)
+        read, n_read = self.read(query.folded, hits[: self.settings.reading.passages], ix, timings)
         candidates = (sum(ix.chunk_counts.get(d, 0) for d in set(query.doc_ids))
                       if query.doc_ids is not None else None)
         rule = self.decision_rule(query.mode, candidates)
@@ -81,7 +81,7 @@ class ReaderAnswerer:
         # than one passage: every other passage whose span also clears the threshold adds
         # its sentence, up to max_answer_sentences, best first.
         confident = [r for r in read if value(r) > threshold
-                     and r.margin >= read[0].margin - self.settings.reader_extra_gap]
+                     and r.margin >= read[0].margin - self.settings.reading.extra_gap]
         seen: set[tuple[str, int]] = set()
         chosen = []
         for r in confident:
@@ -116,16 +116,16 @@ class ReaderAnswerer:
         # The topic check: a passage whose document holds too little of the question's
         # words is about another fish, station or player; its span would answer another
         # question, so it is not read at all.
-        min_topic = self.settings.reader_min_topic
+        min_topic = self.settings.reading.min_topic
         todo = list(range(len(hits)))
         if min_topic is not None:
-            top = self.settings.reader_topic_terms
-            idf = ix.article_idf if self.settings.reader_topic_idf == "articles" else ix.bm25.idf
+            top = self.settings.reading.topic_terms
+            idf = ix.article_idf if self.settings.reading.topic_idf == "articles" else ix.bm25.idf
             shares = {d: topic_coverage(simplified, folded_document(documents[d].text), idf, ix.bm25.knows, top)
                       for d in dict.fromkeys(h.doc_id for h in hits)}
             todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
         texts = [f.text for f in folded]
-        stop = self.settings.reader_stop_margin
+        stop = self.settings.reading.stop_margin
         spans: list = [None] * len(hits)
         n_read = len(todo)
         if stop is not None and len(todo) > 1:

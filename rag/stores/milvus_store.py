@@ -158,7 +158,7 @@ class MilvusWriter:
         kind = vec.choose_kind(n_rows, settings.ann_threshold)
         self._vector_kind = "milvus-" + kind
         self._writer = CollectionWriter(settings.store_config(), owned, dim, os.urandom(4).hex(),
-                                        settings.milvus_analyzer, kind == "hnsw-ip", settings.hnsw_m, previous_rows)
+                                        settings.milvus.analyzer, kind == "hnsw-ip", settings.hnsw_m, previous_rows)
 
     @property
     def info(self) -> dict:
@@ -199,8 +199,8 @@ class MilvusBackend:
     def same(self, previous: dict, info: dict, settings: "Settings") -> bool:
         from .milvus_writer import collection_usable
 
-        return (info.get("uri") == settings.milvus_uri and info.get("base") == settings.milvus_collection
-                and info.get("analyzer") == settings.milvus_analyzer
+        return (info.get("uri") == settings.milvus.uri and info.get("base") == settings.milvus.collection
+                and info.get("analyzer") == settings.milvus.analyzer
                 and collection_usable(info, settings.store_config(), previous.get("counts", {}).get("chunks")))
 
     def settings_of(self, info: dict, base: Path | None = None) -> dict:
