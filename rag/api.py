@@ -20,7 +20,7 @@ from .claims.verdict import split_claims
 from .embedding import load_embedder
 from .embedding.base import Embedder
 from .errors import IndexLoadError, InputError
-from .filters import DocFilter, check_filter, describe, restrict
+from .filters import DocFilter, check_filter, restrict
 from .index import LoadedIndex, as_built, load_index, read_manifest
 from .pipeline.answerer import Answerer, OverlapAnswerer
 from .pipeline.compose import compose
@@ -157,7 +157,7 @@ class RagIndex:
         language model configured, the answer is the model's sentences that pass the
         citation gate (``on_sentence`` sees each as it passes), else the quoted one.
         ``filters`` (dates, sources) narrow the documents before ranking; the answer says
-        which filter was applied (``Answer.filter_note``)."""
+        which filter was applied (``Answer.filters``)."""
         t0, timings = time.perf_counter(), {}
         ix, answerer = self._loaded, self.answerer  # one build for the whole answer
         query = prepare_query(question, self.settings, ix.documents, mode=mode, script=script, doc_ids=doc_ids,
@@ -258,8 +258,9 @@ def _answer(query, hits: Sequence[Hit], evidence: dict[str, float], read_margins
                   segments=draft.segments, converted=draft.converted, index_id=ix.build_id, short_answer=short,
                   short_text=in_script(short.text, query.script)[0].strip() if short else "",
                   reader=answerer.name, read_margins=read_margins, generated=draft.generated,
-                  generation=draft.generation, notice=draft.notice, reason=draft.reason,
-                  filter_note=describe(query.filters, query.script) if query.filters else "")
+                  generation=draft.generation, reason=draft.reason, other_year=draft.other_year,
+                  searched_titles=draft.searched_titles,
+                  filters=query.filters or None)
 
 
 def _manifest_stamp(folder: Path) -> tuple[int, int, int] | None:

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .filters import DocFilter
 
 
 @dataclass(frozen=True)
@@ -149,18 +153,21 @@ class Answer:
     # Generated answers: True when ``answer`` is the model's gated sentences (each
     # segment's marker cites the sentence that supports it); ``generation`` says what
     # the gate did (model, passed, dropped, reasons, error, seconds; empty when no model
-    # is configured); ``notice`` is one line for the reader when the quoted answer is
-    # shown instead (model unreachable, nothing passed the gate).
+    # is configured), also when the quoted answer is shown instead (model unreachable,
+    # nothing passed the gate).
     generated: bool = False
     generation: dict = field(default_factory=dict)
-    notice: str = ""
-    filter_note: str = ""  # the date and source filter applied, in words ("" when none)
+    filters: DocFilter | None = None  # the date and source filter applied (None: none)
     # What happened, as a code an interface words for itself (``rag.presentation.strings``):
     # "answered", "no_evidence" (nothing clears the decision), "not_chinese" (a question
     # without Chinese), "other_year" (answered with a quote the archive dates with another
     # year than asked), "generated" (the model's gated sentences), "generation_fallback"
     # (the model was asked, the quoted answer is shown: ``generation`` says why).
     reason: str = "answered"
+    # The library words nothing: ``answer`` is empty when it abstains, and
+    # ``presentation.strings.answer_text``/``notice_text`` word the reason for an interface.
+    other_year: tuple[str, str] | None = None  # (year asked, year the quoted figure is of)
+    searched_titles: tuple[str, ...] = ()  # the articles a --doc filter limited the search to
 
 
 @dataclass(frozen=True)

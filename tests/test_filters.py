@@ -11,6 +11,7 @@ from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.errors import InputError
 from rag.filters import DocFilter, check_filter, describe, matching
+from rag.presentation.strings import filter_text
 from rag.index import build_index
 
 from conftest import ROOT
@@ -51,14 +52,14 @@ def test_filters_narrow_the_documents_before_ranking(dated):
     assert matching(docs, DocFilter(sources=("信报",))) == ["a", "b"]  # either script
     assert matching(docs, DocFilter("2024", sources=("信報",))) == ["b"]
     a = idx.ask("前海合作區吸引外資多少？", filters=DocFilter("2024", sources=("信報",)))
-    assert {h.doc_id for h in a.hits} == {"b"} and a.filter_note == "只搜尋 2024-01-01 至 …、來源為 信報 的文章"
+    assert {h.doc_id for h in a.hits} == {"b"} and filter_text(a) == "只搜尋 2024-01-01 至 …、來源為 信報 的文章"
     assert all(c.doc_id == "b" for c in a.citations)
     assert {h.doc_id for h in idx.search("前海外資", filters=DocFilter(until="2023"))} == {"a"}
     # A filter combined with a document choice keeps what both allow.
     assert {h.doc_id for h in idx.ask("前海外資多少？", doc_ids=["a", "c"], filters=DocFilter("2024")).hits} == {"c"}
     with pytest.raises(InputError, match=r"no document passes the filter .*4 documents; 3 dated \(2023-11-05 to 2024-12\)"):
         idx.ask("前海外資多少？", filters=DocFilter("2030"))
-    assert idx.ask("前海外資多少？").filter_note == ""
+    assert filter_text(idx.ask("前海外資多少？")) == ""
 
 
 def test_cli_filters_say_what_was_applied(dated):

@@ -4,6 +4,7 @@ and answers dated with another year than asked (stand-in readers, no model)."""
 from __future__ import annotations
 
 import pytest
+from rag.presentation.strings import notice_text
 from rag.api import open_index
 from rag.embedding.fake import HashingEmbedder
 from rag.index import build_index
@@ -148,15 +149,15 @@ def test_an_answer_dated_with_another_year_than_asked_is_not_given_as_the_answer
     idx = open_index(tmp_path / "idx", fake_settings.with_(reader_min_topic=None), HashingEmbedder())
     idx.reader = NumberReader()
     right = idx.ask("2024年本港研發人員總數是多少人？")
-    assert right.short_text == "四萬人" and not right.notice and right.reason == "answered"
+    assert right.short_text == "四萬人" and not notice_text(right) and right.reason == "answered"
     other = idx.ask("2025年本港研發人員總數是多少人？")
     # The sentence is quoted as the evidence, said to be of 2024; no "四萬人" for 2025.
     assert other.short_answer is None and not other.abstained
-    assert "2025" in other.notice and "2024" in other.notice and "四萬人" in other.citations[0].quote
+    assert "2025" in notice_text(other) and "2024" in notice_text(other) and "四萬人" in other.citations[0].quote
     assert other.reason == "other_year"
     from webapp import view
 
     shown = view.answer_message(other, 0)  # the page says it too, not only the CLI and JSON
-    assert other.notice in shown and "short-answer" not in shown
+    assert notice_text(other) in shown and "short-answer" not in shown
     undated = idx.ask("本港研發人員總數是多少人？")
-    assert undated.short_text == "四萬人" and not undated.notice
+    assert undated.short_text == "四萬人" and not notice_text(undated)

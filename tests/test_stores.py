@@ -98,7 +98,7 @@ def test_date_and_source_filters(idx):
     year = idx.documents[dated[0]].date[:4]
     a = idx.ask("香港的创科发展", filters=DocFilter(since=year, until=year))
     assert all(idx.documents[h.doc_id].date.startswith(year) for h in a.hits)
-    assert a.filter_note
+    assert a.filters
     with pytest.raises(InputError, match="no document passes the filter"):
         idx.ask("香港", filters=DocFilter(since="1990", until="1990"))
 

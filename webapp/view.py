@@ -16,7 +16,7 @@ from rag.citations import Lookup, lookup_chunk
 from rag import provenance
 from rag.records import Answer, Citation, ClaimCheck, Document, ShortAnswer
 from rag.text.fold import in_script
-from rag.presentation.strings import t
+from rag.presentation.strings import answer_text, filter_text, notice_text, t
 from rag.text.sanitize import sanitize
 
 log = logging.getLogger(__name__)
@@ -99,12 +99,13 @@ def answer_message(answer: Answer, turn: int, lang: str = "traditional") -> str:
     if answer.generation:  # a model was asked: say which kind of answer this is
         kind = "label_generated" if answer.generated else "label_quoted"
         parts.append(f'<small class="answer-kind {kind}">{escape_text(t(kind, lang))}</small>\n\n')
-    if answer.notice:  # why the quoted answer is shown, or that it is of another year than asked
-        parts.append(f'<small class="answer-notice">{escape_text(answer.notice)}</small>\n\n')
-    if answer.filter_note:  # which articles were searched
-        parts.append(f'<small class="answer-filter">{escape_text(answer.filter_note)}</small>\n\n')
+    notice = notice_text(answer)  # why the quoted answer is shown, or that it is of another year than asked
+    if notice:
+        parts.append(f'<small class="answer-notice">{escape_text(notice)}</small>\n\n')
+    if answer.filters:  # which articles were searched
+        parts.append(f'<small class="answer-filter">{escape_text(filter_text(answer))}</small>\n\n')
     if answer.abstained:
-        parts.append(escape_markdown(answer.answer))
+        parts.append(escape_markdown(answer_text(answer)))
         if answer.related:
             parts.append(f'\n\n<small class="related-hint">{t("related_hint", lang)}</small>')
     else:

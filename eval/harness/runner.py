@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.api import RagIndex
+from rag.presentation.strings import answer_text
 from rag.errors import RagError
 from rag.settings import Settings
 from rag.text.fold import detect_script
@@ -50,7 +51,7 @@ def ask_one(idx: RagIndex, item: QAItem, mode: str, exclude_gold: bool = False) 
         "ranked_docs": ranked,
         "hits": [{"chunk_id": h.chunk_id, "doc_id": h.doc_id, "score": round(h.score, 5),
                   "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank} for h in a.hits],
-        "answer": a.answer, "abstained": a.abstained, "evidence": a.evidence,
+        "answer": answer_text(a), "abstained": a.abstained, "evidence": a.evidence,
         "citations": [{"marker": c.marker, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "start": c.start,
                        "end": c.end, "quote": c.quote} for c in a.citations],
         "citations_verified": verified, "cited_docs": cited,

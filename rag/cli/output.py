@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from ..presentation.strings import answer_text, filter_text, notice_text
 from ..text.sanitize import INVISIBLE, terminal_text
 
 
@@ -49,15 +50,15 @@ def print_answer(a, as_json: bool, docs: dict | None = None) -> None:
         return
     if a.searched_question != a.question:
         print(f"(searched: {safe_text(a.searched_question)})")
-    if a.filter_note:
-        print(f"（{safe_text(a.filter_note)}）")
+    if filter_text(a):
+        print(f"（{safe_text(filter_text(a))}）")
     if a.generated:
         print("（生成答案，已逐句核對原文 · generated, each sentence checked against its source）")
-    elif a.notice:
-        print(f"（{safe_text(a.notice)}）")
+    elif notice_text(a):
+        print(f"（{safe_text(notice_text(a))}）")
     if a.short_text:
         print(f"答案：{safe_text(a.short_text)}\n")
-    print(safe_text(a.answer))
+    print(safe_text(answer_text(a)))
     if a.converted:
         marks = "".join(f"[{m}]" for m in a.converted)
         print(f"（{marks} 原文是另一種字體，上面已轉寫；下面的引文是原文。 converted to your script; quotes below are verbatim）")

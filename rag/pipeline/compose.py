@@ -9,7 +9,6 @@ from typing import Sequence
 from .. import answering
 from ..answering import ScoredSentence
 from ..index import LoadedIndex
-from ..presentation import strings
 from ..records import Citation, Hit, ShortAnswer
 from ..text.fold import fold
 from .answerer import Answerer, Decided
@@ -31,8 +30,9 @@ class Draft:
     short: ShortAnswer | None = None
     generated: bool = False
     generation: dict = field(default_factory=dict)
-    notice: str = ""
     reason: str = "answered"  # Answer.reason
+    other_year: tuple[str, str] | None = None  # Answer.other_year
+    searched_titles: tuple[str, ...] = ()  # Answer.searched_titles
 
 
 def nearest_passages(hits: Sequence[Hit], scored: Sequence[ScoredSentence], ix: LoadedIndex) -> list[Citation]:
@@ -53,14 +53,14 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
     documents = ix.documents
     citations = answering.make_citations(list(decided.chosen), ix.chunk_by_id, documents)
     short = answerer.short_answer(decided, citations, ix)
-    notice = ""
+    other = None
     best = decided.best
     if best is not None and not decided.abstain:
         # The year asked about against the year the answer is dated with: never a figure
         # of another year as the answer; the quote stays, said to be of that year.
         other = other_year(query.folded, fold(documents[best.doc_id].text[best.sentence[0]:best.end]))
         if other is not None:
-            short, notice = None, strings.other_year_notice(query.script, *other)
+            short = None
     abstain, related = decided.abstain, []
     if not citations:
         abstain, related = True, nearest_passages(hits, scored, ix)
@@ -70,10 +70,10 @@ def compose(query: Query, decided: Decided, hits: Sequence[Hit], scored: Sequenc
         abstain, related, citations, short = True, citations, [], None
     segments, converted = ([], []) if abstain else answering.answer_segments(citations, query.script)
     titles = [documents[d].title for d in dict.fromkeys(query.doc_ids or []) if d in documents]
-    text = (strings.not_chinese_text(query.script) if not query.chinese
-            else strings.no_evidence_text(query.script, titles) if abstain
-            else answering.compose_answer(segments))
+    # No prose here: an abstention is its reason code (and the articles searched), worded
+    # by rag.presentation.strings for each interface.
+    text = "" if abstain else answering.compose_answer(segments)
     reason = ("not_chinese" if not query.chinese else "no_evidence" if abstain
-              else "other_year" if notice else "answered")
+              else "other_year" if other else "answered")
     return Draft(text, abstain, tuple(citations), tuple(related), tuple(segments), tuple(converted), short,
-                 notice="" if abstain else notice, reason=reason)
+                 reason=reason, other_year=None if abstain else other, searched_titles=tuple(titles))

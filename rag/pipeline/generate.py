@@ -1,6 +1,6 @@
 """Generate and gate: with a language model configured, the model writes from the same
 passages and only its sentences that the gate calls supported replace the quoted answer;
-otherwise the quoted answer stays, with a notice saying why."""
+otherwise the quoted answer stays, with the reason code saying why."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -8,7 +8,6 @@ from typing import Callable, Sequence
 
 from .. import answering
 from ..answering import ScoredSentence
-from ..presentation import strings
 from ..index import LoadedIndex
 from ..records import Hit
 from ..settings import Settings
@@ -40,7 +39,7 @@ def run_model(model, question: str, script: str, hits: Sequence[Hit], ix: Loaded
 def generate_answer(draft: Draft, query: Query, hits: Sequence[Hit], ix: LoadedIndex, settings: Settings, model,
                     tagger: Tagger, timings: dict[str, float], on_sentence: Callable | None = None) -> Draft:
     """The draft with the model's gated sentences in place of the quoted ones, or with a
-    notice when none passed."""
+    reason code when none passed."""
     gen = run_model(model, query.searched, query.script, hits, ix, settings, tagger, on_sentence)
     timings["generate"] = gen.seconds * 1000
     generation = {"model": model.name, "passed": len(gen.passed), "dropped": len(gen.dropped),
@@ -51,8 +50,8 @@ def generate_answer(draft: Draft, query: Query, hits: Sequence[Hit], ix: LoadedI
          for n, sent in (g.support for g in gen.passed)],
         ix.chunk_by_id, ix.documents)
     if not cits or len(cits) != len(gen.passed):
-        notice = strings.fallback_notice(query.script, gen.error, gen.no_evidence, len(gen.dropped))
-        return replace(draft, generation=generation, notice=notice, reason="generation_fallback")
+        # The quoted answer stays; ``generation`` says why (worded by presentation.strings).
+        return replace(draft, generation=generation, reason="generation_fallback")
     segments = [(in_script(g.text, query.script)[0].translate(answering.BRACKETS), c.marker)
                 for g, c in zip(gen.passed, cits)]
     # The reader's short answer stays only when a cited sentence holds it.

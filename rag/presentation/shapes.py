@@ -7,6 +7,7 @@ import math
 from .. import provenance
 from ..citations import Lookup
 from ..records import Answer, ClaimCheck, Citation, Document
+from . import strings
 
 
 def answer_to_json(a: Answer) -> dict:
@@ -18,7 +19,7 @@ def answer_to_json(a: Answer) -> dict:
     return {
         "question": a.question,
         "searched_question": a.searched_question,
-        "answer": a.answer,
+        "answer": strings.answer_text(a),
         # converted: the quote is shown in the asker's script; the citation's quote is the original.
         "segments": [{"text": text, "marker": marker, "converted": marker in a.converted} for text, marker in a.segments],
         "abstained": a.abstained,
@@ -36,8 +37,9 @@ def answer_to_json(a: Answer) -> dict:
         # otherwise quoted from the sources (``notice`` says why when a model was asked).
         "generated": a.generated,
         "generation": a.generation or None,
-        "notice": a.notice,
-        "filter": a.filter_note,
+        "notice": strings.notice_text(a),
+        "other_year": list(a.other_year) if a.other_year else None,
+        "filter": strings.filter_text(a),
         "script": a.script,
         "citations": [cit(c) for c in a.citations],
         "related": [cit(c) for c in a.related],

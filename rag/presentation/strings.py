@@ -133,3 +133,31 @@ def fallback_notice(script: str, error: str, no_evidence: bool, dropped: int) ->
 # The command line's verdict labels: English for scripts that grep, the page's words after.
 VERDICT_LABELS = {"supported": "SUPPORTED 有原文支持", "contradicted": "CONTRADICTED 與原文不符",
                   "partly_supported": "PARTLY SUPPORTED 部分有原文支持", "not_found": "NOT FOUND 找不到相關原文"}
+
+
+def answer_text(a) -> str:
+    """The answer as shown: its quoted (or generated) sentences, or the words for why
+    there is none (``Answer.reason``)."""
+    if a.reason == "not_chinese":
+        return not_chinese_text(a.script)
+    if a.abstained:
+        return no_evidence_text(a.script, a.searched_titles)
+    return a.answer
+
+
+def notice_text(a) -> str:
+    """One line above the answer, or "": why a generated answer is not shown (the quoted
+    one is), or that the quoted figure is of another year than the one asked about."""
+    g = a.generation
+    if a.reason == "generation_fallback":
+        return fallback_notice(a.script, g.get("error", ""), bool(g.get("no_evidence")), int(g.get("dropped", 0)))
+    if a.other_year and not a.abstained:
+        return other_year_notice(a.script, *a.other_year)
+    return ""
+
+
+def filter_text(a) -> str:
+    """The date and source filter the answer was limited to, in words ("" when none)."""
+    from ..filters import describe
+
+    return describe(a.filters, a.script) if a.filters else ""
