@@ -14,7 +14,8 @@ A claim is split into the elements it asserts, and each is looked for in the evi
 - the remaining content words: a clause, a superlative or a judgement ("假新闻") that the
   evidence does not hold is content the evidence does not support.
 
-Figures and their qualifiers are read in ``claims.figures``; the language and
+Figures and their qualifiers are read in ``claims.figures``, names in ``claims.names``,
+words (synonyms, numerals, negations) in ``claims.words``; the language and
 reader-directed lines, refused before any comparison, in ``claims.language``.
 Pure: folded text and the tagger's tokens in, an ``Alignment`` out.
 """
@@ -25,133 +26,15 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ..text.entities import BROAD_PLACES, Entity, canonical, find_entities
+from ..text.entities import BROAD_PLACES, Entity, canonical
 from .figures import QUALIFIER_WORDS, Figure, equal_value, figure_agrees, figures
 from .language import HAN
-from .lexicon import (CODE, CONTENT_TAGS, DIRECTION_PAIRS, DIRECTION_SINGLE, LIGHT, MEASURE, NAME_TAGS, NEGATIONS,
-                      NEGATION_PREFIX, NEGATION_WORDS, PLACE_SHORT, PLACE_SHORT_AFTER, SUPERLATIVE, SYNONYMS)
+from .lexicon import CODE, CONTENT_TAGS, DIRECTION_PAIRS, DIRECTION_SINGLE, LIGHT, NAME_TAGS, SUPERLATIVE, SYNONYMS
+from .names import DEICTIC, actor, names, overlaps, role_swap, same_name, short_place_found
+from .words import (DIGIT_RUN, Token, clauses, content_words, negates_claim_word, negations, pieces_found, placed,
+                    token_has, word_found)
 
-
-Token = tuple[str, str]
-_DIGIT_RUN = re.compile(r"(?<![\d.])\d+(?:,\d{3}(?!\d))*(?:\.\d+)?")
-# Words by which a sentence points back to a place or company named before it.
-DEICTIC = re.compile(r"在此|于此|此地|此处|该处|该地|当地|这里|该址|同址|同一栋|该楼|这栋")
-PLACE_PARTS = {"", "特区", "特别行政区", "地区", "市", "省", "本地", "全境", "境内", "全国", "政府", "特区政府"}
-
-
-def names(folded: str, tokens: Sequence[Token], proper: bool = False) -> list[Entity]:
-    """People, places and organisations: the tagger's, and those ``text.entities`` finds
-    by its patterns (an organisation by its suffix, a Latin name), without overlaps.
-    ``proper``: also the tagger's other proper nouns (nz: a brand, a company the model does
-    not type), as organisations; used only for what stands in a claim name's place."""
-    found: list[Entity] = []
-    for i, word, tag in placed(folded, tokens):
-        if proper and tag == "nz" and len(word) >= 2 and HAN.search(word):
-            tag = "ORG"
-        if tag in NAME_TAGS and len(word) >= 2:
-            if word[0] in MEASURE and i > 0 and folded[i - 1].isdigit():
-                word, i = word[1:], i + 1  # "15所全国重点实验室": the measure word belongs to the figure
-            if len(word) >= 2:
-                found.append(Entity(word, NAME_TAGS[tag], i, i + len(word)))
-    for e in find_entities(folded):
-        text, start = e.text, e.start
-        if text[0] in MEASURE and start > 0 and folded[start - 1].isdigit():
-            text, start = text[1:], start + 1
-        if e.kind in ("org", "place") and len(text) >= 2 and all(e.end <= n.start or start >= n.end for n in found):
-            found.append(Entity(text, e.kind, start, e.end))
-    return _joined(sorted(found, key=lambda n: n.start), folded)
-
-
-def _joined(found: list[Entity], folded: str) -> list[Entity]:
-    """A foreign name the tagger split at its dot ("米捷图", "·", "干沙利斯") is one person:
-    else another given name before the same surname would pass as a short form."""
-    out: list[Entity] = []
-    for n in found:
-        last = out[-1] if out else None
-        if last and last.kind == n.kind == "person" and folded[last.end:n.start] in ("·", "•", "・", "‧"):
-            out[-1] = Entity(folded[last.start:n.end], "person", last.start, n.end)
-        else:
-            out.append(n)
-    return out
-
-
-def placed(text: str, tokens: Sequence[Token]):
-    """(offset, word, tag) of each token found in ``text``, left to right."""
-    pos = 0
-    for word, tag in tokens:
-        i = text.find(word, pos)
-        if i < 0:
-            continue
-        pos = i + len(word)
-        yield i, word, tag
-
-
-def _actor(kind: str) -> str:
-    """People and organisations play the same roles (a buyer, a speaker)."""
-    return "actor" if kind in ("person", "org") else kind
-
-
-def same_name(a: str, b: str) -> bool:
-    """One name or a short form of it ("阿里" and "阿里巴巴")."""
-    if min(len(a), len(b)) < 2:
-        return False
-    x, y = canonical(a), canonical(b)
-    short, long_ = sorted((x, y), key=len)
-    if short not in long_:
-        return False
-    # "香港" is not "香港创科国际", nor "中国" "中国银行": a broad place inside a longer name
-    # names something else unless the rest only says which part of it ("香港特区").
-    return short not in BROAD_PLACES or long_ in BROAD_PLACES or long_[len(short):] in PLACE_PARTS
-
-
-def _overlaps(a: str, b: str) -> bool:
-    """One name holds the other."""
-    x, y = canonical(a), canonical(b)
-    return min(len(x), len(y)) >= 2 and (x in y or y in x)
-
-
-def _short_place(name: str, text: str) -> bool:
-    """The place is written in its one-character form after a verb of place ("在港")."""
-    short = PLACE_SHORT.get(canonical(name))
-    return bool(short) and any(c + short in text for c in PLACE_SHORT_AFTER)
-
-
-_NUMERALS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"两": "2", "〇": "0"}
-
-
-def word_found(word: str, text: str) -> bool:
-    """The word, or a synonym of it, is in ``text`` ("第一台" and "首台" too; "一到" and
-    "1到", "半个世纪" and "半世纪")."""
-    if word in text:
-        return True
-    if any(c in _NUMERALS for c in word) and "".join(_NUMERALS.get(c, c) for c in word) in text:
-        return True
-    if "个" in word and len(word) > 2 and word.replace("个", "") in text:
-        return True
-    if word.startswith("第一") and len(word) > 2 and "首" + word[2:] in text:
-        return True
-    if word.startswith("首") and len(word) > 1 and "第一" + word[1:] in text:
-        return True
-    return any(s in text for s in SYNONYMS.get(word, ()))
-
-
-def negations(tokens: Sequence[Token]) -> list[str]:
-    """The negation and cancellation words among ``tokens`` (a two-character cue also
-    inside a word the tagger joined wrongly)."""
-    out = []
-    for w, t in tokens:
-        inner = [c for c in NEGATION_WORDS if c in w and c != w]
-        if inner:
-            out.append(inner[0])
-            continue
-        if w in NEGATIONS or (t in ("v", "vn") and NEGATION_PREFIX.match(w) and len(w) <= 3
-                              and w not in ("不断", "不少", "不仅", "不但", "未来", "无论", "非常", "不同", "无数", "不过")):
-            out.append(w)
-    return out
-
-
-def _clauses(folded: str) -> list[str]:
-    return [c for c in re.split(r"[，,；;。！？!?：:、]", folded) if c.strip()]
+__all__ = ["Alignment", "Token", "align", "names", "same_name"]
 
 
 @dataclass(frozen=True)
@@ -261,12 +144,12 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
         if points_back and n.kind in ("place", "org") and n.text in referents:
             anchors += canonical(n.text) not in BROAD_PLACES
             continue
-        if n.text in window or _short_place(n.text, window) or any(same_name(n.text, o.text) and _actor(o.kind) == _actor(n.kind) for o in en):
+        if n.text in window or short_place_found(n.text, window) or any(same_name(n.text, o.text) and actor(o.kind) == actor(n.kind) for o in en):
             anchors += canonical(n.text) not in BROAD_PLACES  # "香港" ties nothing together
             continue
         # A stand-in is another name: not one holding a claim name ("香港创科" for "香港").
-        instead = [o.text for o in in_place if _actor(o.kind) == _actor(n.kind)
-                   and not any(_overlaps(o.text, c.text) for c in cn) and o.text not in claim]
+        instead = [o.text for o in in_place if actor(o.kind) == actor(n.kind)
+                   and not any(overlaps(o.text, c.text) for c in cn) and o.text not in claim]
         if instead:
             differs.extend((n.text, o) for o in dict.fromkeys(instead[:2]))
             kinds.append("name")
@@ -279,10 +162,10 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     # Polarity, in the clauses that carry the claim's words.
     cneg = negations(claim_tokens)
     words = [w for w, t in claim_tokens if t in ("v", "vn", "n", "a") and len(w) >= 2 and w not in LIGHT]
-    near = [c for c in _clauses(sentence) if any(word_found(w, c) for w in words)] or [sentence]
+    near = [c for c in clauses(sentence) if any(word_found(w, c) for w in words)] or [sentence]
     said_there = set(negations(sentence_tokens))
     eneg = [w for k, (w, _) in enumerate(sentence_tokens) if w in said_there and any(w in c for c in near)
-            and _negates_claim_word(sentence_tokens[k + 1:k + 4], claim)]
+            and negates_claim_word(sentence_tokens[k + 1:k + 4], claim)]
     for w in cneg:
         if w not in eneg and not any(w in e or e in w for e in eneg):
             differs.append((w, ""))
@@ -296,13 +179,13 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     for a, b in DIRECTION_PAIRS:
         for said, other in ((a, b), (b, a)):
             if said in claim and other in window and said not in window and other not in claim:
-                if len(said) == 1 and not _token_has(claim_tokens, said) or len(other) == 1 and not _token_has(sentence_tokens, other):
+                if len(said) == 1 and not token_has(claim_tokens, said) or len(other) == 1 and not token_has(sentence_tokens, other):
                     continue
                 differs.append((said, other))
                 kinds.append("direction")
 
     # Roles: a name before the shared action in the claim must be before it in the evidence.
-    role = _role_swap(claim, claim_tokens, cn, sentence)
+    role = role_swap(claim, claim_tokens, cn, sentence)
     if role:
         differs.append(role)
         kinds.append("role")
@@ -327,7 +210,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     loose = [(f.start, f.end) for f in cf if f.qualifier]
     # In the sentence itself: a number elsewhere in the passage is about something else.
     # Years and months may be the passage's (the figure check dated the sentence by them).
-    said_numbers = Counter(n.replace(",", "") for n in _DIGIT_RUN.findall(sentence))
+    said_numbers = Counter(n.replace(",", "") for n in DIGIT_RUN.findall(sentence))
     for f in figures(sentence):  # "六月", "八十亿元": the evidence may write a number in words
         if not re.search(r"\d", f.text):
             for scale in (1, 10_000, 100_000_000):  # "80亿" writes the digits before the 亿
@@ -335,9 +218,9 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
                     said_numbers[str(int(f.value / scale))] += 1
     dates = [(f.start, f.end) for f in cf if f.kind in ("year", "month")]
     said_dates = said_numbers + Counter(n for f in figures(context) if f.kind in ("year", "month")
-                                        for n in _DIGIT_RUN.findall(f.text))
+                                        for n in DIGIT_RUN.findall(f.text))
     written = [(m.group().replace(",", ""), any(a <= m.start() < b for a, b in dates))
-               for m in _DIGIT_RUN.finditer(claim) if not any(a <= m.start() < b for a, b in loose)]
+               for m in DIGIT_RUN.finditer(claim) if not any(a <= m.start() < b for a, b in loose)]
     for (number, is_date), times in Counter(written).items():
         if (said_dates if is_date else said_numbers)[number] < times and number not in missing:
             missing.append(number)
@@ -346,7 +229,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
 
     # Content the evidence does not hold.
     covered = [(f.start, f.end) for f in cf] + claim_spans
-    for i, w, t in _words(claim, claim_tokens):
+    for i, w, t in content_words(claim, claim_tokens):
         ordinal = t == "m" and SUPERLATIVE.search(w) is not None  # "首个", "第一位": a claim like "最"
         if (t not in CONTENT_TAGS and not ordinal) or t in NAME_TAGS or w in LIGHT or not HAN.search(w):
             continue
@@ -360,7 +243,7 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
             continue
         if w in QUALIFIER_WORDS and any(f.qualifier for f in cf):
             continue  # "最多30天": the figure's comparison weighed what its qualifier allows
-        if word_found(w, window) or _pieces_found(w, window) or any(w in c for c, _ in differs):
+        if word_found(w, window) or pieces_found(w, window) or any(w in c for c, _ in differs):
             continue
         if len(w) >= 2 and w[-1] in "者们性化方" and w[:-1] in window:
             continue  # "获批者" split as "获" + "批者": the stem is there
@@ -399,77 +282,3 @@ def _year_of_fact(year: Figure, cf: Sequence[Figure], claim: str, ef: Sequence[F
         return None
     return years[-1]
 
-
-def _words(text: str, tokens: Sequence[Token]):
-    """``placed`` with runs of one-character verbs, nouns and adjectives joined: the
-    tagger splits words it does not know ("停" + "售"), and one character alone is
-    passed over as carrying nothing."""
-    run: list[tuple[int, str, str]] = []
-    for item in [*placed(text, tokens), (len(text), "", "")]:
-        i, w, t = item
-        single = len(w) == 1 and HAN.search(w) and t in ("v", "vn", "n", "a") and w not in LIGHT
-        if single and (not run or run[-1][0] + 1 == i):
-            run.append(item)
-            continue
-        if len(run) > 1:
-            yield run[0][0], "".join(x[1] for x in run), "v" if any(x[2] == "v" for x in run) else run[0][2]
-        else:
-            yield from run
-        run = [item] if single else []
-        if not single and w:
-            yield item
-
-
-def _negates_claim_word(following: Sequence[Token], claim: str) -> bool:
-    """The evidence's negation is about something the claim says: the word it negates
-    (the next content word in its clause) is in the claim, or the clause ends there.
-    "可不限次数往来" negates a number of trips, which a claim about the length of a stay
-    does not assert."""
-    for w, t in following:
-        if not HAN.search(w) and not w.isalnum():
-            return True  # the clause ends: what is negated is the negation word's own
-        if w in LIGHT or t in ("u", "p", "c", "d", "w"):
-            continue
-        return word_found(w, claim) or (len(w) >= 2 and _pieces_found(w, claim))
-    return True
-
-
-def _token_has(tokens: Sequence[Token], ch: str) -> bool:
-    """A one-character direction word stands as a word ("增" in "增至", not in "增值税")."""
-    return any(w == ch or (len(w) == 2 and w.startswith(ch) and w[1] in "至到加长幅多") for w, _ in tokens)
-
-
-def _pieces_found(word: str, text: str) -> bool:
-    """A compound the evidence writes with something between its parts ("商业写字楼"
-    against "商业及写字楼"): every two-character piece of it is in the evidence."""
-    if len(word) < 4:
-        return False
-    return all(word[i:i + 2] in text for i in range(0, len(word) - 1, 2)) and word[-2:] in text
-
-
-_CLAUSE_END = re.compile(r"[，,；;。！？!?：:]")
-
-
-def _role_swap(claim: str, tokens: Sequence[Token], cn: Sequence[Entity], sentence: str) -> tuple[str, str] | None:
-    """A name that comes before the claim's action verb and after the same verb in the
-    evidence, or the reverse ("A收购B" against "B收购A"). Passive wording is left alone."""
-    if re.search(r"被|由|获", claim + sentence):
-        return None
-    verbs = [w for w, t in tokens if t == "v" and len(w) >= 2 and w not in LIGHT and claim.count(w) == 1
-             and sentence.count(w) == 1]
-    if not verbs:
-        return None
-    v = verbs[0]
-    cv, sv = claim.find(v), sentence.find(v)
-    for n in cn:
-        if sentence.count(n.text) != 1 or n.kind == "place":
-            continue
-        ns = sentence.find(n.text)
-        if _CLAUSE_END.search(claim[min(n.end, cv):max(n.start, cv + len(v))]) or \
-                _CLAUSE_END.search(sentence[min(ns + len(n.text), sv):max(ns, sv + len(v))]):
-            continue  # in another clause than the verb: not a role of it
-        before_c = n.start < cv
-        before_s = sentence.find(n.text) < sv
-        if before_c != before_s:
-            return (f"{n.text}{v}" if before_c else f"{v}{n.text}", f"{n.text}{v}" if before_s else f"{v}{n.text}")
-    return None
