@@ -105,10 +105,6 @@ class LLMSettings:
     timeout: float = 30.0
     max_tokens: int = 400
 
-    @property
-    def on(self) -> bool:
-        return bool(self.base_url)
-
     def validate(self) -> None:
         if self.base_url or self.model:
             if not self.base_url.startswith(("http://", "https://")):

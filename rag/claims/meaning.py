@@ -88,9 +88,10 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     # before it date the sentence).
     offset = len(context)
     own = figures(sentence)
+    context_dates = [e for e in figures(context) if e.kind in ("year", "month")]  # read once, used twice
     ef = [replace(e, start=e.start + offset, end=e.end + offset) for e in own]
     if not any(e.kind == "year" for e in own):
-        ef = [e for e in figures(context) if e.kind in ("year", "month")] + ef
+        ef = context_dates + ef
     for c in cf:
         same_kind = [e for e in ef if e.kind == c.kind and (e.kind or e.unit == c.unit)]
         if not same_kind:  # one side without a unit: the value alone
@@ -211,14 +212,13 @@ def align(claim: str, claim_tokens: Sequence[Token], sentence: str, sentence_tok
     # In the sentence itself: a number elsewhere in the passage is about something else.
     # Years and months may be the passage's (the figure check dated the sentence by them).
     said_numbers = Counter(n.replace(",", "") for n in DIGIT_RUN.findall(sentence))
-    for f in figures(sentence):  # "六月", "八十亿元": the evidence may write a number in words
+    for f in own:  # "六月", "八十亿元": the evidence may write a number in words
         if not re.search(r"\d", f.text):
             for scale in (1, 10_000, 100_000_000):  # "80亿" writes the digits before the 亿
                 if float(f.value / scale).is_integer():
                     said_numbers[str(int(f.value / scale))] += 1
     dates = [(f.start, f.end) for f in cf if f.kind in ("year", "month")]
-    said_dates = said_numbers + Counter(n for f in figures(context) if f.kind in ("year", "month")
-                                        for n in DIGIT_RUN.findall(f.text))
+    said_dates = said_numbers + Counter(n for f in context_dates for n in DIGIT_RUN.findall(f.text))
     written = [(m.group().replace(",", ""), any(a <= m.start() < b for a, b in dates))
                for m in DIGIT_RUN.finditer(claim) if not any(a <= m.start() < b for a, b in loose)]
     for (number, is_date), times in Counter(written).items():

@@ -57,12 +57,9 @@ def actor(kind: str) -> str:
 
 def same_name(a: str, b: str) -> bool:
     """One name or a short form of it ("阿里" and "阿里巴巴")."""
-    if min(len(a), len(b)) < 2:
+    if min(len(a), len(b)) < 2 or not overlaps(a, b):
         return False
-    x, y = canonical(a), canonical(b)
-    short, long_ = sorted((x, y), key=len)
-    if short not in long_:
-        return False
+    short, long_ = sorted((canonical(a), canonical(b)), key=len)
     # "香港" is not "香港创科国际", nor "中国" "中国银行": a broad place inside a longer name
     # names something else unless the rest only says which part of it ("香港特区").
     return short not in BROAD_PLACES or long_ in BROAD_PLACES or long_[len(short):] in PLACE_PARTS

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from ..text.numbers import DIGITS
 from .language import HAN
 from .lexicon import LIGHT, NEGATIONS, NEGATION_PREFIX, NEGATION_WORDS, SYNONYMS
 
@@ -23,15 +24,12 @@ def placed(text: str, tokens: Sequence[Token]):
         yield i, word, tag
 
 
-_NUMERALS = {c: str(i) for i, c in enumerate("零一二三四五六七八九")} | {"两": "2", "〇": "0"}
-
-
 def word_found(word: str, text: str) -> bool:
     """The word, or a synonym of it, is in ``text`` ("第一台" and "首台" too; "一到" and
     "1到", "半个世纪" and "半世纪")."""
     if word in text:
         return True
-    if any(c in _NUMERALS for c in word) and "".join(_NUMERALS.get(c, c) for c in word) in text:
+    if any(c in DIGITS for c in word) and "".join(str(DIGITS.get(c, c)) for c in word) in text:
         return True
     if "个" in word and len(word) > 2 and word.replace("个", "") in text:
         return True

@@ -50,12 +50,13 @@ def print_answer(a, as_json: bool, docs: dict | None = None) -> None:
         return
     if a.searched_question != a.question:
         print(f"(searched: {safe_text(a.searched_question)})")
-    if filter_text(a):
-        print(f"（{safe_text(filter_text(a))}）")
+    said_filter, notice = filter_text(a), notice_text(a)
+    if said_filter:
+        print(f"（{safe_text(said_filter)}）")
     if a.generated:
         print("（生成答案，已逐句核對原文 · generated, each sentence checked against its source）")
-    elif notice_text(a):
-        print(f"（{safe_text(notice_text(a))}）")
+    elif notice:
+        print(f"（{safe_text(notice)}）")
     if a.short_text:
         print(f"答案：{safe_text(a.short_text)}\n")
     print(safe_text(answer_text(a)))

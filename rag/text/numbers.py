@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
            "八": 8, "九": 9}
 _SMALL = {"十": 10, "百": 100, "千": 1000}
 _BIG = {"万": 10_000, "萬": 10_000, "亿": 100_000_000, "億": 100_000_000}
@@ -62,16 +62,16 @@ def chinese_number(text: str) -> float | None:
     if "点" in t:
         whole, frac = t.split("点", 1)
         w = chinese_number(whole)
-        digits = "".join(str(_DIGITS.get(c, "")) for c in frac)
+        digits = "".join(str(DIGITS.get(c, "")) for c in frac)
         return None if w is None or not digits else float(f"{int(w)}.{digits}")
-    if not t or any(c not in _DIGITS and c not in _SMALL for c in t):
+    if not t or any(c not in DIGITS and c not in _SMALL for c in t):
         return None
-    if all(c in _DIGITS for c in t) and len(t) > 1:  # "二〇二四": digit by digit
-        return float("".join(str(_DIGITS[c]) for c in t))
+    if all(c in DIGITS for c in t) and len(t) > 1:  # "二〇二四": digit by digit
+        return float("".join(str(DIGITS[c]) for c in t))
     total, digit = 0, None
     for c in t:
-        if c in _DIGITS:
-            digit = _DIGITS[c]
+        if c in DIGITS:
+            digit = DIGITS[c]
         else:
             total += (1 if digit is None else digit) * _SMALL[c]
             digit = None
