@@ -146,7 +146,8 @@ def make_citations(sentences: Sequence[ScoredSentence], chunks: dict[str, Chunk]
         if not verify_citation(doc, chunk, s.start, s.end, quote):
             continue
         marker = markers.setdefault(s.chunk_id, len(markers) + 1)
-        out.append(Citation(marker, chunk.chunk_id, doc.doc_id, doc.title, chunk.section, s.start, s.end, quote))
+        out.append(Citation(marker, chunk.chunk_id, doc.doc_id, doc.title, chunk.section, s.start, s.end, quote,
+                            doc.page_at(s.start)))
     return out
 
 

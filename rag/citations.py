@@ -45,6 +45,11 @@ class Lookup:
         return self.doc.text[self.start:self.end]
 
     @property
+    def page(self) -> int:
+        """The page of a paged source (PDF) the passage starts on; 0 when not paged."""
+        return self.doc.page_at(self.start)
+
+    @property
     def before(self) -> str:
         return self.doc.text[self.context_start:self.start]
 

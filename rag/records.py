@@ -45,9 +45,19 @@ class Document:
     authors: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()  # other key/value facts (tags, photo credits…)
     sha256: str = ""
+    # The format the text was extracted from ("text", "html", "pdf", "docx"), and for a
+    # paged one (PDF) where each page starts in ``text``: (offset, page number) in order.
+    file_format: str = "text"
+    pages: tuple[tuple[int, int], ...] = ()
 
     def meta(self, key: str) -> str:
         return dict(self.metadata).get(key, "")
+
+    def page_at(self, offset: int) -> int:
+        """The page that holds character ``offset`` (0 for a document without pages)."""
+        from .ingest.base import page_at
+
+        return page_at(self.pages, offset)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,7 @@ class Citation:
     start: int
     end: int
     quote: str
+    page: int = 0  # the page of a paged source (PDF) the quote starts on; 0: not paged
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,9 @@ class Settings:
     # is a few KB to a few hundred KB; a file past this is not an article (a dump, a log,
     # a mistake) and would stall cleaning and embedding.
     max_document_bytes: int = 5_000_000
+    # The same for a .html, .pdf or .docx file, whose images and fonts weigh more than its
+    # text (the text extracted from it must still fit max_document_bytes).
+    max_source_bytes: int = 50_000_000
     # Where a build keeps the vectors and the keyword index (rag.stores): "faiss" (files
     # of the index folder) or "milvus" (a collection; milvus_uri is a file path for
     # Milvus Lite or http://host:19530 for a server). Loading follows the manifest; the

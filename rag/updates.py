@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from .citations import unknown_document
-from .corpus import SUFFIXES, decode_strict, document_from_text, read_article, text_path
+from .corpus import document_from_file, read_article, text_path
+from .ingest import SUFFIXES
 from .embedding.base import Embedder
 from .errors import InputError
 from .index import BuildReport, as_built, build_locked, corpus_folder, locked, read_documents, read_manifest
@@ -57,8 +58,9 @@ def settings_for(index: Path, settings: Settings) -> tuple[Settings, Path, dict]
 
 
 def _existing(corpus: Path, doc_id: str) -> list[Path]:
-    """The corpus files that are document ``doc_id``: any case of .txt/.md (a build reads
-    ``A.TXT`` as document ``A`` too, so it must be found, replaced or refused alike)."""
+    """The corpus files that are document ``doc_id``: any case of any article suffix (a
+    build reads ``A.TXT`` or ``A.pdf`` as document ``A`` too, so it must be found, replaced or
+    refused alike)."""
     try:
         return sorted(p for p in corpus.iterdir() if p.stem == doc_id and p.suffix.lower() in SUFFIXES)
     except OSError as exc:
@@ -85,22 +87,23 @@ def add_documents(index: Path, files: Sequence[Path], settings: Settings, embedd
                   replace: bool = False, progress: Callable[[int, int], None] | None = None) -> UpdateReport:
     """Copy ``files`` into the index's corpus folder and update the index.
 
-    Every file is checked first (a readable .txt/.md article in UTF-8, cleanable); a
+    Every file is checked first (a readable article that a build would index: .txt/.md in
+    UTF-8, or .html/.htm, .pdf, .docx with article text in it); a
     document id that the corpus already holds with other text is refused unless
     ``replace``, in which case the previous file is moved beside the index (``.<index>.removed/``)."""
     settings, corpus, _ = settings_for(index, settings)
     if not files:
-        raise InputError("name at least one .txt or .md file to add")
+        raise InputError(f"name at least one article file to add ({' '.join(SUFFIXES)})")
     plan: list[tuple[Path, str, bytes]] = []
     ids: set[str] = set()
     for f in files:
         f = Path(f)
         if f.suffix.lower() not in SUFFIXES:
-            raise InputError(f"{text_path(f)} is not a .txt or .md file; only articles in those formats are indexed")
+            raise InputError(f"{text_path(f)}: not a format this product reads; articles are {' '.join(SUFFIXES)} files")
         if not f.is_file():
             raise InputError(f"{text_path(f)} does not exist or is not a file")
-        data = read_article(f, f.parent, settings.max_document_bytes)
-        document_from_text(f.stem, text_path(f), decode_strict(data, text_path(f)))  # refuses what a build would skip
+        data = read_article(f, f.parent, settings.max_document_bytes, settings.max_source_bytes)
+        document_from_file(f, data, text_path(f), settings.max_document_bytes)  # refuses what a build would skip
         if f.stem in ids:
             raise InputError(f"two of the files are named {f.stem!r}: a document id is its file name, so rename one")
         ids.add(f.stem)

@@ -9,7 +9,7 @@ PY="${PYTHON:-python3}"
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
 python -m pip install -q torch==2.13.0
-python -m pip install -q -c requirements.lock -e ".[app,eval,llm,mcp,milvus,test]"
+python -m pip install -q -c requirements.lock -e ".[app,eval,ingest,llm,mcp,milvus,test]"
 # The browser tests need Debian's Chromium and a CJK font, the telemetry test strace
 # (root only; skipped otherwise).
 if [ "${RAG_SKIP_APT:-0}" != 1 ] && { [ ! -x /usr/bin/chromium ] || ! command -v strace >/dev/null \

@@ -133,9 +133,12 @@ def test_bad_adds_and_removes_leave_corpus_and_index_as_they_were(tmp_path):
         add_documents(idx, [bad], s, emb)
     with pytest.raises(InputError, match="does not exist"):
         add_documents(idx, [tmp_path / "missing.txt"], s, emb)
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
-    with pytest.raises(InputError, match="not a .txt or .md file"):
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF-1.4 truncated")
+    with pytest.raises(InputError, match="notes.pdf: a damaged PDF"):
         add_documents(idx, [tmp_path / "notes.pdf"], s, emb)
+    (tmp_path / "notes.xlsx").write_bytes(b"PK\x03\x04")
+    with pytest.raises(InputError, match="not a format this product reads"):
+        add_documents(idx, [tmp_path / "notes.xlsx"], s, emb)
     seed = sorted(SEEDS.glob("*.txt"))[0]
     clash = _write(tmp_path, seed.stem, "另一篇文章\n\n內容完全不同的一篇新聞。\n")
     with pytest.raises(InputError, match="already has a document .* --replace"):

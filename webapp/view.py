@@ -16,7 +16,7 @@ from rag.citations import Lookup, lookup_chunk
 from rag import provenance
 from rag.records import Answer, Citation, ClaimCheck, Document, ShortAnswer
 from rag.text.fold import in_script
-from rag.presentation.strings import answer_text, filter_text, notice_text, t
+from rag.presentation.strings import answer_text, filter_text, format_text, notice_text, page_text, t
 from rag.text.sanitize import sanitize
 
 log = logging.getLogger(__name__)
@@ -199,6 +199,11 @@ def _passage_html(idx: RagIndex, cits: Sequence[Citation], short: ShortAnswer | 
     return body, context
 
 
+def _page_part(page: int) -> str:
+    """A citation's page in a paged source, in bold, with the separator after it ("" when not paged)."""
+    return f'<strong class="src-page">{escape_text(page_text(page))}</strong> · ' if page else ""
+
+
 def _numbered(turns: Mapping[int, Answer | None] | Sequence[Answer | None]) -> list[tuple[int, Answer]]:
     pairs = turns.items() if isinstance(turns, Mapping) else enumerate(turns)
     return [(turn, a) for turn, a in sorted(pairs, key=lambda p: p[0]) if a is not None]
@@ -226,7 +231,8 @@ def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation]
     passage = (f'<div class="src-passage">{body}</div>'
                f'<details class="src-context"><summary>{escape_text(t("context", lang))}</summary>'
                f'<div class="ctx">{context}</div></details>'
-               f'<div class="src-ids">{escape_text(first.chunk_id)} · {escape_text(t("offsets", lang))} {spans}</div>')
+               f'<div class="src-ids">{escape_text(first.chunk_id)} · {_page_part(first.page)}'
+               f'{escape_text(t("offsets", lang))} {spans}</div>')
     return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">{flag}'
             f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
             f'<span class="src-title">{escape_text(title)}</span></div>'
@@ -237,7 +243,8 @@ def _source_item(idx: RagIndex, turn: int, marker: int, cits: Sequence[Citation]
 def _quote_only_item(turn: int, marker: int, cits: Sequence[Citation]) -> str:
     """What a source shows when its full view cannot be made: the verified quotes."""
     quotes = "".join(f'<div class="src-passage"><mark>{escape_text(c.quote)}</mark></div>'
-                     f'<div class="src-ids">{escape_text(c.chunk_id)} · {c.start}–{c.end}</div>' for c in cits)
+                     f'<div class="src-ids">{escape_text(c.chunk_id)} · {_page_part(c.page)}{c.start}–{c.end}</div>'
+                     for c in cits)
     return (f'<div class="src-item" id="src-{turn}-{marker}" data-marker="{marker}">'
             f'<div class="src-head"><span class="src-marker">[{marker}]</span> '
             f'<span class="src-title">{escape_text(display_line(cits[0].title))}</span></div>{quotes}</div>')
@@ -287,7 +294,7 @@ def lookup_html(found: Lookup | Sequence[ClaimCheck] | None, documents: Mapping[
         lk, d = found, found.doc
         return (f'<div class="lookup-result"><div class="src-title">{escape_text(_title(d, d.title, lang))}</div>'
                 f'<div class="src-meta">{escape_text(_doc_meta(d, lang))}</div>'
-                f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {lk.start}–{lk.end}</div>'
+                f'<div class="src-ids">{escape_text(lk.chunk_id or d.doc_id)} · {_page_part(lk.page)}{lk.start}–{lk.end}</div>'
                 f'<div class="ctx">{escape_text(lk.before)}<mark>{escape_text(lk.quote)}</mark>{escape_text(lk.after)}</div></div>')
     return "".join(claim_html(documents, c, lang) for c in found)
 
@@ -311,7 +318,8 @@ def claim_html(documents: Mapping[str, Document], c: ClaimCheck, lang: str = "tr
         body += (f'<div class="src-item"><div class="src-head"><span class="src-title">{escape_text(_title(doc, e.title, lang))}</span></div>'
                  f'<div class="src-meta">{escape_text(_doc_meta(doc, lang) if doc else "")}</div>'
                  f'<div class="src-passage"><mark>{escape_text(e.quote)}</mark></div>'
-                 f'<div class="src-ids">{escape_text(e.chunk_id)} · {escape_text(t("offsets", lang))} {e.start}–{e.end}</div></div>')
+                 f'<div class="src-ids">{escape_text(e.chunk_id)} · {_page_part(e.page)}{escape_text(t("offsets", lang))} '
+                 f'{e.start}–{e.end}</div></div>')
     if c.verdict == "not_found" and c.related:
         rel = "".join(f'<li><span class="src-title">{escape_text(display_line(r.title))}</span> · {escape_text(r.chunk_id)}<br>'
                       f'<span class="rel-quote">{escape_text(r.quote)}</span></li>' for r in c.related)
@@ -328,7 +336,7 @@ class DocChoice:
 def document_choices(idx: RagIndex) -> list[DocChoice]:
     out = []
     for d in sorted(idx.documents.values(), key=lambda d: d.doc_id):
-        meta = _doc_meta(d, say_unknown=False)
+        meta = " · ".join(m for m in (_doc_meta(d, say_unknown=False), format_text(d)) if m)
         out.append(DocChoice(display_line(d.title) + (f"（{meta}）" if meta else ""), d.doc_id))
     return out
 

@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     p, common, sub = command_parser("rag", "Cited question answering over Chinese news.")
 
     s = sub.add_parser("index", parents=[common], help="build the index of a corpus folder")
-    s.add_argument("--corpus", default="seeds", help="folder of .txt/.md articles (default: seeds)")
+    s.add_argument("--corpus", default="seeds", help="folder of articles: .txt .md .html .htm .pdf .docx (default: seeds)")
     s.add_argument("--out", default="index", help="index folder to write (default: index)")
     s.add_argument("--chunk-size", type=int, help="chunk size in characters (default 300)")
     s.add_argument("--force", action="store_true", help="rebuild even if the index is up to date")
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("add", parents=[common],
                        help="add articles to an index: copies them into its corpus folder and updates the index")
-    s.add_argument("files", nargs="+", help=".txt/.md articles (the file name without suffix is the document id)")
+    s.add_argument("files", nargs="+", help="article files: .txt .md .html .htm .pdf .docx (the file name without suffix is the document id)")
     s.add_argument("--index", default="index", help="index folder (default: index)")
     s.add_argument("--replace", action="store_true",
                    help="replace a document of the same id (its previous file is kept in .<index>.removed/ beside the index)")

@@ -10,7 +10,7 @@ from ..errors import RagError
 from ..progress import terminal_progress
 from ..text.sanitize import terminal_text
 from .options import folder, keep_store, open_from_args, settings_from_args
-from ..presentation.strings import VERDICT_LABELS
+from ..presentation.strings import VERDICT_LABELS, format_text, page_text
 from .output import print_answer, print_update, provenance_line, title_of, to_json_line, safe_text
 
 
@@ -145,6 +145,8 @@ def cmd_cite(args: argparse.Namespace) -> int:
         print(f"  reference: {safe_text(provenance.outlet_of_url(s.url) or '')} {safe_text(s.label)} {safe_text(s.url)}".rstrip())
     if lk.section:
         print(f"  section: {safe_text(lk.section)}")
+    if lk.page:
+        print(f"  page: {page_text(lk.page)} of the {format_text(d)} (the text below is what was extracted from it)")
     print(f"  {safe_text(lk.chunk_id or 'span')} offsets {lk.start}-{lk.end} (context {lk.context_start}-{lk.context_end})\n")
     # The passage keeps its line breaks (it is read as text), nothing else.
     print(terminal_text(f"{lk.before}>>>{lk.quote}<<<{lk.after}", keep_newlines=True))
@@ -183,14 +185,17 @@ def cmd_docs(args: argparse.Namespace) -> int:
         rows.append({"doc_id": d.doc_id, "title": d.title, "title_from_text": provenance.title_is_guessed(d),
                      "date": provenance.date(d), "outlet": provenance.outlet(d),
                      "references": provenance.references(d), "authors": list(d.authors),
-                     "chunks": counts.get(d.doc_id, 0), "characters": len(d.text), "path": d.path})
+                     "chunks": counts.get(d.doc_id, 0), "characters": len(d.text), "path": d.path,
+                     "format": d.file_format, "pages": d.pages[-1][1] if d.pages else None})
     if args.json:
         print(to_json_line(rows))
         return 0
     for r in rows:
         title = ("(no headline) " if r["title_from_text"] else "") + r["title"]
         print(f"{safe_text(r['doc_id'])}  {safe_text(title)}")
+        read_from = format_text(idx.documents[r["doc_id"]])
         print(f"    {r['date'] or 'no date'} · {safe_text(r['outlet']) or 'no outlet'} · {r['chunks']} chunks"
+              + (f" · {read_from}" if read_from else "")
               + (f" · references: {safe_text('、'.join(r['references']))}" if r["references"] else ""))
     print(f"{len(rows)} documents")
     return 0

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from ..presentation.strings import answer_text, filter_text, notice_text
+from ..presentation.strings import answer_text, filter_text, notice_text, page_text
 from ..text.sanitize import INVISIBLE, terminal_text
 
 
@@ -74,7 +74,8 @@ def print_answer(a, as_json: bool, docs: dict | None = None) -> None:
             section = f" · {safe_text(c.section)}" if c.section and c.section != c.title else ""
             print(f"[{c.marker}] {safe_text(title_of(docs.get(c.doc_id), c.title))}{section} · "
                   f"{safe_text(provenance_line(docs.get(c.doc_id)))}")
-            print(f"    {safe_text(c.chunk_id)}  offsets {c.start}-{c.end}")
+            page = f"{page_text(c.page)}  " if c.page else ""
+            print(f"    {safe_text(c.chunk_id)}  {page}offsets {c.start}-{c.end}")
             print(f"    「{safe_text(c.quote)}」")
     elif a.related:
         print("\n可能相關 / possibly related (not evidence):")

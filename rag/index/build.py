@@ -74,7 +74,8 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
     old = previous_build(out, previous) if reusable(previous, settings, embedder) else None
     owned = owned_store(previous, out)  # once: it says so when ``out`` is a copy
     docs, skipped = read_corpus(corpus, settings.max_document_bytes,
-                                known=old.known if old is not None and not force else None)
+                                known=old.known if old is not None and not force else None,
+                                max_source_bytes=settings.max_source_bytes)
     if not docs:
         reasons = "; ".join(s.reason for s in skipped)
         raise InputError(f"no readable document in {corpus}: {reasons}")

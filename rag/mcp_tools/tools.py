@@ -90,6 +90,7 @@ def make_server(idx: RagIndex, name: str = "rag-zh-news"):
                 out.append({"chunk_id": h.chunk_id, "doc_id": h.doc_id, "title": d.title, "date": d.date,
                             "provenance": provenance.to_json(provenance.of(d)),
                             "section": c.section, "start": c.start, "end": c.end, "text": c.text,
+                            "page": d.page_at(c.start) or None,
                             "score": round(h.score, 6), "dense_rank": h.dense_rank, "bm25_rank": h.bm25_rank})
             return {"query": query, "passages": out}
 

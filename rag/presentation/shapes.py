@@ -14,7 +14,7 @@ def answer_to_json(a: Answer) -> dict:
     """The JSON form of an answer (the schema of ``rag ask --json``)."""
     def cit(c: Citation) -> dict:
         return {"marker": c.marker, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "title": c.title,
-                "section": c.section, "start": c.start, "end": c.end, "quote": c.quote}
+                "section": c.section, "start": c.start, "end": c.end, "quote": c.quote, "page": c.page or None}
 
     return {
         "question": a.question,
@@ -57,7 +57,7 @@ def claim_to_json(c: ClaimCheck, documents: dict[str, Document]) -> dict:
         doc = documents.get(e.doc_id)
         return {"chunk_id": e.chunk_id, "doc_id": e.doc_id, "title": e.title, "date": doc.date if doc else "",
                 "provenance": provenance.to_json(provenance.of(doc)) if doc else None,
-                "start": e.start, "end": e.end, "quote": e.quote}
+                "start": e.start, "end": e.end, "quote": e.quote, "page": e.page or None}
 
     return {"claim": c.claim, "verdict": c.verdict, "claim_says": list(c.claim_says),
             "archive_says": list(c.archive_says), "missing": list(c.missing), "kinds": list(c.kinds),
@@ -72,4 +72,4 @@ def lookup_to_json(lk: Lookup) -> dict:
             "sources": [vars(s) for s in d.sources], "path": d.path, "chunk_id": lk.chunk_id,
             "section": lk.section, "start": lk.start, "end": lk.end, "quote": lk.quote,
             "context_start": lk.context_start, "context_end": lk.context_end,
-            "before": lk.before, "after": lk.after}
+            "before": lk.before, "after": lk.after, "page": lk.page or None, "format": d.file_format}

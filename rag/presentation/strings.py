@@ -135,6 +135,21 @@ VERDICT_LABELS = {"supported": "SUPPORTED 有原文支持", "contradicted": "CON
                   "partly_supported": "PARTLY SUPPORTED 部分有原文支持", "not_found": "NOT FOUND 找不到相關原文"}
 
 
+def page_text(page: int) -> str:
+    """A citation's page in a paged source ("p. 3"), "" when the source has no pages."""
+    return f"p. {page}" if page else ""
+
+
+def format_text(doc) -> str:
+    """What a document was read from, when not a text file: "PDF, 12 pages", "HTML", "DOCX"."""
+    kind = getattr(doc, "file_format", "text")
+    if kind == "text":
+        return ""
+    if doc.pages:
+        return f"{kind.upper()}, {doc.pages[-1][1]} pages"
+    return kind.upper()
+
+
 def answer_text(a) -> str:
     """The answer as shown: its quoted (or generated) sentences, or the words for why
     there is none (``Answer.reason``)."""

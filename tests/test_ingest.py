@@ -1,0 +1,217 @@
+"""rag.ingest: saved news pages, PDFs and Word files in, measured on the seed articles
+rendered as they occur in the wild (tests/data/ingest/build.py), plus real pages from
+trafilatura's own test resources; bad files are skipped with one line each."""
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from eval.ingest_bench import gold_article, kept_leaked, squeeze
+from rag.corpus import read_corpus
+from rag.errors import InputError
+from rag.ingest import SUFFIXES, extract, sniff
+from rag.ingest.base import page_at
+from rag.ingest.html import HtmlReader, page_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "ingest"
+GOLD = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((DATA / "gold").glob("*.json"))}
+FORMATS = ("html", "pdf", "docx")
+
+
+def _extract(kind: str, doc_id: str):
+    path = DATA / kind / f"{doc_id}.{kind}"
+    return extract(path, path.read_bytes(), path.name)
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+@pytest.mark.parametrize("doc_id", sorted(GOLD))
+def test_the_article_is_kept_and_the_chrome_left_out(kind, doc_id):
+    gold = GOLD[doc_id]
+    got = _extract(kind, doc_id)
+    kept, leaked = kept_leaked(gold_article(gold), got.text)
+    assert kept >= 0.98, (kind, doc_id, kept)
+    assert leaked <= 0.01, (kind, doc_id, leaked)
+    flat = squeeze(got.text)
+    leaked_strings = [s for s in gold["chrome"] + gold["running"] if len(squeeze(s)) >= 4 and squeeze(s) in flat]
+    assert leaked_strings == []
+
+
+@pytest.mark.parametrize("doc_id", sorted(GOLD))
+def test_every_pdf_paragraph_is_on_the_page_the_pdf_shows_it(doc_id):
+    import pypdf
+
+    path = DATA / "pdf" / f"{doc_id}.pdf"
+    # pypdf reads the pages on its own (its order of drawn runs may differ): letters only.
+    truth = [re.sub(r"\W", "", p.extract_text()) for p in pypdf.PdfReader(path).pages]
+    got = _extract("pdf", doc_id)
+    assert got.pages[0] == (0, 1) and [p for _, p in got.pages] == list(range(1, len(truth) + 1))
+    checked = 0
+    for para in GOLD[doc_id]["paragraphs"]:
+        key = squeeze(para)[:14]
+        if len(key) < 8:
+            continue
+        m = re.search(r"\s*".join(map(re.escape, key)), got.text)
+        on = [i + 1 for i, t in enumerate(truth) if re.sub(r"\W", "", key) in t]
+        assert m is not None and on, key
+        assert page_at(got.pages, m.start()) in on, (key, page_at(got.pages, m.start()), on)
+        checked += 1
+    assert checked >= 10
+
+
+def test_two_columns_are_read_column_by_column():
+    doc_id = next(d for d, g in GOLD.items() if g["two_columns"])
+    got = _extract("pdf", doc_id)
+    # Each paragraph of the article comes out whole, in the article's order.
+    paragraphs = [squeeze(p) for p in GOLD[doc_id]["paragraphs"] if len(squeeze(p)) > 30]
+    flat = squeeze(got.text)
+    positions = [flat.find(p) for p in paragraphs]
+    assert -1 not in positions and positions == sorted(positions)
+
+
+def test_metadata_comes_from_the_file():
+    # A page states its headline, date, outlet, author and address.
+    dated = next(d for d, g in GOLD.items() if g["date"])
+    got = _extract("html", dated)
+    assert (got.title, got.date) == (GOLD[dated]["title"], GOLD[dated]["date"])
+    assert got.outlet and got.url.startswith("https://news.example.hk/")
+    # A page without a published date has none: the dates in its text are not guessed.
+    undated = next(d for d, g in GOLD.items() if not g["date"] and re.search(r"20\d\d年", "".join(g["paragraphs"])))
+    assert _extract("html", undated).date == ""
+    # Word and PDF: the file's creation date, only as the file states it.
+    assert _extract("docx", dated).created == GOLD[dated]["date"][:10]
+    assert _extract("pdf", dated).created == GOLD[dated]["date"][:10]
+    assert _extract("docx", undated).created == "" and _extract("pdf", undated).created == ""
+    assert _extract("pdf", dated).title == GOLD[dated]["title"]
+
+
+def test_a_real_news_page():
+    data = gzip.decompress((DATA / "real" / "fivethirtyeight.html.gz").read_bytes())
+    got = HtmlReader().extract(data, "fivethirtyeight.html")
+    assert got.title.startswith("Could Manchin Actually Leave")
+    assert (got.date[:10], got.outlet, got.authors) == ("2021-10-25", "FiveThirtyEight", ("Geoffrey Skelley",))
+    assert got.url.startswith("https://fivethirtyeight.com/features/")
+    assert "Manchin" in got.text and len(got.text) > 3000
+    for chrome in ("Sign up for", "Filed under", "Comments"):
+        assert chrome not in got.text
+
+
+def test_page_metadata_without_json_ld_uses_meta_tags_and_time():
+    import lxml.html
+
+    tree = lxml.html.fromstring(
+        '<html><head><meta property="og:site_name" content="明報"><meta name="author" content="陳大文">'
+        '<title>標題 | 明報</title></head><body><article><h1>港鐵新線通車</h1>'
+        '<time datetime="2025-03-05T08:00:00+08:00">3月5日</time><p>正文。</p></article></body></html>')
+    meta = page_metadata(tree)
+    assert meta["title"] == "港鐵新線通車" and meta["date"].startswith("2025-03-05")
+    assert meta["outlet"] == "明報" and meta["authors"] == ("陳大文",)
+    # A <time> outside the article (the site's clock, a sidebar) is not the article's date.
+    tree = lxml.html.fromstring('<html><body><header><time datetime="2026-01-01">今日</time></header>'
+                                "<article><p>正文。</p></article></body></html>")
+    assert page_metadata(tree)["date"] == ""
+
+
+def _encrypted_pdf(tmp_path: Path) -> Path:
+    import pypdf
+
+    w = pypdf.PdfWriter(clone_from=pypdf.PdfReader(DATA / "pdf" / f"{sorted(GOLD)[1]}.pdf"))
+    w.encrypt(user_password="secret", owner_password="owner", algorithm="AES-128")
+    p = tmp_path / "locked.pdf"
+    with open(p, "wb") as fh:
+        w.write(fh)
+    return p
+
+
+def _bad_files(tmp_path: Path) -> dict[str, str]:
+    """Bad files as they occur, each with the words its one line must hold."""
+    import pypdf
+
+    d = tmp_path
+    bad = {}
+    _encrypted_pdf(d)
+    bad["locked.pdf"] = "encrypted"
+    full = (DATA / "pdf" / f"{sorted(GOLD)[0]}.pdf").read_bytes()
+    (d / "cut.pdf").write_bytes(full[: len(full) // 3])
+    bad["cut.pdf"] = "damaged PDF"
+    w = pypdf.PdfWriter()
+    w.add_blank_page(595, 842)
+    with open(d / "scan.pdf", "wb") as fh:
+        w.write(fh)
+    bad["scan.pdf"] = "no text layer"
+    with open(d / "huge.pdf", "wb") as fh:  # sparse: 200 MB on paper, nothing read
+        fh.write(b"%PDF-1.7\n")
+        fh.truncate(200_000_000)
+    bad["huge.pdf"] = "over the 50,000,000-byte limit"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", b"\0" * 20_000_000)
+    (d / "bomb.docx").write_bytes(buf.getvalue())
+    bad["bomb.docx"] = "zip bomb"
+    (d / "notzip.docx").write_bytes(b"PK\x03\x04 this is not a zip at all")
+    bad["notzip.docx"] = "not a Word file"
+    (d / "empty.html").write_text("<html><head><title>首頁</title></head><body><nav><a href='/'>首頁</a></nav></body></html>",
+                                  encoding="utf-8")
+    bad["empty.html"] = "no article text"
+    (d / "lies.pdf").write_bytes((DATA / "html" / f"{sorted(GOLD)[0]}.html").read_bytes())
+    bad["lies.pdf"] = "the file is an HTML page"
+    (d / "lies2.docx").write_bytes(full)
+    bad["lies2.docx"] = "the file is a PDF"
+    return bad
+
+
+def test_bad_files_are_skipped_with_one_line_and_the_rest_indexed(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    bad = _bad_files(corpus)
+    for kind in FORMATS:
+        src = DATA / kind / f"{sorted(GOLD)[2]}.{kind}"
+        (corpus / f"good-{kind}.{kind}").write_bytes(src.read_bytes())
+    before = {p.name: p.read_bytes() for p in corpus.iterdir() if p.name != "huge.pdf"}
+    docs, skipped = read_corpus(corpus)
+    assert sorted(d.doc_id for d in docs) == ["good-docx", "good-html", "good-pdf"]
+    reasons = {Path(s.path).name: s.reason for s in skipped}
+    assert set(reasons) == set(bad)
+    for name, words in bad.items():
+        assert words in reasons[name] and name in reasons[name] and "\n" not in reasons[name], (name, reasons[name])
+    # The originals are untouched.
+    assert {p.name: p.read_bytes() for p in corpus.iterdir() if p.name != "huge.pdf"} == before
+
+
+def test_the_same_article_in_every_format_reads_alike():
+    doc_id = sorted(GOLD)[2]
+    docs = {}
+    for kind in FORMATS:
+        from rag.corpus import document_from_file
+
+        path = DATA / kind / f"{doc_id}.{kind}"
+        docs[kind] = document_from_file(path, path.read_bytes(), path.name)
+    assert {d.title for d in docs.values()} == {GOLD[doc_id]["title"]}
+    assert {d.file_format for d in docs.values()} == set(FORMATS)
+    assert docs["pdf"].pages and not docs["html"].pages and not docs["docx"].pages
+    # Cleaning finds the same sections in each: the headings are headings in all three.
+    heads = [{s.title for s in d.sections} for d in docs.values()]
+    assert heads[0] == heads[1] == heads[2]
+
+
+def test_sniffing():
+    assert sniff(b"%PDF-1.7\n") == "pdf" and sniff(b"PK\x03\x04") == "docx"
+    assert sniff(b"\xef\xbb\xbf<!DOCTYPE html><html>") == "html" and sniff("新聞".encode()) == ""
+    assert {".txt", ".md", ".html", ".htm", ".pdf", ".docx"} == set(SUFFIXES)
+
+
+def test_a_text_corpus_needs_none_of_the_ingest_packages():
+    code = ("import sys; from pathlib import Path; from rag.corpus import read_corpus; "
+            "docs, _ = read_corpus(Path('seeds')); assert len(docs) == 5; "
+            "print(sorted(m for m in ('trafilatura', 'pdfminer', 'docx', 'lxml') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
