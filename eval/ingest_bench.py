@@ -104,6 +104,53 @@ def page_accuracy(data: bytes, gold: dict, extracted) -> tuple[int, int]:
     return right, located
 
 
+def pdf_pages(path: Path, doc_id: str) -> list[str]:
+    """Each page's letters as pypdf reads them, without the running header and page number."""
+    import pypdf
+
+    gold = json.loads((DATA / "gold" / f"{doc_id}.json").read_text(encoding="utf-8"))
+    out = []
+    for p in pypdf.PdfReader(path).pages:
+        text = re.sub(r"第\s*\d+\s*頁", "", p.extract_text())
+        for running in gold["running"]:
+            text = text.replace(running, "")
+        out.append(re.sub(r"\W", "", text))
+    return out
+
+
+def on_page(truth: list[str], page: int, quote: str) -> bool:
+    """Whether a quote starts on ``page`` (1-based) of a PDF whose pages pypdf read as
+    ``truth`` (letters only): on that page, or begun there and carried over to the next."""
+    key = re.sub(r"\W", "", quote)[:12]
+    if not 1 <= page <= len(truth) or not key:
+        return False
+    here = truth[page - 1]
+    return key in here or (key[:2] in here[-len(key):] and key in here + (truth[page] if page < len(truth) else ""))
+
+
+def citation_pages(report: Path, index: Path) -> tuple[int, int]:
+    """(citations whose page is right, citations) over every answer of a harness run on
+    the PDF corpus (``python -m eval run --corpus <the PDFs> --index INDEX``)."""
+    from rag.ingest.base import page_at
+
+    docs = {}
+    for line in (index / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+        d = json.loads(line)
+        docs[d["doc_id"]] = tuple(tuple(p) for p in d.get("pages", []))
+    run = json.loads(report.read_text(encoding="utf-8"))
+    truth: dict[str, list[str]] = {}
+    right = total = 0
+    for rows in run["questions"].values():
+        for row in rows:
+            for c in row.get("citations", []):
+                d = c["doc_id"]
+                if d not in truth:
+                    truth[d] = pdf_pages(DATA / "pdf" / f"{d}.pdf", d)
+                total += 1
+                right += on_page(truth[d], page_at(docs[d], c["start"]), c["quote"])
+    return right, total
+
+
 def measure() -> list[dict]:
     from rag.ingest.base import page_at
 
@@ -150,7 +197,13 @@ def measure() -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval.ingest_bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--json", action="store_true", help="one JSON list of rows")
+    ap.add_argument("--citations", nargs=2, metavar=("REPORT", "INDEX"), type=Path,
+                    help="instead: check the page of every citation of a harness run over the PDF corpus")
     args = ap.parse_args(argv)
+    if args.citations:
+        right, total = citation_pages(*args.citations)
+        print(f"PDF citations with the right page: {right} of {total}")
+        return 0 if right == total else 1
     rows = measure()
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.ingest_bench import gold_article, kept_leaked, squeeze
+from eval.ingest_bench import gold_article, kept_leaked, on_page, pdf_pages, squeeze
 from rag.corpus import read_corpus
 from rag.errors import InputError
 from rag.ingest import SUFFIXES, extract, sniff
@@ -215,3 +215,92 @@ def test_a_text_corpus_needs_none_of_the_ingest_packages():
             "print(sorted(m for m in ('trafilatura', 'pdfminer', 'docx', 'lxml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _rag(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rag", *args, "--model", "fake"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def pdf_index(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pdfidx")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    for p in (DATA / "pdf").glob("*.pdf"):
+        (corpus / p.name).write_bytes(p.read_bytes())
+    r = _rag("index", "--corpus", str(corpus), "--out", str(base / "idx"))
+    assert r.returncode == 0, r.stderr
+    return base
+
+
+@pytest.mark.parametrize("question", ["河套香港園區有多少家機構落戶？", "香港初創企業總量有多少家？",
+                                      "阿里巴巴在铜锣湾买下了几层写字楼？", "高才通获批来港的人数有多少？"])
+def test_a_pdf_citation_names_the_page_its_quote_is_on(pdf_index, question):
+    r = _rag("ask", question, "--index", str(pdf_index / "idx"), "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["citations"], out
+    for c in out["citations"]:
+        assert on_page(pdf_pages(DATA / "pdf" / f"{c['doc_id']}.pdf", c["doc_id"]), c["page"], c["quote"]), c
+    # The terminal says it too, and the lookup shows the page of the extracted text.
+    text = _rag("ask", question, "--index", str(pdf_index / "idx")).stdout
+    assert f"p. {out['citations'][0]['page']}" in text
+    ref = out["citations"][0]["chunk_id"]
+    cite = _rag("cite", ref, "--index", str(pdf_index / "idx"))
+    assert "page: p. " in cite.stdout and "of the PDF" in cite.stdout
+    docs = _rag("docs", "--index", str(pdf_index / "idx"))
+    assert "PDF, " in docs.stdout and " pages" in docs.stdout
+
+
+def test_the_page_shows_a_pdf_citation_with_its_page(pdf_index):
+    from conftest import make_fake_settings
+    from rag.api import open_index
+    from rag.embedding.fake import HashingEmbedder
+    from webapp import view
+
+    idx = open_index(pdf_index / "idx", make_fake_settings(pdf_index / "models"), HashingEmbedder())
+    a = idx.ask("河套香港園區有多少家機構落戶？")
+    assert a.citations and a.citations[0].page >= 1
+    panel = view.sources_panel(idx, [a], 0)
+    assert f'<strong class="src-page">p. {a.citations[0].page}</strong>' in panel
+    found = idx.cite(a.citations[0].chunk_id)
+    assert "p. " in view.lookup_html(found, idx.documents)
+    assert any("PDF" in c.label for c in view.document_choices(idx))
+
+
+def test_rag_add_takes_a_word_file_and_refuses_a_broken_one(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    first, second = sorted(GOLD)[:2]
+    (corpus / f"{first}.html").write_bytes((DATA / "html" / f"{first}.html").read_bytes())
+    assert _rag("index", "--corpus", str(corpus), "--out", str(tmp_path / "idx")).returncode == 0
+    word = tmp_path / f"{second}.docx"
+    word.write_bytes((DATA / "docx" / f"{second}.docx").read_bytes())
+    r = _rag("add", str(word), "--index", str(tmp_path / "idx"))
+    assert r.returncode == 0, r.stderr
+    assert (corpus / f"{second}.docx").read_bytes() == word.read_bytes()  # the original, untouched
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"PK\x03\x04 not a zip")
+    r = _rag("add", str(broken), "--index", str(tmp_path / "idx"))
+    assert r.returncode != 0 and "not a Word file" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in corpus.iterdir()) == [f"{first}.html", f"{second}.docx"]
+    listed = json.loads(_rag("docs", "--index", str(tmp_path / "idx"), "--json").stdout)
+    assert {d["format"] for d in listed} == {"html", "docx"}
+
+
+@pytest.mark.parametrize("charset,encoding", [("gb2312", "gb18030"), ("big5", "big5"), ("utf-8", "utf-8")])
+def test_a_page_is_read_in_the_charset_it_declares(tmp_path, charset, encoding):
+    body = "香港科技園公司今年新增了三百家初創企業，園區面積擴大至四十萬平方米。" * 3
+    if charset == "gb2312":
+        body = "香港科技园公司今年新增了三百家初创企业，园区面积扩大至四十万平方米。" * 3
+    page = (f'<html><head><meta charset="{charset}"><title>科技園新聞</title></head><body><nav>首頁 新聞</nav>'
+            f"<article><h1>科技園新聞</h1><p>{body}</p><p>{body}</p></article></body></html>")
+    path = tmp_path / "page.htm"
+    path.write_bytes(page.encode(encoding))
+    got = extract(path, path.read_bytes(), path.name)
+    assert body in got.text and got.title == "科技園新聞"
+    path.write_bytes(page.encode(encoding)[:-60] + b"\xff\xfe\xfd" + page.encode(encoding)[-60:])
+    if charset == "utf-8":
+        with pytest.raises(InputError, match="not valid utf-8 at byte"):
+            extract(path, path.read_bytes(), path.name)
