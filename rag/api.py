@@ -25,6 +25,7 @@ from .index import LoadedIndex, as_built, load_index, read_manifest
 from .pipeline.answerer import Answerer, OverlapAnswerer
 from .pipeline.compose import compose
 from .pipeline.generate import generate_answer
+from .pipeline.parts import merge_answers, split_parts
 from .pipeline.query import MAX_DOC_FILTER, MAX_TOP_K, check_question, check_top_k, prepare_query
 from .reader.answerer import ReaderAnswerer
 from .reader.decide import Decision, ReadSpan
@@ -157,16 +158,29 @@ class RagIndex:
         language model configured, the answer is the model's sentences that pass the
         citation gate (``on_sentence`` sees each as it passes), else the quoted one.
         ``filters`` (dates, sources) narrow the documents before ranking; the answer says
-        which filter was applied (``Answer.filters``)."""
+        which filter was applied (``Answer.filters``). A question in several parts
+        ("…多少家？首期入駐率？") is answered part by part (``Answer.parts``): a later part is
+        searched with the first, which names its subject, and read on its own."""
+        parts = split_parts(check_question(question, self.settings))
+        if len(parts) > 1:
+            answers = [self._ask_one(p, mode, top_k, script, doc_ids, previous_question if i == 0 else parts[0],
+                                     on_sentence, filters, context=parts[0] if i else "")
+                       for i, p in enumerate(parts)]
+            return merge_answers(question, answers)
+        return self._ask_one(question, mode, top_k, script, doc_ids, previous_question, on_sentence, filters)
+
+    def _ask_one(self, question: str, mode: str | None, top_k: int | None, script: str,
+                 doc_ids: Sequence[str] | None, previous_question: str, on_sentence: Callable | None,
+                 filters: DocFilter | None, context: str = "") -> Answer:
         t0, timings = time.perf_counter(), {}
         ix, answerer = self._loaded, self.answerer  # one build for the whole answer
         query = prepare_query(question, self.settings, ix.documents, mode=mode, script=script, doc_ids=doc_ids,
-                              previous_question=previous_question, filters=filters)
+                              previous_question=previous_question, filters=filters, context=context)
         # Search, read and compose hold one of the compute slots (the cores' worth of
         # answers at a time); waiting for a language model below holds none, so a slow
         # or hostile model never keeps another visitor's question waiting.
         with self._compute:
-            hits = self._search(ix, query.searched, query.mode, top_k, query.doc_ids, timings)
+            hits = self._search(ix, query.search_text, query.mode, top_k, query.doc_ids, timings)
             t = time.perf_counter()
             scored = answering.score_sentences(query.folded, hits[: self.settings.answer_passages], ix.chunk_by_id,
                                                ix.documents, ix.bm25.idf, self.settings.fold_target)

@@ -136,6 +136,17 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a question that asks several things ("…多少家？首期入駐率？"): whether it
+    was answered, its short answer, and the markers of the sentences that answer it."""
+
+    question: str
+    answered: bool
+    short_text: str = ""
+    markers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     answer: str
@@ -179,6 +190,14 @@ class Answer:
     # ``presentation.strings.answer_text``/``notice_text`` word the reason for an interface.
     other_year: tuple[str, str] | None = None  # (year asked, year the quoted figure is of)
     searched_titles: tuple[str, ...] = ()  # the articles a --doc filter limited the search to
+    # A question in several parts is answered part by part (``rag.pipeline.parts``): each
+    # part, answered or not (empty: the question asks one thing).
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def unanswered_parts(self) -> tuple[str, ...]:
+        """The parts of the question no evidence was found for (while others were answered)."""
+        return tuple(p.question for p in self.parts if not p.answered) if not self.abstained else ()
 
 
 @dataclass(frozen=True)

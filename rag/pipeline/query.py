@@ -88,6 +88,14 @@ class Query:
     doc_ids: Sequence[str] | None
     filters: DocFilter | None
     previous_question: str = ""
+    # Words searched with the question but not read as it: a later part of a question in
+    # several parts is searched with the first part, which names what it is about.
+    context: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval sees: the (rewritten) question, with its context after it."""
+        return f"{self.searched} {self.context}" if self.context else self.searched
 
     @property
     def chinese(self) -> bool:
@@ -109,7 +117,7 @@ def script_of_answer(question: str, script: str = "auto", previous_question: str
 
 def prepare_query(question: str, settings: Settings, documents: dict[str, Document], *, mode: str | None = None,
                   script: str = "auto", doc_ids: Sequence[str] | None = None, previous_question: str = "",
-                  filters: DocFilter | None = None) -> Query:
+                  filters: DocFilter | None = None, context: str = "") -> Query:
     """Check and prepare a question, or InputError naming what is wrong."""
     question = check_question(question, settings)
     filters = check_filter(filters) if filters else None
@@ -121,4 +129,4 @@ def prepare_query(question: str, settings: Settings, documents: dict[str, Docume
     searched = rewrite_followup(previous_question, question) if previous_question else question
     answer_script = script_of_answer(question, script, previous_question)
     return Query(question, searched, fold(searched, settings.fold_target), answer_script, mode or settings.mode,
-                 doc_ids, filters, previous_question)
+                 doc_ids, filters, previous_question, context if searched == question else "")

@@ -39,6 +39,10 @@ def answer_to_json(a: Answer) -> dict:
         "generation": a.generation or None,
         "notice": strings.notice_text(a),
         "other_year": list(a.other_year) if a.other_year else None,
+        # A question in several parts: each part, answered or not, with its short answer
+        # and the markers of the sentences that answer it (null: the question asks one thing).
+        "parts": [{"question": p.question, "answered": p.answered, "short_answer": p.short_text or None,
+                   "markers": list(p.markers)} for p in a.parts] or None,
         "filter": strings.filter_text(a),
         "script": a.script,
         "citations": [cit(c) for c in a.citations],

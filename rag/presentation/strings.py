@@ -160,15 +160,27 @@ def answer_text(a) -> str:
     return a.answer
 
 
+def unanswered_notice(script: str, parts: Sequence[str]) -> str:
+    """The parts of a question in several parts that no evidence was found for."""
+    named = "、".join(f"「{p}」" for p in parts)
+    if script == "traditional":
+        return f"問題的這部分未能在語料中找到證據：{named}；以下只回答其餘部分。"
+    return f"问题的这部分未能在语料中找到证据：{named}；以下只回答其余部分。"
+
+
 def notice_text(a) -> str:
     """One line above the answer, or "": why a generated answer is not shown (the quoted
-    one is), or that the quoted figure is of another year than the one asked about."""
+    one is), that the quoted figure is of another year than the one asked about, and which
+    parts of a question in several parts found no evidence."""
     g = a.generation
+    said = []
     if a.reason == "generation_fallback":
-        return fallback_notice(a.script, g.get("error", ""), bool(g.get("no_evidence")), int(g.get("dropped", 0)))
-    if a.other_year and not a.abstained:
-        return other_year_notice(a.script, *a.other_year)
-    return ""
+        said.append(fallback_notice(a.script, g.get("error", ""), bool(g.get("no_evidence")), int(g.get("dropped", 0))))
+    elif a.other_year and not a.abstained:
+        said.append(other_year_notice(a.script, *a.other_year))
+    if a.unanswered_parts:
+        said.append(unanswered_notice(a.script, a.unanswered_parts))
+    return " ".join(said)
 
 
 def filter_text(a) -> str:
