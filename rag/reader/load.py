@@ -79,7 +79,9 @@ def read_decision(manifest: dict, weights_dir: Path = WEIGHTS_DIR) -> Decision |
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
         decision = Decision(float(d["retrieval_weight"]), float(d["threshold"]), str(d["fusion"]),
-                            float(d["dense_weight"]))
+                            float(d["dense_weight"]), str(d.get("input", "fused")))
+        if decision.input not in ("fused", "dense"):
+            raise ValueError(f"input {decision.input!r} is not fused or dense")
         sha = d["reader_weights_sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("%s is damaged (%s); the reader's margin decides alone. Re-choose it with: "
