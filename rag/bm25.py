@@ -1,11 +1,18 @@
-"""BM25 over token lists, stored as plain arrays (no pickle) and scored with numpy."""
+"""BM25 over token lists, stored as plain arrays (no pickle) and scored with numpy.
+
+Each posting's BM25 weight (idf x saturated, length-normalised term frequency) depends on
+the corpus only, so it is computed once per index (``weights``, the bm25s approach) and a
+query only adds up its terms' weights: at a million chunks this is what keeps the
+keyword leg near bm25s's speed (docs/measurements.md, *Scale*). The weights are computed
+with the same float32 arithmetic, in the same order, as scoring term by term was, so the
+scores are the same to the bit."""
 from __future__ import annotations
 
 import io
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -23,6 +30,29 @@ class BM25Index:
     doc_len: np.ndarray  # float32
     k1: float = 1.5
     b: float = 0.75
+    _weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Every posting's BM25 weight (float32, aligned with ``doc_ids``), computed on
+        first use: ``idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avg_len))``."""
+        if self._weights is None:
+            self._weights = self._posting_weights()
+        return self._weights
+
+    def _posting_weights(self) -> np.ndarray:
+        if self.n_docs == 0 or len(self.doc_ids) == 0:
+            return np.zeros(len(self.doc_ids), dtype=np.float32)
+        avg = float(self.doc_len.mean()) or 1.0
+        df = np.diff(self.ptr)
+        # Per term, as ``idf`` computes it (a Python float, then float32 in the product).
+        idf = np.log1p((self.n_docs - df + 0.5) / (df + 0.5)).astype(np.float32)
+        term_idf = np.repeat(idf, df)
+        tf = self.tfs
+        # The same float32 operations in the same order as the per-term formula.
+        norm = tf + np.float32(self.k1) * (np.float32(1 - self.b) + np.float32(self.b) * self.doc_len[self.doc_ids]
+                                           / np.float32(avg))
+        return term_idf * tf * np.float32(self.k1 + 1) / norm
 
     @classmethod
     def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> "BM25Index":
@@ -138,15 +168,13 @@ class BM25Index:
         out = np.zeros(self.n_docs, dtype=np.float32)
         if self.n_docs == 0:
             return out
-        avg = float(self.doc_len.mean()) or 1.0
+        w = self.weights
         for term in set(query):
             t = self.vocab.get(term)
             if t is None:
                 continue
             a, z = self.ptr[t], self.ptr[t + 1]
-            ids, tf = self.doc_ids[a:z], self.tfs[a:z]
-            norm = tf + self.k1 * (1 - self.b + self.b * self.doc_len[ids] / avg)
-            out[ids] += self.idf(term) * tf * (self.k1 + 1) / norm
+            out[self.doc_ids[a:z]] += w[a:z]  # a term's rows are distinct: no scatter clash
         return out
 
     def top_k(self, query: Sequence[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
@@ -156,8 +184,13 @@ class BM25Index:
         if allowed is not None:
             s = np.where(allowed, s, 0.0)
         positive = np.flatnonzero(s > 0)
-        if positive.size == 0:
+        if positive.size == 0 or k <= 0:
             return []
+        if positive.size > 4 * k:
+            # Only the rows at or above the k-th best score can be in the answer (ties at
+            # it included, so the order below is the same as sorting them all).
+            kth = np.partition(s[positive], positive.size - k)[positive.size - k]
+            positive = positive[s[positive] >= kth]
         order = positive[np.lexsort((positive, -s[positive]))][:k]
         return [(int(i), float(s[i])) for i in order]
 

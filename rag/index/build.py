@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import tempfile
 import time
@@ -25,10 +26,13 @@ from ..stores.base import BuildRows, StoreRow, absolute_store_uri, row_key
 from ..text.chunking import chunk_document, match_text
 from ..text.fold import fold
 from ..text.tokenize import tokenize
+from . import checkpoint
 from .folder import discard, fsync_tree, locked, swap_in, sweep_leftovers
 from .manifest import (FORMAT_VERSION, PRODUCT, recover_swap, chunk_settings, normalization, manifest_digest,
                        read_manifest, verify_files)
 from .previous import Previous, RECORD_FILES, cache_key, owned_store, previous_build, read_cache, reusable, same_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class BuildReport:
     embedded_vectors: int
     seconds: dict[str, float] = field(default_factory=dict)
     up_to_date: bool = False
+    vector_index: dict = field(default_factory=dict)  # the manifest's: kind, and for HNSW its measured recall
 
 
 def build_index(corpus: Path, out: Path, settings: Settings, embedder: Embedder,
@@ -127,11 +132,17 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
     cached = read_cache(out, previous) if old is None and out.is_dir() else (
         (old.keys, old.matrix) if old is not None else None)
     cache_row = {k: i for i, k in enumerate(cached[0])} if cached else {}
-    todo = [i for i in fresh_text if keys[i] not in cache_row]
-    embedded = embedder.embed_passages([fresh_text[i] for i in todo], progress=progress) if todo else None
+    # What an interrupted build of this index embedded already (rag.index.checkpoint).
+    resumed = checkpoint.load(out) if any(keys[i] not in cache_row for i in fresh_text) else {}
+    todo = [i for i in fresh_text if keys[i] not in cache_row and keys[i] not in resumed]
+    if resumed:
+        log.info("resuming: %d passages embedded by an interrupted build are reused", len(resumed))
+    embedded = _embed_checkpointed(embedder, out, [fresh_text[i] for i in todo], [keys[i] for i in todo],
+                                   progress, len(fresh_text) - len(todo)) if todo else None
     if not todo and progress:
         progress(len(chunks), len(chunks))
-    dim = (len(embedded[0]) if todo else cached[1].shape[1] if cached and len(cached[1]) else embedder.dimension)
+    dim = (len(embedded[0]) if todo else cached[1].shape[1] if cached and len(cached[1])
+           else len(next(iter(resumed.values()))) if resumed else embedder.dimension)
     matrix = np.zeros((len(chunks), dim), dtype=np.float32)
     kept = src >= 0
     if kept.any():
@@ -139,6 +150,8 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
     for i in fresh_text:
         if keys[i] in cache_row:
             matrix[i] = cached[1][cache_row[keys[i]]]
+        elif keys[i] in resumed:
+            matrix[i] = resumed[keys[i]]
     for j, i in enumerate(todo):
         matrix[i] = embedded[j]
     t2 = time.perf_counter()
@@ -185,7 +198,8 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
             "normalization": normalization(settings),
             "chunking": chunk_settings(settings),
             "vector_index": {"kind": writer.vector_kind, "threshold": settings.ann_threshold, "hnsw_m": settings.hnsw_m,
-                             "ef_search": settings.hnsw_ef_search, "metric": "inner_product (cosine)"},
+                             "ef_search": settings.hnsw_ef_search, "metric": "inner_product (cosine)",
+                             **({"measured": writer.tuning.to_json()} if getattr(writer, "tuning", None) else {})},
             # A store whose data lives outside the folder records which folder owns it.
             "store": {**writer.info, "folder": text_path(out)} if store.external else dict(writer.info),
             "bm25": {"k1": bm25.k1, "b": bm25.b, "terms": len(bm25.vocab)},
@@ -209,13 +223,29 @@ def build_locked(corpus: Path, out: Path, settings: Settings, embedder: Embedder
         writer.abandon()
         raise
     writer.commit()
+    checkpoint.clear(out)  # the new index holds every vector now
     if owned.get("kind") != settings.store and owned.get("kind") in stores.kinds():
         stores.backend(owned["kind"]).drop(previous, settings)  # the build moved to another store
     t4 = time.perf_counter()
     reused = len(chunks) - len(todo)
     return BuildReport(out, len(docs), len(chunks), skipped, reused, len(todo),
                        {"read_clean_chunk": t1 - t0, "embed": t2 - t1, "bm25_faiss": t3 - t2, "write": t4 - t3,
-                        "total": t4 - t0})
+                        "total": t4 - t0}, vector_index=manifest["vector_index"])
+
+
+def _embed_checkpointed(embedder: Embedder, out: Path, texts: list[str], keys: list[str],
+                        progress: Callable[[int, int], None] | None, done_before: int) -> np.ndarray:
+    """``texts`` embedded in batches, each batch kept in the checkpoint as it comes; the
+    progress counts what was reused or resumed as done."""
+    total = done_before + len(texts)
+    parts = []
+    for a in range(0, len(texts), checkpoint.BATCH):
+        batch = texts[a:a + checkpoint.BATCH]
+        step = (lambda d, _t, a=a: progress(done_before + a + d, total)) if progress else None
+        vectors = np.asarray(embedder.embed_passages(batch, progress=step), dtype=np.float32)
+        checkpoint.save(out, keys[a:a + checkpoint.BATCH], vectors)
+        parts.append(vectors)
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 
 
 def _document_line(d: Document) -> bytes:

@@ -59,6 +59,7 @@ class FaissWriter:
     def __init__(self, settings: "Settings") -> None:
         self.settings = settings
         self._vector_kind = ""
+        self.tuning: vec.Tuning | None = None
 
     @property
     def vector_kind(self) -> str:
@@ -66,7 +67,8 @@ class FaissWriter:
 
     def write(self, build: BuildRows, folder: Path) -> list[str]:
         s = self.settings
-        index, self._vector_kind = vec.build_vector_index(build.matrix, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search)
+        index, self._vector_kind, self.tuning = vec.build_vector_index(
+            build.matrix, s.ann_threshold, s.hnsw_m, s.hnsw_ef_search, target_recall=s.ann_target_recall)
         vec.save(index, folder / "vectors.faiss")
         return ["vectors.faiss"]
 
@@ -99,7 +101,9 @@ class FaissBackend:
             raise IndexLoadError(f"index {folder} is inconsistent: {len(chunks)} chunks, {index.ntotal} vectors of "
                                  f"dimension {index.d} (manifest: {dim}), {bm25.n_docs} keyword rows; rebuild it")
         if hasattr(index, "hnsw"):
-            index.hnsw.efSearch = settings.hnsw_ef_search
+            # The effort the build measured to reach its recall target, else the setting.
+            tuned = manifest.get("vector_index", {}).get("measured", {}).get("ef_search")
+            index.hnsw.efSearch = int(tuned) if isinstance(tuned, int) and tuned > 0 else settings.hnsw_ef_search
         return FaissStore(index, bm25, [c.doc_id for c in chunks])
 
     def same(self, previous: dict, info: dict, settings: "Settings") -> bool:
