@@ -3,6 +3,7 @@
     python -m eval run --dataset eval/datasets/seeds_qa.jsonl --mode hybrid --gold-removed
     python -m eval run --dataset cmrc --mode hybrid --gold-removed
     python -m eval bench --skip-page
+    python -m eval scale --sizes 10000,100000,1000000 [--json]
 
 Research, not the product: this package is not installed with ``rag``; it shares the
 command line's options and error handling (``rag.cli``).
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(func=cmd_run)
 
+    sub.add_parser("scale", help="the retrieval legs at 10k, 100k and 1M chunks (python -m eval scale --help)")
     s = sub.add_parser("bench", parents=[common], help="speed, memory and scale benchmarks")
     s.add_argument("--out", default=f"eval/runs/bench-{time.strftime('%Y%m%d-%H%M%S')}.json",
                    help="where to write the figures (default: a new file under eval/runs/, ignored by git)")
@@ -71,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scale"]:  # its own options (eval/harness/scale.py)
+        from .harness.scale import main as scale_main
+
+        return scale_main(argv[1:])
     return run(build_parser().parse_args(argv))
 
 

@@ -291,3 +291,50 @@ def test_a_filter_that_leaves_fewer_chunks_than_a_leg_takes_lets_the_margin_deci
     assert answerer.decision_rule("hybrid", settings.candidates) is rule  # enough candidates
     assert answerer.decision_rule("hybrid", 2) is None  # one short article
     assert answerer.decision_rule("bm25") is None
+
+
+def test_the_cosine_rule_means_the_same_under_any_filter_and_fusion():
+    """The passage's cosine with the question does not depend on the other candidates, so
+    a rule on it holds with one short article as with the whole archive (issue 33)."""
+    from types import SimpleNamespace
+
+    from rag.reader.answerer import ReaderAnswerer
+    from rag.settings import Settings
+
+    settings = Settings()
+    rule = Decision(240.0, 210.0, settings.fusion, settings.dense_weight, input="dense")
+    span = ReadSpan("a#0", "a", 0, 2, margin=-2.0, sentence=(0, 5), retrieval=0.1, dense=0.9)
+    assert rule.score(span) == pytest.approx(-2.0 + 240 * 0.9)
+    answerer = ReaderAnswerer(SimpleNamespace(name="r", threshold=-3.0, decision=rule), settings)
+    assert answerer.decision_rule("hybrid", 2) is rule  # one short article: still the rule
+    assert answerer.decision_rule("hybrid") is rule
+    assert rule.applies("hybrid", "rrf", 0.7)  # any fusion
+    assert not rule.applies("bm25", "zscore", 0.4) and not rule.applies("dense", "zscore", 0.4)
+
+
+def test_a_decision_file_may_weigh_the_cosine(tmp_path):
+    manifest = json.loads((WEIGHTS / "manifest.json").read_text(encoding="utf-8"))
+    d = json.loads((WEIGHTS / DECISION_FILE).read_text(encoding="utf-8"))
+    assert read_decision(manifest, WEIGHTS).input == "fused"  # shipped: docs/decisions.md says why
+    d |= {"input": "dense", "retrieval_weight": 240.0, "threshold": 210.071}
+    (tmp_path / DECISION_FILE).write_text(json.dumps(d), encoding="utf-8")
+    rule = read_decision(manifest, tmp_path)
+    assert rule.input == "dense" and rule.retrieval_weight == 240.0
+
+
+def test_a_decision_file_with_an_unknown_input_is_not_used(tmp_path, caplog):
+    manifest = json.loads((WEIGHTS / "manifest.json").read_text(encoding="utf-8"))
+    d = json.loads((WEIGHTS / DECISION_FILE).read_text(encoding="utf-8"))
+    d["input"] = "bm25"
+    (tmp_path / DECISION_FILE).write_text(json.dumps(d), encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert read_decision(manifest, tmp_path) is None
+    assert "damaged" in caplog.text
+
+
+def test_the_tuning_tries_the_cosine():
+    asked = [Asked(False, (Read(-5.0, 0.2, True, 0.9),)), Asked(True, (Read(-4.0, 0.9, False, 0.7),))]
+    fused = best_threshold(asked, 80.0)
+    dense = best_threshold(asked, 80.0, "dense")
+    assert dense["input"] == "dense" and dense["right_outcomes"] == 2  # the cosine tells them apart
+    assert fused["right_outcomes"] == 1  # the fused score ranks the removed passage higher

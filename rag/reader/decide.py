@@ -128,8 +128,9 @@ class Decision:
     own, however confident the reader. It is chosen for one fusion (z-score, with its dense
     weight) and applies to hybrid retrieval with that fusion only, and not where a filter
     leaves few candidates (it collapses there). The cosine means the same on any corpus
-    and under any filter: that rule applies wherever the dense leg ran. The span with the
-    best score answers (not the surest), and only above the threshold."""
+    and under any filter: that rule applies to hybrid retrieval with any fusion and any
+    filter (it was chosen on hybrid retrieval). The span with the best score answers (not
+    the surest), and only above the threshold."""
 
     retrieval_weight: float
     threshold: float
@@ -139,7 +140,7 @@ class Decision:
 
     def applies(self, mode: str, fusion: str, dense_weight: float) -> bool:
         if self.input == "dense":
-            return mode in ("hybrid", "dense")
+            return mode == "hybrid"
         return mode == "hybrid" and fusion == self.fusion and abs(dense_weight - self.dense_weight) < 1e-9
 
     def score(self, span: ReadSpan) -> float:
