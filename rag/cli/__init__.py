@@ -103,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     moved = next((a for a in args if not a.startswith("-")), None)
     if moved in MOVED:
-        print(f"error: rag {moved} is now {MOVED[moved]} (research, run from the repository root; "
+        instead = "python -m eval scale --sizes N,…" if moved == "bench" and any(
+            a.startswith("--scale") for a in args) else MOVED[moved]
+        print(f"error: rag {moved} is now {instead} (research, run from the repository root; "
               "see eval/README.md)", file=sys.stderr)
         return 2
     return run(build_parser().parse_args(argv))
