@@ -193,7 +193,7 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
             shown = text_path(path)
             skipped.append(Skipped(shown, f"{shown}: the file name is not valid UTF-8; rename the file "
                                           "(its text was not read)"))
-            log.warning("skipped %s: file name not UTF-8", shown)
+            log.info("skipped %s: file name not UTF-8", shown)
             continue
         doc_id = path.stem
         if doc_id in seen:
@@ -217,7 +217,7 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
             seen[doc_id] = path
         except InputError as exc:
             skipped.append(Skipped(text_path(path), valid_text(str(exc))))
-            log.warning("skipped %s", exc)
+            log.info("skipped %s", exc)
     return docs, skipped
 
 

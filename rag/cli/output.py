@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 from ..presentation.strings import answer_text, filter_text, notice_text, page_text
@@ -37,6 +38,8 @@ def to_json_line(obj: object) -> str:
 
 def print_update(verb: str, report, index: Path) -> None:
     b = report.build
+    for s in b.skipped:  # other files of the corpus the build could not read
+        print(f"skipped: {safe_text(s.reason)}", file=sys.stderr)
     print(f"{verb}; index {safe_text(index)} now holds {b.documents} documents in {b.chunks} chunks "
           f"({b.embedded_vectors} embedded, {b.reused_vectors} reused) after {b.seconds.get('total', 0):.1f}s")
 
