@@ -304,3 +304,15 @@ def test_a_page_is_read_in_the_charset_it_declares(tmp_path, charset, encoding):
     if charset == "utf-8":
         with pytest.raises(InputError, match="not valid utf-8 at byte"):
             extract(path, path.read_bytes(), path.name)
+
+
+def test_an_xhtml_page_with_an_xml_declaration_is_read(tmp_path):
+    page = ('<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+            '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+            '<title>港鐵新線通車</title><meta property="og:site_name" content="明報"/></head><body><article>'
+            "<h1>港鐵新線通車</h1><p>港鐵屯馬綫今日全線通車，沿線新增多個車站，預計每日載客量達到數十萬人次。</p>"
+            "<p>港鐵公司表示，新線通車後將密切監察客流情況，並按需要調整班次。</p></article></body></html>")
+    path = tmp_path / "x.html"
+    path.write_text(page, encoding="utf-8")
+    got = extract(path, path.read_bytes(), path.name)
+    assert got.title == "港鐵新線通車" and got.outlet == "明報" and "屯馬綫今日全線通車" in got.text

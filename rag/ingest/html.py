@@ -128,11 +128,13 @@ class HtmlReader:
             raise InputError(f"{name}: reading .html needs the ingest extra: pip install 'rag-zh-news[ingest]'") from exc
         text = _decode(data, name)
         try:
-            tree = lxml.html.fromstring(text)
+            # Parsed from bytes in the charset already applied: lxml refuses a decoded string
+            # that keeps its XML declaration (XHTML pages open with one).
+            tree = lxml.html.fromstring(text.encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
         except (ValueError, lxml.etree.ParserError) as exc:
             raise InputError(f"{name}: not a readable HTML page ({exc})") from exc
-        facts = page_metadata(tree)
-        body = trafilatura.extract(text, output_format="markdown", include_comments=False, include_tables=True,
+        facts = page_metadata(tree)  # read before trafilatura, which prunes the tree it is given
+        body = trafilatura.extract(tree, output_format="markdown", include_comments=False, include_tables=True,
                                    include_images=False, include_links=False, with_metadata=False)
         body = body_text(body or "")
         if len(body) < 20:
