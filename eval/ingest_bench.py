@@ -82,35 +82,42 @@ def pdf_candidates() -> dict:
     return out
 
 
-def page_accuracy(data: bytes, gold: dict, extracted) -> tuple[int, int]:
-    """(paragraphs whose page the extracted page map gives right, paragraphs located)."""
-    import pypdf
+def chrome_leaked(gold: dict, text: str) -> list[str]:
+    """The site's chrome and running headers (of at least four characters) found in ``text``."""
+    flat = squeeze(text)
+    return [s for s in gold["chrome"] + gold["running"] if len(squeeze(s)) >= 4 and squeeze(s) in flat]
 
-    truth = [re.sub(r"\W", "", p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(data)).pages]
-    text = extracted.text
+
+def paragraph_keys(gold: dict) -> list[str]:
+    """The first characters of each gold paragraph long enough to be found by them alone."""
+    return [key for para in gold["paragraphs"] if len(key := squeeze(para)[:14]) >= 8]
+
+
+def page_accuracy(data: bytes, gold: dict, extracted) -> tuple[int, int]:
+    """(paragraphs whose page the extracted page map gives right, paragraphs located in
+    both the extracted text and pypdf's reading of the pages)."""
+    from rag.ingest.base import page_at
+
+    truth = pdf_pages(data, gold)
     right = located = 0
-    for para in gold["paragraphs"]:
-        key = squeeze(para)[:14]
-        if len(key) < 8:
-            continue
+    for key in paragraph_keys(gold):
         # The paragraph in the extracted text: its first characters, whitespace ignored.
-        pattern = r"\s*".join(re.escape(ch) for ch in key)
-        m = re.search(pattern, text)
+        m = re.search(r"\s*".join(re.escape(ch) for ch in key), extracted.text)
         pages = [i + 1 for i, t in enumerate(truth) if re.sub(r"\W", "", key) in t]
         if m is None or not pages:
             continue
         located += 1
-        right += extracted.page_of(m.start()) in pages
+        right += page_at(extracted.pages, m.start()) in pages
     return right, located
 
 
-def pdf_pages(path: Path, doc_id: str) -> list[str]:
-    """Each page's letters as pypdf reads them, without the running header and page number."""
+def pdf_pages(data: bytes, gold: dict) -> list[str]:
+    """Each page's letters as pypdf reads them (its order of drawn runs may differ from
+    the product's), without the running header and page number."""
     import pypdf
 
-    gold = json.loads((DATA / "gold" / f"{doc_id}.json").read_text(encoding="utf-8"))
     out = []
-    for p in pypdf.PdfReader(path).pages:
+    for p in pypdf.PdfReader(io.BytesIO(data)).pages:
         text = re.sub(r"第\s*\d+\s*頁", "", p.extract_text())
         for running in gold["running"]:
             text = text.replace(running, "")
@@ -145,15 +152,14 @@ def citation_pages(report: Path, index: Path) -> tuple[int, int]:
             for c in row.get("citations", []):
                 d = c["doc_id"]
                 if d not in truth:
-                    truth[d] = pdf_pages(DATA / "pdf" / f"{d}.pdf", d)
+                    gold = json.loads((DATA / "gold" / f"{d}.json").read_text(encoding="utf-8"))
+                    truth[d] = pdf_pages((DATA / "pdf" / f"{d}.pdf").read_bytes(), gold)
                 total += 1
                 right += on_page(truth[d], page_at(docs[d], c["start"]), c["quote"])
     return right, total
 
 
 def measure() -> list[dict]:
-    from rag.ingest.base import page_at
-
     rows = []
     golds = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted((DATA / "gold").glob("*.json"))}
     for kind, candidates in (("html", html_candidates()), ("pdf", pdf_candidates()), ("docx", None)):
@@ -173,16 +179,9 @@ def measure() -> list[dict]:
                 kept.append(k)
                 leaked.append(lk)
                 chars += len(squeeze(gold_article(gold)))
-                flat = squeeze(text)
-                chrome += sum(1 for s in gold["chrome"] + gold["running"] if len(squeeze(s)) >= 4 and squeeze(s) in flat)
+                chrome += len(chrome_leaked(gold, text))
                 if kind == "pdf" and not isinstance(got, str):
-                    class _Paged:
-                        def __init__(self, e):
-                            self.text, self.pages = e.text, e.pages
-
-                        def page_of(self, offset):
-                            return page_at(self.pages, offset)
-                    r, n = page_accuracy(data, gold, _Paged(got))
+                    r, n = page_accuracy(data, gold, got)
                     right, located = right + r, located + n
             row = {"format": kind, "extractor": name, "files": len(golds), "article_chars": chars,
                    "kept": round(min(kept), 4), "kept_mean": round(sum(kept) / len(kept), 4),

@@ -15,6 +15,8 @@ from rag.settings import Settings
 
 
 class Stopping(HashingEmbedder):
+    """Embeds ``allow`` passages, then is stopped (Ctrl-C) in the middle of a batch."""
+
     def __init__(self, allow: int) -> None:
         super().__init__()
         self.allow, self.embedded = allow, 0
@@ -27,7 +29,11 @@ class Stopping(HashingEmbedder):
 
 
 class Counting(HashingEmbedder):
-    embedded = 0
+    """Counts the passages it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
 
     def embed_passages(self, texts, progress=None):
         self.embedded += len(texts)

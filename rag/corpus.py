@@ -201,19 +201,19 @@ def read_corpus(folder: Path, max_bytes: int = MAX_DOCUMENT_BYTES,
             continue
         try:
             data = read_article(path, folder, max_bytes, max_source_bytes)
-            prior = known.get(doc_id)
-            if reader_for(path) is None and prior is not None:
-                text = decode_strict(data, text_path(path))
-                sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-                if prior == (text_path(path), sha):
+            shown, prior = text_path(path), known.get(doc_id)
+            if reader_for(path) is None:
+                text = decode_strict(data, shown)
+                # Compared before cleaning: an unchanged text file is not cleaned again.
+                sha = hashlib.sha256(text.encode("utf-8")).hexdigest() if prior is not None else ""
+                if prior == (shown, sha):
                     docs.append(Unchanged(doc_id, prior[0], sha))
                     seen[doc_id] = path
                     continue
-            doc = document_from_file(path, data, text_path(path), max_bytes)
-            if prior is not None and prior == (doc.path, doc.sha256):
-                docs.append(Unchanged(doc_id, prior[0], doc.sha256))
-            else:
-                docs.append(doc)
+                doc = document_from_text(doc_id, shown, text)
+            else:  # a page, PDF or Word file is compared by the text extracted from it
+                doc = document_from_file(path, data, shown, max_bytes)
+            docs.append(Unchanged(doc_id, prior[0], doc.sha256) if prior == (doc.path, doc.sha256) else doc)
             seen[doc_id] = path
         except InputError as exc:
             skipped.append(Skipped(text_path(path), valid_text(str(exc))))

@@ -53,6 +53,11 @@ class Document:
     def meta(self, key: str) -> str:
         return dict(self.metadata).get(key, "")
 
+    @property
+    def page_count(self) -> int:
+        """Pages of a paged source (PDF); 0 for a document without pages."""
+        return self.pages[-1][1] if self.pages else 0
+
     def page_at(self, offset: int) -> int:
         """The page that holds character ``offset`` (0 for a document without pages)."""
         from .ingest.base import page_at

@@ -107,7 +107,7 @@ def build_vector_index(vectors: np.ndarray, threshold: int, hnsw_m: int = 32, ef
         index.add(vectors)
         if kind == "hnsw-ip" and target_recall is not None:
             tuning = tune_ef_search(index, vectors, target_recall,
-                                    steps=tuple(s for s in EF_STEPS if s >= min(ef_search, EF_STEPS[-1])) or EF_STEPS)
+                                    steps=tuple(s for s in EF_STEPS if s >= min(ef_search, EF_STEPS[-1])))
     return index, kind, tuning
 
 
@@ -124,21 +124,17 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray 
             return [[] for _ in range(len(queries))]
         k = min(k, ids.size)
         if isinstance(index, faiss.IndexHNSWFlat) and ids.size <= EXACT_FILTER_ROWS:
-            return _exact_over(index, queries, k, ids)
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids)) if not isinstance(index, faiss.IndexHNSWFlat) \
-            else faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(ids), efSearch=index.hnsw.efSearch)
+            # Exact over the allowed rows: the graph's flat storage searched with the rows
+            # as a list (FAISS visits only those; 10,000 rows of a million took 4 ms on one
+            # core, reading them by index 8 ms). ``ids`` outlives the search: it is referenced.
+            index = faiss.downcast_index(index.storage)
+            params = faiss.SearchParameters(sel=faiss.IDSelectorArray(ids))
+        elif isinstance(index, faiss.IndexHNSWFlat):
+            params = faiss.SearchParametersHNSW(sel=faiss.IDSelectorBatch(ids), efSearch=index.hnsw.efSearch)
+        else:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids))
     scores, rows = index.search(queries, k, params=params) if params is not None else index.search(queries, k)
     return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
-
-
-def _exact_over(index: faiss.Index, queries: np.ndarray, k: int, ids: np.ndarray) -> list[list[tuple[int, float]]]:
-    """Exact inner product over the rows ``ids`` of an HNSW index: its flat storage
-    searched with the rows as a list (FAISS visits only those; 10,000 rows of a million
-    took 4 ms on one core, reading them by index 8 ms)."""
-    storage = faiss.downcast_index(index.storage)
-    selector = faiss.IDSelectorArray(ids)  # ``ids`` must outlive the search: it is referenced, not copied
-    scores, rows = storage.search(queries, k, params=faiss.SearchParameters(sel=selector))
-    return [[(int(r), float(x)) for r, x in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
 
 
 def save(index: faiss.Index, path: Path) -> None:

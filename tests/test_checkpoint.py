@@ -7,32 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from eval.resume_check import Counting, Stopping
 from rag.embedding.fake import HashingEmbedder
 from rag.index import build_index, checkpoint, load_index
-
-
-class Stopping(HashingEmbedder):
-    """Embeds ``allow`` passages, then is stopped (Ctrl-C) in the middle of a batch."""
-
-    def __init__(self, allow: int) -> None:
-        super().__init__()
-        self.allow, self.embedded = allow, 0
-
-    def embed_passages(self, texts, progress=None):
-        if self.embedded + len(texts) > self.allow:
-            raise KeyboardInterrupt
-        self.embedded += len(texts)
-        return super().embed_passages(texts, progress)
-
-
-class Counting(HashingEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded = 0
-
-    def embed_passages(self, texts, progress=None):
-        self.embedded += len(texts)
-        return super().embed_passages(texts, progress)
 
 
 def _corpus(folder, n_docs: int):

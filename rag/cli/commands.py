@@ -191,7 +191,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
                      "date": provenance.date(d), "outlet": provenance.outlet(d),
                      "references": provenance.references(d), "authors": list(d.authors),
                      "chunks": counts.get(d.doc_id, 0), "characters": len(d.text), "path": d.path,
-                     "format": d.file_format, "pages": d.pages[-1][1] if d.pages else None})
+                     "format": d.file_format, "pages": d.page_count or None})
     if args.json:
         print(to_json_line(rows))
         return 0

@@ -26,7 +26,7 @@ def folder_of(out: Path) -> Path:
     return out.parent / f".{out.name}.embedding"
 
 
-def load(out: Path, dim: int | None = None) -> dict[str, np.ndarray]:
+def load(out: Path) -> dict[str, np.ndarray]:
     """Every vector the checkpoint holds, by cache key."""
     found: dict[str, np.ndarray] = {}
     folder = folder_of(out)
@@ -36,7 +36,7 @@ def load(out: Path, dim: int | None = None) -> dict[str, np.ndarray]:
         try:
             with np.load(part, allow_pickle=False) as z:
                 keys, vectors = [str(k) for k in z["keys"]], z["vectors"]
-            if len(keys) != len(vectors) or vectors.ndim != 2 or (dim is not None and vectors.shape[1] != dim):
+            if len(keys) != len(vectors) or vectors.ndim != 2:
                 raise ValueError("keys and vectors do not match")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("ignoring %s (%s); its passages are embedded again", part, exc)

@@ -25,14 +25,10 @@ def reader_for(path: Path) -> FormatReader | None:
 
 
 def sniff(head: bytes) -> str:
-    """What a file's first bytes say it is: "pdf", "docx" (any zip), "html" or "" (text or unknown)."""
-    if b"%PDF-" in head[:1024]:
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "docx"
-    if HtmlReader().looks_like(head[:2048]):
-        return "html"
-    return ""
+    """What a file's first bytes say it is: "pdf", "docx" (any zip), "html" or "" (text or
+    unknown). The binary formats are asked first: a PDF or a zip may hold "<html" bytes."""
+    binary_first = sorted(READERS, key=lambda r: r.kind == "html")
+    return next((r.kind for r in binary_first if r.looks_like(head)), "")
 
 
 def extract(path: Path, data: bytes, name: str) -> Extracted:
@@ -42,9 +38,8 @@ def extract(path: Path, data: bytes, name: str) -> Extracted:
     reader = reader_for(path)
     if reader is None:
         raise InputError(f"{name}: not a format this product reads ({', '.join(SUFFIXES)})")
-    found = sniff(data[:4096])
     if not reader.looks_like(data[:4096]):
-        what = _KINDS.get(found, "not " + _KINDS[reader.kind])
+        what = _KINDS.get(sniff(data[:4096]), "not " + _KINDS[reader.kind])
         raise InputError(f"{name}: the name says {path.suffix.lower()} but the file is {what}; "
                          "rename it to its real format")
     return reader.extract(data, name)

@@ -10,15 +10,12 @@ scope."""
 from __future__ import annotations
 
 import io
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import InputError
 from .base import Extracted
-
-log = logging.getLogger(__name__)
 
 MAX_PAGES = 2_000
 _CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -219,10 +216,9 @@ class PdfReader:
             from pdfminer.high_level import extract_pages
             from pdfminer.layout import LAParams
             from pdfminer.pdfdocument import PDFDocument, PDFEncryptionError, PDFPasswordIncorrect
-            from pdfminer.pdfparser import PDFParser, PDFSyntaxError
+            from pdfminer.pdfparser import PDFParser
         except ImportError as exc:
             raise InputError(f"{name}: reading .pdf needs the ingest extra: pip install 'rag-zh-news[ingest]'") from exc
-        info = {}
         try:
             doc = PDFDocument(PDFParser(io.BytesIO(data)))
             info = _info(doc)
@@ -236,7 +232,7 @@ class PdfReader:
             raise
         except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
             raise InputError(f"{name}: the PDF is encrypted ({type(exc).__name__}); save an unprotected copy") from exc
-        except (PDFSyntaxError, Exception) as exc:  # noqa: BLE001 - a damaged file may break pdfminer anywhere
+        except Exception as exc:  # noqa: BLE001 - a damaged file may break pdfminer anywhere (PDFSyntaxError, …)
             if "password" in str(exc).lower() or "encrypt" in str(exc).lower():
                 raise InputError(f"{name}: the PDF is encrypted; save an unprotected copy") from exc
             raise InputError(f"{name}: a damaged PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc

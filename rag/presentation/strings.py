@@ -142,11 +142,11 @@ def page_text(page: int) -> str:
 
 def format_text(doc) -> str:
     """What a document was read from, when not a text file: "PDF, 12 pages", "HTML", "DOCX"."""
-    kind = getattr(doc, "file_format", "text")
+    kind = doc.file_format
     if kind == "text":
         return ""
-    if doc.pages:
-        return f"{kind.upper()}, {doc.pages[-1][1]} pages"
+    if doc.page_count:
+        return f"{kind.upper()}, {doc.page_count} pages"
     return kind.upper()
 
 
