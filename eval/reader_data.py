@@ -28,7 +28,7 @@ DATA_TAGS = ("cmrc-trial", "drcd")  # each file's articles are named "<tag>-<art
 
 
 # ``--with-cmrc-train``: CMRC 2018 train (10,121 questions) first, then the two above
-# (tried 2026-12-05, not shipped: see docs/decisions.md).
+# (the shipped recipe since 2026-12-05: see eval/README.md).
 TRAIN_FILE, TRAIN_TAG = "cmrc2018_train.json", "cmrc-train"
 
 

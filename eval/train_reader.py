@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--negatives-per-question", type=int, default=1,
                    help="unanswerable passages per question (the best-ranked ones without a reference answer)")
     p.add_argument("--with-cmrc-train", action="store_true",
-                   help="also train on CMRC 2018 train (10,121 questions; tried 2026-12-05, not shipped)")
+                   help="also train on CMRC 2018 train (10,121 questions; the shipped recipe since 2026-12-05, with "
+                        "--no-bf16 --rank 0 --full-layers 6 --full-lr 1e-4 --steps 1400 --keep-answerless 0.33)")
     p.add_argument("--keep-answerless", type=float, default=1.0,
                    help="share of an answerable passage's windows without its answer that are trained on "
                         "(1: all, the recipe until 2026-12-05)")

@@ -167,7 +167,9 @@ def test_the_shipped_decision_was_chosen_for_the_shipped_weights_on_training_dat
     manifest = json.loads((WEIGHTS / "manifest.json").read_text(encoding="utf-8"))
     shipped = json.loads((WEIGHTS / DECISION_FILE).read_text(encoding="utf-8"))
     assert read_decision(manifest, WEIGHTS) is not None
-    assert shipped["chosen_on"]["file"] == "cmrc2018_trial.json" and not shipped["chosen_on"]["benchmark_read"]
+    # Chosen on the articles the reader's recipe held out (eval.decision_set), never the benchmark.
+    assert shipped["chosen_on"]["file"] == "cmrc2018_train_heldout.json" and not shipped["chosen_on"]["benchmark_read"]
+    assert shipped["input"] == "fused"  # the cosine's level depends on the archive (docs/decisions.md)
     assert shipped["fusion"] == "zscore" and shipped["dense_weight"] == 0.4  # the settings' defaults
     assert shipped["figures"]["right_outcomes"] >= shipped["margin_alone"]["right_outcomes"]
 
@@ -358,3 +360,21 @@ def test_the_heldout_decision_set_keeps_the_held_out_articles_questions_among_ot
     assert {a["title"]: len(a["paragraphs"][0]["qas"]) for a in out["data"]} == {t: 2 * (t in ("t1", "t7")) for t in kept}
     assert heldout_file(source, {"cmrc-train-1", "cmrc-train-7"}, size=5) == out  # the same draw every time
     assert all(len(a["paragraphs"][0]["qas"]) == 2 for a in source["data"])
+
+
+def test_the_ablation_switches_one_check_off_and_puts_it_back():
+    """``eval.rule_ablation``: a check switched off no longer drops spans inside its context
+    only, and the figures count an abstention with the passage removed as right."""
+    from rag.reader import decide
+    from eval.rule_ablation import _switched_off, summarise
+
+    question = "香港科技園公司今年新增了多少家初創企業？"
+    assert decide.asks_quantity(question)
+    with _switched_off("quantity"):
+        assert not decide.asks_quantity(question)
+    assert decide.asks_quantity(question)
+    # (removed, abstained, holds, short F1): right, refused, right (abstained), wrong (answered elsewhere, no reference)
+    figures = summarise([(False, False, True, 1.0), (False, True, False, 0.0), (True, True, False, 0.0),
+                         (True, False, False, 0.0)])
+    assert figures == {"right_outcomes": 2, "answer_has_reference": 0.5, "refused": 0.5, "own_removed_right": 0.5,
+                       "short_f1": 50.0}

@@ -19,10 +19,11 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "rag" / "reader" / "weights"
 
 def test_shipped_weights_are_small_safetensors_with_a_manifest():
     manifest = json.loads((WEIGHTS / "manifest.json").read_text())
-    assert (WEIGHTS / "reader.safetensors").stat().st_size < 8_000_000
+    # Six layers trained in full, stored as their int8 change from the base model.
+    assert (WEIGHTS / "reader.safetensors").stat().st_size < 12_000_000
     assert not list(WEIGHTS.glob("*.bin")) and not list(WEIGHTS.glob("*.pt"))
     assert manifest["training"]["benchmark_read"] is False
-    assert set(manifest["training"]["data"]) == {"cmrc2018_trial.json", "drcd_dev.json"}
+    assert set(manifest["training"]["data"]) == {"cmrc2018_train.json", "cmrc2018_trial.json", "drcd_dev.json"}
     assert manifest["base_model"]["fingerprint"] and "f1_given_passage" in manifest["metrics"]
 
 
@@ -268,8 +269,12 @@ def test_the_recipes_heldout_articles_are_drawn_again_as_it_drew_them():
     from rag.reader.load import read_manifest
     from eval.reader_data import heldout_split
 
-    held, questions = heldout_split(BENCHMARKS)
-    metrics = read_manifest()
-    assert len(held) == metrics["training"]["holdout_articles"]
-    assert len(questions) == metrics["metrics"]["heldout_answerable"]
+    manifest = read_manifest()
+    training, metrics = manifest["training"], manifest["metrics"]
+    held, _ = heldout_split(BENCHMARKS, with_cmrc_train=training["with_cmrc_train"])
+    assert len(held) == training["holdout_articles"]
+    # The figures and threshold were measured on the first share of that same shuffle.
+    calibrated, questions = heldout_split(BENCHMARKS, metrics["heldout_share"], training["with_cmrc_train"])
+    assert calibrated <= held
+    assert len(questions) == metrics["heldout_answerable"]
     assert {e.article.split("-")[0] for e in questions} == {"cmrc", "drcd"}  # both sets give held-out articles

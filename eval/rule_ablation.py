@@ -1,0 +1,118 @@
+"""What each hand-written check of the answer step gains, on held-out training data.
+
+Every question of a training set (by default the held-out decision set,
+``python -m eval.decision_set``) is asked through ``RagIndex.ask`` as shipped, with and
+without its own passage, and again with one check switched off at a time:
+
+- ``quantity``: a how-many question is not answered by a phrase without a number;
+- ``measure``: nor by one measuring another thing than it asks (an area for a rent);
+- ``instruction``: a sentence shaped like an instruction is never an answer;
+- ``subject``: a sentence (with the three before it) about another company, place or
+  year than the question's is not an answer;
+- ``names_another``: nor a sentence that itself names only another company;
+- ``topic``: a passage whose article holds too little of the question's rarest words is
+  not read.
+
+An asking is right when the answer's sentence holds a reference answer, or when it
+abstains with its own passage removed (as the decision tuning counts). Reads are cached
+per (question, passage), so the variants after the first cost little. A check earns its
+place when switching it off loses right outcomes here, not on the seeds:
+
+    python -m eval.rule_ablation [--data DIR --file NAME] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Sequence
+from unittest import mock
+
+from eval.harness.runner import ROOT
+from eval.harness.stop_margin import CachedReader, open_training_set
+
+CHECKS = ("quantity", "measure", "instruction", "subject", "names_another", "topic")
+
+
+class _Reader(CachedReader):
+    """A cached reader that is otherwise the shipped one (its decision, caps, manifest)."""
+
+    def __getattr__(self, name: str):
+        return getattr(self._reader, name)
+
+
+def _switched_off(check: str | None) -> ExitStack:
+    """A context in which ``check`` (one of CHECKS but "topic") does not apply."""
+    from rag.reader import decide
+
+    stack = ExitStack()
+    patches = {"quantity": [("asks_quantity", lambda q: False)],
+               "measure": [("asked_kind", lambda q: None)],
+               "instruction": [("is_instruction", lambda s: False)],
+               "subject": [("subject_conflict", lambda q, w: False)],
+               "names_another": [("sentence_names_another", lambda q, s: False)]}.get(check or "", [])
+    for name, fn in patches:
+        stack.enter_context(mock.patch.object(decide, name, fn))
+    return stack
+
+
+def summarise(outcomes: Sequence[tuple[bool, bool, bool, float]]) -> dict:
+    """Figures of (removed, abstained, holds a reference, short F1) askings (pure)."""
+    kept = [o for o in outcomes if not o[0]]
+    removed = [o for o in outcomes if o[0]]
+    right = sum(1 for r, ab, holds, _ in outcomes if (not ab and holds) or (r and ab))
+    return {"right_outcomes": right,
+            "answer_has_reference": round(sum(1 for o in kept if not o[1] and o[2]) / max(1, len(kept)), 4),
+            "refused": round(sum(1 for o in kept if o[1]) / max(1, len(kept)), 4),
+            "own_removed_right": round(sum(1 for o in removed if o[1] or o[2]) / max(1, len(removed)), 4),
+            "short_f1": round(100 * sum(o[3] for o in kept) / max(1, len(kept)), 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tqdm import tqdm
+
+    from rag.api import RagIndex
+    from eval.harness.runner import ask_one
+
+    p = argparse.ArgumentParser(description="What each check of the answer step gains, on held-out training data.")
+    p.add_argument("--data", default=str(ROOT / "eval" / "results" / "cache" / "heldout"))
+    p.add_argument("--file", default="cmrc2018_train_heldout.json", help="a training set (never cmrc2018_dev.json)")
+    p.add_argument("--cache-dir")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "reader" / "heldout-decision" / "rule_ablation.json"))
+    args = p.parse_args(argv)
+    opened = open_training_set(args, "the checks' ablation")
+    if opened is None:
+        return 2
+    idx, items = opened
+    reader = _Reader(idx.reader)
+    rows = []
+    for check in (None, *CHECKS):
+        settings = idx.settings.with_(reader_min_topic=None) if check == "topic" else idx.settings
+        asker = RagIndex(idx.loaded, idx.embedder, settings, reader)
+        outcomes = []
+        with _switched_off(check), tqdm(total=len(items), desc=check or "shipped", unit="q", file=sys.stderr) as bar:
+            for item in items:
+                for removed in (False, True):
+                    r = ask_one(asker, item, "hybrid", exclude_gold=removed)
+                    outcomes.append((removed, bool(r["abstained"]), r["answer_contains"] > 0, r["short_f1"] or 0.0))
+                bar.update(1)
+        rows.append({"off": check or "none (shipped)"} | summarise(outcomes))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"set": args.file, "questions": len(items), "reader": idx.reader.name, "rows": rows},
+                              ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print("| check switched off | right outcomes | answer has reference | refused | own passage removed: right "
+          "| short F1 |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['off']} | {r['right_outcomes']} | {r['answer_has_reference']:.4f} | {r['refused']:.4f} | "
+              f"{r['own_removed_right']:.4f} | {r['short_f1']:.2f} |")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
