@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..answering import bigrams, coverage
-from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities, listed
+from ..text.entities import GENERIC_PLACES, Entity, canonical, find_entities
 from ..text.numbers import quantities, same_value
 from ..text.tokenize import content_terms
 from .language import language_of
@@ -163,27 +163,15 @@ def subject_conflict(question: str, window: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def sentence_names_another(question: str, sentence: str) -> tuple[str, ...]:
-    """The companies of a (folded) question that a (folded) sentence leaves out while
-    naming another itself: "阿里巴巴斥巨资收购写字楼" for a question about 腾讯, whatever the
-    sentences before it name. Only companies the gazetteer lists count, on both sides: a
-    name found by its suffix ("…集团", "…有限公司") or a Latin word is as often the answer
-    ("母公司是上海文化广播影视集团") or the subject's own short form ("魏斯可" for 魏斯可金融公司)
-    as another subject. Places are left to the window test: a sentence names a district
-    ("港岛", "铜锣湾") of the question's city as often as not."""
-    return _named_instead(question, sentence, kinds=("org",), listed_only=True)
-
-
-def _named_instead(question: str, text: str, kinds: tuple[str, ...] = ("org", "place"),
-                   listed_only: bool = False) -> tuple[str, ...]:
-    """The question's names of ``kinds`` (not the broad regions) that ``text`` does not
-    hold while it names another of the same kind (``listed_only``: gazetteer names only)."""
+def _named_instead(question: str, text: str) -> tuple[str, ...]:
+    """The question's companies and places (not the broad regions) that ``text`` does not
+    hold while it names another of the same kind."""
     out: list[str] = []
     qe = [e for e in find_entities(question) if e.kind in ("org", "place")]
     te = [e for e in find_entities(text) if e.kind in ("org", "place")]
-    others = [x for x in te if not any(_same_name(x, c) for c in qe) and (not listed_only or listed(x.text))]
+    others = [x for x in te if not any(_same_name(x, c) for c in qe)]
     for e in qe:
-        if e.kind not in kinds or canonical(e.text) in GENERIC_PLACES or (listed_only and not listed(e.text)):
+        if canonical(e.text) in GENERIC_PLACES:
             continue
         if named_in(e, text, te):
             continue

@@ -1,8 +1,7 @@
 """Pure decisions on what the reader returned: map each passage's best span to the
 original text, find the sentence that holds it, drop spans in instruction-shaped
-sentences, spans about another subject, spans without a number for a "how many"
-question and spans measuring another thing than it asks (an area for the rent), and
-rank them by margin (span score minus no-answer score). A document that holds too
+sentences, spans about another subject and spans without a number for a "how many"
+question (each earns its place on held-out training data: eval.rule_ablation), and rank them by margin (span score minus no-answer score). A document that holds too
 little of what the question is about (``topic_coverage``) is not read at all."""
 from __future__ import annotations
 
@@ -12,10 +11,9 @@ from functools import lru_cache
 from typing import Callable, Sequence
 
 from ..answering import coverage, is_instruction
-from ..claims.verdict import sentence_names_another, subject_conflict
+from ..claims.verdict import subject_conflict
 from ..records import Chunk, Document, Hit
 from ..text.fold import fold
-from ..text.numbers import UNIT_KINDS, UNIT_OF, quantities
 from ..text.tokenize import content_terms
 from .features import SpanScore
 from .spans import FoldedText
@@ -33,12 +31,6 @@ _ASKS_QUANTITY = re.compile(r"多少(?!年来)|(?<![哪这那第])几[个名家�
 _NUMERAL = re.compile(r"[0-9一二三四五六七八九十百千万亿两几数半零〇廿卅余多]")
 
 
-# A (folded) sentence that names its subject by pointing back to an earlier one ("该银行",
-# "这家公司", "此"; not "因此", "此外", "此前"): the other names in it may be that subject's
-# former names or partners.
-_POINTS_BACK = re.compile(r"该|这家|(?<![因如彼])此(?![外前后])")
-
-
 def asks_quantity(folded_question: str) -> bool:
     """Whether a (folded) question asks how many or how much."""
     return bool(_ASKS_QUANTITY.search(folded_question))
@@ -47,35 +39,6 @@ def asks_quantity(folded_question: str) -> bool:
 def has_numeral(folded_text: str) -> bool:
     """Whether (folded) text holds a number, in digits or Chinese numerals."""
     return bool(_NUMERAL.search(folded_text))
-
-
-# What a "how much" question measures, when it says: money by what it asks about
-# ("每月的租金是多少？"), any other kind by the unit after 多少 / 几 ("多少名", "几层",
-# "多少平方米"). "个" is every noun's measure word, so it pins no kind down.
-_MONEY_WORDS = re.compile(r"租金|价格|售价|价钱|多少钱|费用|成本|投资额|总投资|营收|收入|融资额|工资|薪金|薪酬|票价|车费"
-                          r"|申请费|金额|造价|估值|罚款|奖金")
-_ASKED_UNIT = re.compile(r"(?:多少|几)(" + "|".join(re.escape(u) for u in sorted(
-    (u for k, us in UNIT_KINDS.items() if k not in ("count", "years", "month") for u in us), key=len, reverse=True)) + ")")
-
-
-def asked_kind(folded_question: str) -> str | None:
-    """The kind of quantity (``rag.text.numbers.UNIT_KINDS``) a (folded) "how many / how
-    much" question asks for, or None when it does not say."""
-    if not asks_quantity(folded_question):
-        return None
-    if _MONEY_WORDS.search(folded_question):
-        return "money"
-    m = _ASKED_UNIT.search(folded_question)
-    return UNIT_OF[m.group(1)] if m else None
-
-
-def measures_other(folded_span: str, kind: str) -> bool:
-    """Whether every quantity in the (folded) span is of a known kind other than ``kind``:
-    "五六百平方米" for the rent. A bare number ("5000万", "30亿越南盾") or a count ("25个")
-    may be anything, and a share or a multiple ("两成", "3倍") answers "how much did the
-    revenue grow", so none of them is ruled out."""
-    found = quantities(folded_span)
-    return bool(found) and all(q.kind not in (kind, "", "count", "percent", "times") for q in found)
 
 
 @lru_cache(maxsize=256)
@@ -228,11 +191,9 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
     """One ReadSpan per passage that has a usable span (None: not read), best margin
     first. Given the (folded, Simplified) ``question``, spans from sentences about
     another company, place or year than the question's are dropped, and so are spans
-    without a number when it asks how many or how much, or with only another measure
-    than the one it asks for."""
+    without a number when it asks how many or how much."""
     out = []
     quantity = asks_quantity(question)
-    kind = asked_kind(question)
     # A passage only the keyword leg found has no cosine: it is below every dense candidate's.
     floor = min((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
     for h, f, sp in zip(hits, folded, spans):
@@ -245,8 +206,6 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
         phrase = fold(doc.text[a:b], "simplified")
         if quantity and not has_numeral(phrase):
             continue  # "how many" is not answered by a phrase without a number
-        if kind and measures_other(phrase, kind):
-            continue  # "how much rent" is not answered by the office's area
         sentence = next(((s0, s1) for s0, s1 in chunk.sentences if s0 <= a < s1), None)
         if sentence is None or is_instruction(fold(doc.text[sentence[0]:sentence[1]], fold_target)):
             continue
@@ -257,12 +216,6 @@ def rank_spans(hits: Sequence[Hit], chunks: dict[str, Chunk], documents: dict[st
             before = chunk.starts_before(sentence[0])
             window = fold(doc.text[before[0] if before else sentence[0]:sentence[1]], "simplified")
             if subject_conflict(question, window):
-                continue
-            # The sentence itself naming another company ("尤其是阿里巴巴斥巨资收购写字楼…" for
-            # 腾讯) is about that one, whatever the list of companies before it; unless
-            # it points back to its subject ("该银行创立于…").
-            own = fold(doc.text[sentence[0]:sentence[1]], "simplified")
-            if not _POINTS_BACK.search(own) and sentence_names_another(question, own):
                 continue
         out.append(ReadSpan(chunk.chunk_id, doc.doc_id, a, min(b, sentence[1]), sp.score - sp.null, sentence, h.score,
                             h.dense_score if h.dense_score is not None else floor))

@@ -59,12 +59,6 @@ ALIASES = {"劳福局": "劳工及福利局", "创科局": "创新科技局", "�
            "浸大": "香港浸会大学", "阿里": "阿里巴巴", "字节": "字节跳动", "科技园": "香港科技园"}
 
 
-def listed(name: str) -> bool:
-    """Whether ``name`` (either script) is in the gazetteer, not only found by a suffix
-    pattern ("…公司", "…大学") or as a Latin word."""
-    return name in _lexicon()
-
-
 def canonical(name: str) -> str:
     """The full name of a short form ("劳福局" -> "劳工及福利局"), folded to Simplified."""
     f = _fold(name)
