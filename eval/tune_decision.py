@@ -1,4 +1,4 @@
-"""Choose the reader's answer decision on CMRC 2018 trial: python -m eval.tune_decision."""
+"""Choose the reader's answer decision on a training set: python -m eval.tune_decision (see eval/README.md)."""
 import sys
 
 from eval.harness.decision import main

@@ -134,7 +134,8 @@ def _sha256(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = training_set_parser("Choose the reader's answer decision on CMRC 2018 trial.", "decision.json")
+    p = training_set_parser("Choose the reader's answer decision on a training set (shipped: the held-out "
+                          "decision set of eval.decision_set; the default file is CMRC 2018 trial).", "decision.json")
     p.add_argument("--inputs", choices=("fused", "dense", "both"), default="fused",
                    help="what the margin is weighed with: the fused retrieval score (relative to the candidates), "
                         "the passage's cosine with the question (absolute), or both tried (default: fused)")
