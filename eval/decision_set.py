@@ -24,7 +24,8 @@ from eval.reader_data import HOLDOUT, SEED, TRAIN_FILE, TRAIN_TAG, heldout_split
 from eval.harness.runner import ROOT
 
 CORPUS_SIZE = 848  # passages of CMRC 2018 dev, the benchmark's corpus
-HOLDOUT_WITH_TRAIN = HOLDOUT  # the recipe's default share, which the --with-cmrc-train reader was trained with
+# Where the set is written (and where the tunings that use it look by default).
+OUT = ROOT / "eval" / "results" / "cache" / "heldout" / "cmrc2018_train_heldout.json"
 
 
 def heldout_file(data: dict, held: set[str], size: int = CORPUS_SIZE, tag: str = TRAIN_TAG,
@@ -49,10 +50,11 @@ def heldout_file(data: dict, held: set[str], size: int = CORPUS_SIZE, tag: str =
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(ROOT.parent / "shared" / "benchmarks"))
-    p.add_argument("--out", default=str(ROOT / "eval" / "results" / "cache" / "heldout" / "cmrc2018_train_heldout.json"))
+    p.add_argument("--out", default=str(OUT))
     args = p.parse_args(argv)
     data = Path(args.data)
-    held, _ = heldout_split(data, HOLDOUT_WITH_TRAIN, with_cmrc_train=True)
+    # The recipe's default share: what the --with-cmrc-train reader was trained with.
+    held, _ = heldout_split(data, HOLDOUT, with_cmrc_train=True)
     source = json.loads((data / TRAIN_FILE).read_text(encoding="utf-8"))
     written = heldout_file(source, held)
     questions = sum(len(p["qas"]) for a in written["data"] for p in a["paragraphs"])

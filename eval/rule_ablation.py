@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Sequence
 from unittest import mock
 
+from eval.decision_set import OUT as DECISION_SET
 from eval.harness.runner import ROOT
 from eval.harness.stop_margin import CachedReader, open_training_set
 
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     from eval.harness.runner import ask_one
 
     p = argparse.ArgumentParser(description="What each check of the answer step gains, on held-out training data.")
-    p.add_argument("--data", default=str(ROOT / "eval" / "results" / "cache" / "heldout"))
-    p.add_argument("--file", default="cmrc2018_train_heldout.json", help="a training set (never cmrc2018_dev.json)")
+    p.add_argument("--data", default=str(DECISION_SET.parent))
+    p.add_argument("--file", default=DECISION_SET.name, help="a training set (never cmrc2018_dev.json)")
     p.add_argument("--cache-dir")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--near-miss", action="store_true", help="ask near-miss variants instead (only abstaining is right)")
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.near_miss:
         items = near_misses(idx, items)
     reader = _Reader(idx.reader)
+    askings = (False,) if args.near_miss else (False, True)  # True: its own passage removed
     rows = []
     for check in (None, *CHECKS):
         settings = idx.settings.with_(reader_min_topic=None) if check == "topic" else idx.settings
@@ -118,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = []
         with _switched_off(check), tqdm(total=len(items), desc=check or "shipped", unit="q", file=sys.stderr) as bar:
             for item in items:
-                for removed in ((None,) if args.near_miss else (False, True)):
-                    r = ask_one(asker, item, "hybrid", exclude_gold=bool(removed))
+                for removed in askings:
+                    r = ask_one(asker, item, "hybrid", exclude_gold=removed)
                     outcomes.append((removed, bool(r["abstained"]), r["answer_contains"] > 0, r["short_f1"] or 0.0))
                 bar.update(1)
         rows.append({"off": check or "none (shipped)"} | (
@@ -137,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         print("| check switched off | right outcomes | answer has reference | refused | own passage removed: right "
               "| short F1 |")
         print("|---|---|---|---|---|---|")
-    for r in rows if not args.near_miss else ():
-        print(f"| {r['off']} | {r['right_outcomes']} | {r['answer_has_reference']:.4f} | {r['refused']:.4f} | "
-              f"{r['own_removed_right']:.4f} | {r['short_f1']:.2f} |")
+        for r in rows:
+            print(f"| {r['off']} | {r['right_outcomes']} | {r['answer_has_reference']:.4f} | {r['refused']:.4f} | "
+                  f"{r['own_removed_right']:.4f} | {r['short_f1']:.2f} |")
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -1,8 +1,9 @@
 """Pure decisions on what the reader returned: map each passage's best span to the
 original text, find the sentence that holds it, drop spans in instruction-shaped
 sentences, spans about another subject and spans without a number for a "how many"
-question (each earns its place on held-out training data: eval.rule_ablation), and rank them by margin (span score minus no-answer score). A document that holds too
-little of what the question is about (``topic_coverage``) is not read at all."""
+question (each earns its place on held-out training data: eval.rule_ablation), and rank
+them by margin (span score minus no-answer score). A document that holds too little of
+what the question is about (``topic_coverage``) is not read at all."""
 from __future__ import annotations
 
 import re
