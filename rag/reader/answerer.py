@@ -14,7 +14,7 @@ from ..pipeline.query import Query
 from ..records import Citation, Hit, ShortAnswer
 from ..settings import Settings
 from ..text.fold import fold
-from .decide import Decision, ReadSpan, folded_document, rank_spans, topic_coverage
+from .decide import Decision, ReadSpan, folded_document, rank_spans, stop_lead, topic_coverage
 from .runtime import Reader
 from .spans import fold_with_offsets
 
@@ -59,16 +59,18 @@ class ReaderAnswerer:
         # The span that answers is the one with the best decision score: a sibling
         # article's span the reader is a little surer of does not beat the question's own
         # passage.
-        read, n_read = self.read(query.folded, hits[: self.settings.reading.passages], ix, timings)
         candidates = (sum(ix.chunk_counts.get(d, 0) for d in set(query.doc_ids))
                       if query.doc_ids is not None else None)
         rule = self.decision_rule(query.mode, candidates)
         threshold = self._threshold_of(rule)
+        read, n_read, lead = self.read(query.folded, hits[: self.settings.reading.passages], ix, timings, rule)
         value = rule.score if rule else (lambda r: r.margin)
         read = sorted(read, key=value, reverse=True)  # stable: on a tie the better margin
         margins = tuple((r.chunk_id, round(r.margin, 4)) for r in read)
         margin = read[0].margin if read else float("-inf")
         evidence = {"reader_margin": margin, "no_answer_threshold": self.reader.threshold, "passages_read": n_read}
+        if lead is not None:
+            evidence["stop_lead"] = round(lead, 4)
         top = value(read[0]) if read else float("-inf")
         if rule:
             evidence |= {"retrieval_score": (read[0].dense if rule.input == "dense" else read[0].retrieval) if read else 0.0,
@@ -102,11 +104,13 @@ class ReaderAnswerer:
         return ShortAnswer(ix.documents[best.doc_id].text[best.start:best.end], best.chunk_id, best.doc_id,
                            best.start, best.end, round(best.margin, 4))
 
-    def read(self, question: str, hits: Sequence[Hit], ix: LoadedIndex,
-             timings: dict[str, float]) -> tuple[list[ReadSpan], int]:
+    def read(self, question: str, hits: Sequence[Hit], ix: LoadedIndex, timings: dict[str, float],
+             rule: Decision | None = None) -> tuple[list[ReadSpan], int, float | None]:
         """The reader's spans over the passages of ``hits`` (``question`` folded), best
-        margin first, and how many passages were read (the first alone when its span
-        clears the stop margin; none whose document fails the topic check)."""
+        margin first, how many passages were read, and the first read passage's lead
+        (``stop_lead`` under ``rule``; None: it has no usable span). The first is read
+        alone, and answers alone, when its lead reaches the stop margin; no passage whose
+        document fails the topic check is read."""
         t = time.perf_counter()
         chunks, documents = ix.chunk_by_id, ix.documents
         target = self.settings.fold_target
@@ -128,17 +132,21 @@ class ReaderAnswerer:
         stop = self.settings.reading.stop_margin
         spans: list = [None] * len(hits)
         n_read = len(todo)
+        first_i, rest = (todo[0], [hits[i] for i in todo[1:]]) if todo else (None, [])
         if stop is not None and len(todo) > 1:
-            # The best hit first: when its span (after every check) is confident enough,
-            # the other passages could only add or swap a span the first already beats.
+            # The best hit first: when its span (after every check) is far enough ahead,
+            # the other passages could only add a sentence to the answer it gives.
             i = todo.pop(0)
             spans[i] = self.reader.read(question, [texts[i]])[0]
             first = rank_spans([hits[i]], chunks, documents, [folded[i]], [spans[i]], target, simplified)
-            if first and first[0].margin >= stop:
+            lead = stop_lead(first[0], rest, rule) if first else None
+            if lead is not None and lead >= stop:
                 timings["read"] = (time.perf_counter() - t) * 1000
-                return first, 1
+                return first, 1, lead
         if todo:
             for i, span in zip(todo, self.reader.read(question, [texts[i] for i in todo])):
                 spans[i] = span
         timings["read"] = (time.perf_counter() - t) * 1000
-        return rank_spans(hits, chunks, documents, folded, spans, target, simplified), n_read
+        ranked = rank_spans(hits, chunks, documents, folded, spans, target, simplified)
+        first_read = next((r for r in ranked if first_i is not None and r.chunk_id == hits[first_i].chunk_id), None)
+        return ranked, n_read, (stop_lead(first_read, rest, rule) if first_read else None)

@@ -27,6 +27,13 @@ def _tokenizer() -> jieba.Tokenizer:
     return tok
 
 
+def cut(folded: str) -> list[str]:
+    """jieba's dictionary words of already folded text (no guessed words: its HMM joins
+    unknown pairs such as "率约"), every character kept (their lengths add up to the
+    text's: offsets can be counted along them)."""
+    return _tokenizer().lcut(folded, HMM=False)
+
+
 def tokenize(folded: str) -> list[str]:
     """Word tokens of already folded text: punctuation and spaces dropped. The text is
     sanitized again (cheap) so that no caller can hand jieba malformed input."""
