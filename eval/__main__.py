@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--reader-extra-gap", type=float,
                    help="answers may add the sentences of other passages within this reader margin of the best "
                         "(default 2.0; 0: one sentence)")
+    s.add_argument("--skip-given-passage", action="store_true",
+                   help="leave out the reader given each question's own passage (it depends on the weights only: "
+                        "a change to the answer step does not move it)")
     s.add_argument("--risk-coverage", action="store_true",
                    help="also ask every question with abstention off (hybrid; reader and heuristics) and plot "
                         "accuracy against the share answered")

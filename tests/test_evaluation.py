@@ -203,6 +203,9 @@ def test_runner_measures_the_reader_short_answers_and_gold_removed(reader_idx, t
     # reader abstains on one and answers the other from the wrong document ("企业" is shared).
     g = report["gold_removed"]
     assert g["questions"] == 2 and g["right"] == 0.5 and g["abstained"] == 0.5
+    # --skip-given-passage: the same answers, without the reader-alone pass.
+    skipped = evaluate(idx, items, ["hybrid"], given=False)
+    assert "given_passage" not in skipped and skipped["modes"]["hybrid"]["short_answers"] == sa
     assert g["answered_with_a_reference_elsewhere"] == 0.0
     report["meta"] = {"index": "x", "model": "fake", "chunk_size": 300, "fusion": "convex", "questions": 3,
                       "reader": "number-reader"}

@@ -98,7 +98,8 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
         return lambda: b.update(1)
 
     report = evaluate(idx, items, modes, progress, gold_removed=args.gold_removed,
-                      risk_coverage=getattr(args, "risk_coverage", False))
+                      risk_coverage=getattr(args, "risk_coverage", False),
+                      given=not getattr(args, "skip_given_passage", False))
     for b in bars:
         b.close()
     report["meta"] = {"dataset": name, "index": str(idx.loaded.path), "model": settings.model, "chunk_size": settings.chunk_size,

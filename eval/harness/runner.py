@@ -284,11 +284,11 @@ def risk_coverage_curves(idx: RagIndex, items: Sequence[QAItem],
 
 def evaluate(idx: RagIndex, items: Sequence[QAItem], modes: Sequence[str],
              progress: Callable[[str, int], Callable] | None = None, gold_removed: bool = False,
-             risk_coverage: bool = False) -> dict:
+             risk_coverage: bool = False, given: bool = True) -> dict:
     report: dict = {"modes": {}, "questions": {}}
     if risk_coverage:
         report["risk_coverage"] = risk_coverage_curves(idx, items, progress)
-    if idx.reader is not None and any(len(i.doc_ids) == 1 for i in items):
+    if given and idx.reader is not None and any(len(i.doc_ids) == 1 for i in items):
         report["given_passage"] = given_passage(idx, items, progress)
     skipped: list[dict] = []
 

@@ -57,7 +57,8 @@ def common_options() -> argparse.ArgumentParser:
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")
     common.add_argument("--reader-stop-margin", type=_number_or_off, metavar="MARGIN|off",
-                        help="the reader reads the other passages only when the best hit's span margin is below "
+                        help="the reader reads the other passages only when the best hit's lead (its span margin, plus "
+                             "how far it stands out in retrieval times the decision's weight) is below "
                              f"this (default {STOP_MARGIN}; off: read every passage)")
     common.add_argument("--reader-min-topic", type=_number_or_off, metavar="SHARE|off",
                         help="a span counts only when its document holds this share (0 to 1) of the question's "
