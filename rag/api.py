@@ -197,6 +197,11 @@ class RagIndex:
         """The reader's combined decision where it applies to ``mode`` (``ReaderAnswerer``)."""
         return ReaderAnswerer(self.reader, self.settings).decision_rule(mode) if self.reader is not None else None
 
+    def stop_margin(self) -> float | None:
+        """The reader's early stop in force (the setting's, or the one chosen with the
+        reader's weights); None: no reader, or every passage is read."""
+        return ReaderAnswerer(self.reader, self.settings).stop_margin() if self.reader is not None else None
+
     def answer_threshold(self, mode: str) -> float:
         """What the reader's answer step compares with in ``mode``."""
         return ReaderAnswerer(self.reader, self.settings).threshold(mode)  # type: ignore[arg-type]

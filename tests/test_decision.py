@@ -142,6 +142,25 @@ def test_the_decision_file_is_used_only_for_the_weights_it_was_chosen_for(tmp_pa
     caplog.clear()
     _write(tmp_path, retrieval_weight=-1.0)
     assert read_decision(manifest, tmp_path) is None and "unusable rule" in caplog.text
+    # The early stop chosen with it travels in the same file; a damaged one is not used.
+    _write(tmp_path, stop_margin=9.5)
+    assert read_decision(manifest, tmp_path) == Decision(80.0, 73.5, "zscore", 0.4, stop_margin=9.5)
+    caplog.clear()
+    _write(tmp_path, stop_margin=1e9)
+    assert read_decision(manifest, tmp_path) is None and "stop_margin 1000000000.0 is not between" in caplog.text
+
+
+def test_the_shipped_decision_carries_the_stop_chosen_for_it():
+    from eval.harness.stop_margin import CANDIDATES
+    from rag.reader.load import WEIGHTS_DIR
+
+    shipped = json.loads((WEIGHTS_DIR / DECISION_FILE).read_text(encoding="utf-8"))
+    chosen = shipped["stop_margin_chosen_on"]
+    assert shipped["stop_margin"] in CANDIDATES and chosen["figures"]["stop_margin"] == shipped["stop_margin"]
+    # Chosen on the same held-out set as the decision, never on the benchmark, with the
+    # questions also asked without their passage.
+    assert chosen["sha256"] == shipped["chosen_on"]["sha256"] and not chosen["benchmark_read"] and chosen["with_removed"]
+    assert chosen["figures"]["answer_changed"] == 0
 
 
 def test_the_decision_file_is_used_only_with_the_answer_lengths_it_was_chosen_with(tmp_path, caplog):

@@ -269,10 +269,10 @@ def test_a_confident_best_hit_is_read_alone_and_a_doubtful_one_is_not(read_idx):
 ])
 def test_the_reader_flags_set_their_setting(flag, key, off, value, parsed, bad_flag, bad_setting, message):
     from rag.cli import build_parser, settings_from_args as _settings
-    from rag.settings import MIN_TOPIC, STOP_MARGIN, TOPIC_TERMS, Settings
+    from rag.settings import MIN_TOPIC, READER_STOP, TOPIC_TERMS, Settings
 
     parse = build_parser().parse_args
-    default = {"reader_stop_margin": STOP_MARGIN, "reader_min_topic": MIN_TOPIC, "reader_topic_terms": TOPIC_TERMS}
+    default = {"reader_stop_margin": READER_STOP, "reader_min_topic": MIN_TOPIC, "reader_topic_terms": TOPIC_TERMS}
     assert _settings(parse(["ask", "x"])).get(key) == default[key] == Settings().get(key)
     assert _settings(parse(["ask", "x", flag, off])).get(key) is None
     assert _settings(parse(["ask", "x", flag, value])).get(key) == parsed
@@ -336,3 +336,29 @@ def test_a_first_passage_that_stands_out_in_retrieval_answers_alone_with_a_less_
     reader.calls.clear()
     read_idx.settings = s.with_(reader_stop_margin=4.5)
     assert read_idx.ask(q).evidence["stop_lead"] == 4.0 and reader.calls == [1, 2]
+
+
+def test_the_stop_margin_is_the_one_chosen_with_the_readers_decision_unless_set(read_idx):
+    from rag.cli import build_parser, settings_from_args
+    from rag.reader.decide import Decision
+    from rag.settings import READER_STOP, Settings
+
+    q = "香港科技園公司今年新增了多少初創企業？"  # as in the gap test: margin 4.0 where a passage answers
+    reader = read_idx.reader = Recording(NumberReader())
+    s = read_idx.settings.with_(reader_stop_margin=READER_STOP)
+    read_idx.settings = s
+    assert read_idx.stop_margin() is None  # a reader without a chosen stop reads every passage
+    read_idx.ask(q)
+    assert reader.calls == [3]
+    reader.decision = Decision(0.0, -100.0, fusion=s.fusion, dense_weight=s.dense_weight, stop_margin=3.0)
+    reader.calls.clear()
+    assert read_idx.stop_margin() == 3.0 and read_idx.ask(q).evidence["passages_read"] == 1 and reader.calls == [1]
+    read_idx.settings = s.with_(reader_stop_margin=10.0)  # a setting wins over the reader's
+    reader.calls.clear()
+    assert read_idx.stop_margin() == 10.0 and read_idx.ask(q).evidence["passages_read"] == 3
+    read_idx.settings = s.with_(reader_stop_margin=None)
+    assert read_idx.stop_margin() is None
+    parse = build_parser().parse_args
+    assert settings_from_args(parse(["ask", "x", "--reader-stop-margin", "reader"])).get("reader_stop_margin") == "reader"
+    with pytest.raises(ValueError, match="reader_stop_margin 'soon'"):
+        Settings.of(reader_stop_margin="soon").validate()

@@ -72,7 +72,7 @@ def bench_queries(index_dir: Path, settings: Settings, embedder, questions: list
     runs = [(f"{m} ({label})" if m == "hybrid" else m, idx, m) for m in ("dense", "bm25", "hybrid")]
     if other_label:
         runs.append((f"hybrid ({other_label})", idx_other, "hybrid"))
-    if idx.reader is not None and settings.reading.stop_margin is not None:
+    if idx.reader is not None and idx.stop_margin() is not None:
         # The same reader reading every passage: what the early stop saves.
         runs.append(("hybrid (reader, every passage read)",
                      RagIndex(idx.loaded, idx.embedder, settings.with_(reader_stop_margin=None), idx.reader), "hybrid"))

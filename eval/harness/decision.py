@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     s = idx.settings
     fields = {"rule": "the most right outcomes with and without the passage; on a tie the fewest refused, "
                       "then the smallest weight",
-              "settings": {"fusion": s.fusion, "dense_weight": s.dense_weight, "stop_margin": s.reading.stop_margin,
+              "settings": {"fusion": s.fusion, "dense_weight": s.dense_weight, "stop_margin": idx.stop_margin(),
                            "min_topic": s.reading.min_topic, "topic_terms": s.reading.topic_terms,
                            "topic_idf": s.reading.topic_idf},
               "reader_threshold": idx.reader.threshold,
@@ -193,5 +193,8 @@ def main(argv: list[str] | None = None) -> int:
                    "recipe": "python -m eval.tune_decision --ship"}
         target = WEIGHTS_DIR / DECISION_FILE
         target.write_text(json.dumps(shipped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {target}", file=sys.stderr)
+        # The early stop compares a lead that weighs retrieval with this decision's weight:
+        # a new decision leaves it unchosen (every passage read) until it is chosen again.
+        print(f"wrote {target}; the early stop is off until it is chosen for this decision: "
+              "python -m eval.tune_stop_margin --with-removed --ship (with the same --data and --file)", file=sys.stderr)
     return 0

@@ -106,7 +106,7 @@ def main_eval(args: argparse.Namespace, settings: Settings) -> int:
                       "fusion": settings.fusion, "reader": idx.reader.name if idx.reader else "none",
                       "backend": getattr(idx.embedder, "backend", "?"),
                       "reader_backend": getattr(idx.reader, "backend", None),
-                      "reader_stop_margin": settings.reading.stop_margin if idx.reader else None,
+                      "reader_stop_margin": idx.stop_margin(),
                       "reader_min_topic": settings.reading.min_topic if idx.reader else None,
                       "reader_topic_terms": settings.reading.topic_terms if idx.reader else None,
                       "reader_topic_idf": settings.reading.topic_idf if idx.reader else None,

@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     p = training_set_parser("Choose the reader's early stop margin on CMRC 2018 trial.", "stop_margin.json")
     p.add_argument("--with-removed", action="store_true",
                    help="also ask each answerable question without its own passage")
+    p.add_argument("--ship", action="store_true",
+                   help="also write the choice into rag/reader/weights/decision.json (the stop the product uses "
+                        "by default; it must have been chosen for the same weights)")
     args = p.parse_args(argv)
     opened = open_training_set(args, "the stop margin")
     if opened is None:
@@ -212,4 +215,36 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['answer_has_reference']:.4f} | {r['refused']:.4f} | {r['short_em']:.1f} / {r['short_f1']:.1f} | "
               f"{r['changed']} | {r['answer_changed']} |")
     print(f"wrote {out}", file=sys.stderr)
+    if args.ship:
+        return ship(args, idx, items, chosen)
+    return 0
+
+
+def ship(args: argparse.Namespace, idx, items: Sequence[QAItem], chosen: dict) -> int:
+    """Record the chosen stop margin in the shipped decision (decision.json), which must
+    be the one chosen for the reader's weights: the lead weighs retrieval with its weight."""
+    import hashlib
+
+    from rag.reader.load import DECISION_FILE, WEIGHTS_DIR
+
+    target = WEIGHTS_DIR / DECISION_FILE
+    try:
+        shipped = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        print(f"error: {target} cannot be read ({exc}); ship a decision first: python -m eval.tune_decision --ship",
+              file=sys.stderr)
+        return 2
+    if shipped.get("reader_weights_sha256") != idx.reader.manifest["weights_sha256"]:
+        print(f"error: {target} was chosen for other reader weights; re-choose it first: "
+              "python -m eval.tune_decision --ship", file=sys.stderr)
+        return 2
+    data = Path(args.data) / args.file
+    shipped["stop_margin"] = chosen["stop_margin"]
+    shipped["stop_margin_chosen_on"] = {
+        "file": args.file, "sha256": hashlib.sha256(data.read_bytes()).hexdigest(), "questions": len(items),
+        "with_removed": bool(args.with_removed), "benchmark_read": False,
+        "rule": "the smallest margin from which on no answer changes", "figures": chosen,
+        "recipe": "python -m eval.tune_stop_margin --ship"}
+    target.write_text(json.dumps(shipped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {target}", file=sys.stderr)
     return 0

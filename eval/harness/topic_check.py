@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = ask_grid(idx, items, progress=lambda: bar.update(1))
     chosen = choose(rows)
     out = write_choice(args, idx, items, {
-        "stop_margin": idx.settings.reading.stop_margin,
+        "stop_margin": idx.stop_margin(),
         "rule": "the most right outcomes with and without the passage; on a tie the fewest refused, "
                 "then the smallest share",
         "chosen": chosen, "table": rows})

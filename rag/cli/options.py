@@ -7,10 +7,15 @@ from pathlib import Path
 
 from ..errors import RagError
 from ..config import settings_from
-from ..settings import (BACKENDS, DECISIONS, MIN_TOPIC, READERS, STOP_MARGIN, TOPIC_IDF, TOPIC_IDFS, TOPIC_TERMS,
+from ..settings import (BACKENDS, DECISIONS, MIN_TOPIC, READER_STOP, READERS, TOPIC_IDF, TOPIC_IDFS, TOPIC_TERMS,
                         Settings)
 
 OFF = object()  # a flag given as "off" or "all"
+
+
+def _margin_off_or_reader(value: str) -> str:
+    """``--reader-stop-margin``: a number, "off" or "reader"."""
+    return value if value == READER_STOP else _number_or_off(value)
 
 
 def _number_or_off(value: str) -> str:
@@ -56,10 +61,11 @@ def common_options() -> argparse.ArgumentParser:
     common.add_argument("--reader", choices=READERS,
                         help="answer step: the trained reader (auto: with the bundled model) or none "
                              "(word-overlap heuristics)")
-    common.add_argument("--reader-stop-margin", type=_number_or_off, metavar="MARGIN|off",
+    common.add_argument("--reader-stop-margin", type=_margin_off_or_reader, metavar="MARGIN|off|reader",
                         help="the reader reads the other passages only when the best hit's lead (its span margin, plus "
                              "how far it stands out in retrieval times the decision's weight) is below "
-                             f"this (default {STOP_MARGIN}; off: read every passage)")
+                             "this (default reader: the margin chosen with the reader's weights, "
+                             "rag/reader/weights/decision.json; off: read every passage)")
     common.add_argument("--reader-min-topic", type=_number_or_off, metavar="SHARE|off",
                         help="a span counts only when its document holds this share (0 to 1) of the question's "
                              f"idf weight (default {MIN_TOPIC if MIN_TOPIC is not None else 'off'}; off: no check)")
@@ -93,7 +99,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
              "chunk_size": flag("chunk_size"), "fusion": flag("fusion"), "reader": flag("reader"),
              "store": flag("store"), "milvus_collection": flag("milvus_collection"),
              "milvus_analyzer": flag("milvus_analyzer"), "reader_extra_gap": flag("reader_extra_gap"),
-             "reader_stop_margin": number_or_off("reader_stop_margin"),
+             "reader_stop_margin": (READER_STOP if flag("reader_stop_margin") == READER_STOP
+                                    else number_or_off("reader_stop_margin")),
              "reader_min_topic": number_or_off("reader_min_topic"),
              "reader_topic_idf": flag("reader_topic_idf"), "reader_topic_terms": count_or_all("reader_topic_terms"),
              "reader_decision": flag("reader_decision")}

@@ -12,7 +12,7 @@ from ..index import LoadedIndex
 from ..pipeline.answerer import Decided
 from ..pipeline.query import Query
 from ..records import Citation, Hit, ShortAnswer
-from ..settings import Settings
+from ..settings import READER_STOP, Settings
 from ..text.fold import fold
 from .decide import Decision, ReadSpan, folded_document, rank_spans, stop_lead, topic_coverage
 from .runtime import Reader
@@ -42,6 +42,16 @@ class ReaderAnswerer:
         if rule.input == "fused" and candidates is not None and candidates < self.settings.candidates:
             return None
         return rule
+
+    def stop_margin(self) -> float | None:
+        """The early stop's margin in force: the setting's, or with the default ("reader")
+        the one chosen with the reader's weights and decision (None: none chosen, every
+        passage is read)."""
+        stop = self.settings.reading.stop_margin
+        if stop == READER_STOP:
+            rule = getattr(self.reader, "decision", None)
+            return rule.stop_margin if rule is not None else None
+        return stop  # type: ignore[return-value]
 
     def threshold(self, mode: str, candidates: int | None = None) -> float:
         """What the answer step compares with in ``mode``: the combined decision's
@@ -129,7 +139,7 @@ class ReaderAnswerer:
                       for d in dict.fromkeys(h.doc_id for h in hits)}
             todo = [i for i, h in enumerate(hits) if shares[h.doc_id] >= min_topic]
         texts = [f.text for f in folded]
-        stop = self.settings.reading.stop_margin
+        stop = self.stop_margin()
         spans: list = [None] * len(hits)
         n_read = len(todo)
         first_i, rest = (todo[0], [hits[i] for i in todo[1:]]) if todo else (None, [])

@@ -101,6 +101,9 @@ class Decision:
     fusion: str = "zscore"
     dense_weight: float = 0.4
     input: str = "fused"
+    # The early stop chosen with this rule and these weights (the lead compared with it
+    # uses the rule's weight): python -m eval.tune_stop_margin --ship. None: not chosen.
+    stop_margin: float | None = None
 
     def applies(self, mode: str, fusion: str, dense_weight: float) -> bool:
         if self.input == "dense":

@@ -78,8 +78,13 @@ def read_decision(manifest: dict, weights_dir: Path = WEIGHTS_DIR) -> Decision |
         return None
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
+        stop = d.get("stop_margin")
         decision = Decision(float(d["retrieval_weight"]), float(d["threshold"]), str(d["fusion"]),
-                            float(d["dense_weight"]), str(d.get("input", "fused")))
+                            float(d["dense_weight"]), str(d.get("input", "fused")),
+                            None if stop is None else float(stop))
+        if decision.stop_margin is not None and not (math.isfinite(decision.stop_margin)
+                                                     and -100 <= decision.stop_margin <= 100):
+            raise ValueError(f"stop_margin {decision.stop_margin!r} is not between -100 and 100")
         if decision.input not in ("fused", "dense"):
             raise ValueError(f"input {decision.input!r} is not fused or dense")
         sha = d["reader_weights_sha256"]
