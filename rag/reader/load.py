@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from ..errors import ModelError
+from ..settings import STOP_MARGIN_LIMIT
 from .decide import Decision
 from .features import MAX_ANSWER_TOKENS, AnswerCaps
 from .packing import unpack
@@ -82,8 +83,8 @@ def read_decision(manifest: dict, weights_dir: Path = WEIGHTS_DIR) -> Decision |
         decision = Decision(float(d["retrieval_weight"]), float(d["threshold"]), str(d["fusion"]),
                             float(d["dense_weight"]), str(d.get("input", "fused")),
                             None if stop is None else float(stop))
-        if decision.stop_margin is not None and not (math.isfinite(decision.stop_margin)
-                                                     and -100 <= decision.stop_margin <= 100):
+        # The setting's bounds (a NaN is outside them too).
+        if decision.stop_margin is not None and not -STOP_MARGIN_LIMIT <= decision.stop_margin <= STOP_MARGIN_LIMIT:
             raise ValueError(f"stop_margin {decision.stop_margin!r} is not between -100 and 100")
         if decision.input not in ("fused", "dense"):
             raise ValueError(f"input {decision.input!r} is not fused or dense")
